@@ -1,0 +1,19 @@
+"""Store standard-library log records and metrics in SQLite, off the calling thread."""
+
+from __future__ import annotations
+
+from .exceptions import SchemaVersionError, SQLiteLoggingError
+from .handler import SQLiteHandler
+from .query import LogRow, LogStore, MetricRow
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "LogRow",
+    "LogStore",
+    "MetricRow",
+    "SQLiteHandler",
+    "SQLiteLoggingError",
+    "SchemaVersionError",
+    "__version__",
+]

@@ -1,0 +1,170 @@
+"""LogRecord to row tuple conversion: pure functions, no sqlite3, no threads, no I/O.
+
+Rows are tuples in ``schema.LOG_INSERT_COLUMNS`` / ``schema.METRIC_INSERT_COLUMNS``
+order. The handler's listener thread calls these; the calling thread only snapshots
+what cannot wait (the merged message, the rendered traceback).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Mapping
+from typing import Any, TypeAlias
+
+__all__ = [
+    "METRIC_ATTR",
+    "Row",
+    "extras_json",
+    "is_metric",
+    "log_row",
+    "metric_row",
+    "sanitize_row",
+    "tags_json",
+]
+
+Row: TypeAlias = tuple[Any, ...]
+
+#: The record attribute MetricsAdapter sets: ``(name, value, unit, tags or None)``.
+METRIC_ATTR = "sqlite_metric"
+
+# Attributes every LogRecord has, plus those formatters add: never "extra" data.
+_PLAIN_RECORD = logging.LogRecord("", logging.INFO, "", 0, "", None, None)
+_STANDARD_ATTRS = frozenset(_PLAIN_RECORD.__dict__) | {"message", "asctime", "taskName"}
+_PLAIN_LEN = len(_PLAIN_RECORD.__dict__)
+
+# Built once: json.dumps(default=...) builds a new encoder on every call.
+_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, default=repr, separators=(",", ":")
+)
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def log_row(
+    record: logging.LogRecord,
+    message: str,
+    exc_text: str | None,
+    stack_text: str | None,
+) -> Row:
+    """The ``logs`` row for ``record``, given the text snapshotted at emit time."""
+    attrs = record.__dict__
+    extra = None if len(attrs) == _PLAIN_LEN else extras_json(attrs)
+    msg = record.msg
+    created = record.created
+    return (
+        created,  # rendered as the timestamp text by SQLite
+        record.levelname,
+        record.thread,
+        record.name,
+        message,
+        extra,
+        record.levelno,
+        created,
+        record.pathname,
+        record.filename,
+        record.module,
+        record.lineno,
+        record.funcName,
+        record.process,
+        record.processName,
+        record.threadName,
+        attrs.get("taskName"),
+        exc_text,
+        stack_text,
+        msg if record.args and isinstance(msg, str) else None,
+    )
+
+
+def is_metric(record: logging.LogRecord) -> bool:
+    """Whether ``record`` was made by MetricsAdapter and belongs in ``metrics``."""
+    return METRIC_ATTR in record.__dict__
+
+
+def metric_row(record: logging.LogRecord) -> Row:
+    """The ``metrics`` row for a record carrying ``METRIC_ATTR``."""
+    name, value, unit, tags = record.__dict__[METRIC_ATTR]
+    created = record.created
+    return (
+        created,
+        name,
+        value,
+        unit,
+        tags_json(tags),
+        created,
+        record.name,
+        record.thread,
+        record.process,
+    )
+
+
+def extras_json(attrs: Mapping[str, Any]) -> str | None:
+    """JSON of a record's non-standard attributes (its ``extra=``), or None if none.
+
+    Values JSON cannot encode (objects, NaN, cycles, odd keys) are stored as their
+    ``repr()``, so the record is never lost for its extras.
+    """
+    extras = {
+        key: value
+        for key, value in attrs.items()
+        if key not in _STANDARD_ATTRS and key != METRIC_ATTR
+    }
+    return _encode(extras) if extras else None
+
+
+def tags_json(tags: Mapping[str, Any] | None) -> str | None:
+    """JSON of a metric's tags, or None when there are none."""
+    return _encode(dict(tags)) if tags else None
+
+
+def _encode(obj: dict[str, Any]) -> str:
+    try:
+        return _ENCODER.encode(obj)
+    except (ValueError, TypeError, RecursionError):
+        # A cycle, a NaN or a key JSON cannot take: degrade value by value.
+        return _ENCODER.encode({str(k): _jsonable(v) for k, v in obj.items()})
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        _ENCODER.encode(value)
+    except (ValueError, TypeError, RecursionError):
+        return safe_repr(value)
+    return value
+
+
+def safe_repr(value: Any) -> str:
+    """``repr(value)``, or a stand-in when the object's own ``__repr__`` fails."""
+    try:
+        return repr(value)
+    except Exception:
+        return object.__repr__(value)
+
+
+def sanitize_row(row: Row) -> Row:
+    """A copy of ``row`` that sqlite3 can bind, losing nothing it does not have to.
+
+    Text SQLite cannot take as UTF-8 (lone surrogates) gets the standard
+    ``backslashreplace`` escape; integers outside SQLite's 64-bit range and floats that
+    are not finite are stored as text; other objects as their ``repr()``.
+    """
+    return tuple(_sanitize_value(value) for value in row)
+
+
+def _sanitize_value(value: Any) -> Any:
+    if value is None or isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return value
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value if _INT64_MIN <= value <= _INT64_MAX else str(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    return _sanitize_value(safe_repr(value))

@@ -1,0 +1,189 @@
+"""The one place that touches sqlite-worker: a SqliteWorker made safe to write logs with.
+
+sqlite-worker 0.0.4, as released, is not safe as a log writer used naively: its thread
+starts before ``execute_init``/``max_count`` exist (it died with ``AttributeError`` in
+a third of constructions), statement errors are only logged through ``logging`` (which
+feeds a logging handler back into itself), any non-``sqlite3.Error`` kills the thread,
+it keeps an Event per statement forever, commits only when its queue is momentarily
+empty, and ``close()`` joins without a timeout. ``Worker`` keeps its queue and thread
+and replaces the rest:
+
+- the thread waits on a gate until construction has finished;
+- jobs are callables that run whole transactions (asking ``connection()`` for the
+  connection, so they can count their rows as failed if it cannot be opened);
+  nothing is kept per job;
+- every exception is contained and handed to ``on_error``; nothing is logged;
+- the connection is opened (and re-opened after a fault) by the caller's ``opener``,
+  with the caller's busy timeout and pragmas, in autocommit mode;
+- the queue is waited on with a deadline supplied by ``idle_due`` so batches are
+  committed on time even when no more rows arrive;
+- stopping is bounded: ``stop(deadline)`` never joins without a timeout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import math
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+
+import sqlite_worker
+
+from .exceptions import SQLiteLoggingError
+
+__all__ = ["Job", "Worker"]
+
+Job = Callable[[], None]
+
+_STOP = object()
+_WAKE = object()
+
+
+def _check_sqlite_worker() -> None:
+    """Fail loudly at import if sqlite-worker no longer has what Worker builds on."""
+    cls = sqlite_worker.SqliteWorker
+    params = inspect.signature(cls.__init__).parameters
+    needed = {"file_name", "max_queue_size", "execute_init", "max_count"}
+    missing = sorted(needed - set(params))
+    missing += [name for name in ("_run", "_process_queries") if not hasattr(cls, name)]
+    if missing:
+        msg = (
+            f"sqlite-worker's SqliteWorker lacks {missing}; this package is built on "
+            "the 0.0.4 API: install sqlite-worker==0.0.4"
+        )
+        raise SQLiteLoggingError(msg)
+
+
+_check_sqlite_worker()
+
+
+class Worker(sqlite_worker.SqliteWorker):  # type: ignore[misc]
+    """The writer thread: the only code that uses the write connection.
+
+    ``submit``, ``wake`` and ``stop`` are called from other threads; ``_run`` runs on
+    the worker's own (daemon) thread, which owns the connection. Jobs run in order.
+
+    Args:
+        opener: opens the write connection (called on the worker thread).
+        idle_due: returns the ``time.monotonic()`` at which ``on_idle`` must run, or
+            None when nothing is waiting.
+        on_idle: called on the worker thread when ``idle_due`` has passed.
+        on_error: told of any exception a job or the thread itself let escape.
+        max_jobs: how many jobs may wait in the worker's queue.
+    """
+
+    def __init__(
+        self,
+        opener: Callable[[], sqlite3.Connection],
+        *,
+        idle_due: Callable[[], float | None],
+        on_idle: Job,
+        on_error: Callable[[BaseException], None],
+        max_jobs: int = 4,
+        name: str = "sqlite-logging-writer",
+    ) -> None:
+        # sqlite-worker starts its thread inside __init__, before it has finished
+        # assigning attributes: the gate holds our _run until we are done.
+        self._gate = threading.Event()
+        self._opener = opener
+        self._idle_due = idle_due
+        self._on_idle = on_idle
+        self._on_error = on_error
+        self._conn: sqlite3.Connection | None = None
+        super().__init__("", max_queue_size=max_jobs, execute_init=(), max_count=1)
+        self._thread.name = name
+        self._gate.set()
+
+    # -- called from other threads ------------------------------------------------
+
+    def submit(self, job: Job, deadline: float = math.inf) -> bool:
+        """Queue ``job``; wait for room until ``deadline``. False if it was not queued."""
+        return self._put(job, deadline)
+
+    def wake(self) -> None:
+        """Make the worker look at ``idle_due`` again (a batch has just opened)."""
+        # A full queue means a busy worker: it re-reads idle_due after its job anyway.
+        with contextlib.suppress(queue.Full):
+            self._sql_queue.put_nowait(_WAKE)
+
+    def stop(self, deadline: float) -> bool:
+        """Finish queued jobs, close the connection and end the thread, by ``deadline``.
+
+        Returns whether the thread ended in time. It never joins without a timeout.
+        """
+        if self._put(_STOP, deadline):
+            self._thread.join(max(0.0, deadline - time.monotonic()))
+        return not self._thread.is_alive()
+
+    def is_alive(self) -> bool:
+        """Whether the worker thread is running."""
+        return bool(self._thread.is_alive())
+
+    def drain(self) -> list[Job]:
+        """Remove and return the jobs still queued (used once the thread is gone)."""
+        jobs: list[Job] = []
+        while True:
+            try:
+                item = self._sql_queue.get_nowait()
+            except queue.Empty:
+                return jobs
+            if callable(item):
+                jobs.append(item)
+
+    def _put(self, item: object, deadline: float) -> bool:
+        while True:
+            wait = max(0.0, min(deadline - time.monotonic(), 0.25))
+            try:
+                self._sql_queue.put(item, timeout=wait)
+                return True
+            except queue.Full:
+                if not self._thread.is_alive() or time.monotonic() >= deadline:
+                    return False
+
+    # -- the worker thread ----------------------------------------------------------
+
+    def connection(self) -> sqlite3.Connection:
+        """The write connection, opened on first use (worker thread only)."""
+        if self._conn is None:
+            self._conn = self._opener()
+        return self._conn
+
+    def reset_connection(self) -> None:
+        """Close the connection so the next job opens a fresh one (after a fault)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+
+    def _run(self) -> None:
+        self._gate.wait()
+        try:
+            self._process_queries()
+        except BaseException as exc:  # never let the thread die silently
+            self._on_error(exc)
+        finally:
+            self.reset_connection()
+
+    def _process_queries(self) -> None:
+        jobs = self._sql_queue
+        while True:
+            due = self._idle_due()
+            timeout = None if due is None else max(0.0, due - time.monotonic())
+            try:
+                item = jobs.get(timeout=timeout)
+            except queue.Empty:
+                item = self._on_idle
+            if item is _STOP:
+                return
+            if item is not _WAKE:
+                self._run_job(item)
+
+    def _run_job(self, job: Job) -> None:
+        try:
+            job()
+        except Exception as exc:
+            self._on_error(exc)

@@ -1,0 +1,397 @@
+"""The batching writer: groups rows into transactions and commits them on the worker.
+
+It knows rows, not LogRecords. ``add``, ``flush`` and ``close`` are called from the
+handler's listener thread (``close`` from whichever thread closes the handler);
+``_commit`` and ``_commit_due`` run on the worker thread, which owns the connection.
+
+Failure semantics, in one place:
+
+- lock contention (``SQLITE_BUSY``) is waited out: the batch is retried until it is
+  written or the handler is closing past its deadline;
+- a row SQLite cannot bind (lone surrogates, huge ints, odd objects) is sanitised and
+  the batch retried; a row SQLite rejects (a user's constraint) is isolated by writing
+  the batch row by row, so it never takes the other rows of its batch with it;
+- any other error (disk full, read-only, I/O, a vanished file) is retried with a fresh
+  connection for up to ``RETRY_FOR`` seconds from the start of the fault; after that,
+  batches are tried once each and counted as failed until a write succeeds again;
+- every failure is counted and reported on stderr, at most once per ``REPORT_EVERY``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+import sys
+import threading
+import time
+from collections.abc import Callable
+from functools import partial
+
+from . import schema
+from ._records import Row, sanitize_row
+from ._worker import Worker
+
+__all__ = ["REPORT_EVERY", "RETRY_FOR", "BatchWriter"]
+
+#: Seconds a failing write (other than lock contention) is retried before counting.
+RETRY_FOR = 30.0
+#: Seconds between two stderr lines about failed writes.
+REPORT_EVERY = 10.0
+
+_BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+_REJECT_CODES = frozenset(
+    {sqlite3.SQLITE_CONSTRAINT, sqlite3.SQLITE_MISMATCH, sqlite3.SQLITE_TOOBIG}
+)
+# Raised while binding values, before SQLite sees them.
+_BIND_ERRORS = (
+    UnicodeEncodeError,
+    OverflowError,
+    ValueError,
+    TypeError,
+    sqlite3.ProgrammingError,
+    sqlite3.InterfaceError,
+)
+
+
+class _Batch:
+    """Rows bound for one transaction, and whether they have been accounted for."""
+
+    __slots__ = ("logs", "metrics", "settled")
+
+    def __init__(self, logs: list[Row], metrics: list[Row]) -> None:
+        self.logs = logs
+        self.metrics = metrics
+        self.settled = False
+
+    def __len__(self) -> int:
+        return len(self.logs) + len(self.metrics)
+
+    def tables(self) -> list[tuple[str, list[Row]]]:
+        return [(t, rows) for t, rows in (("logs", self.logs), ("metrics", self.metrics)) if rows]
+
+    def sanitize(self) -> None:
+        self.logs = [sanitize_row(row) for row in self.logs]
+        self.metrics = [sanitize_row(row) for row in self.metrics]
+
+
+class _Reporter:
+    """Writes failures to stderr, at most one line every ``REPORT_EVERY`` seconds."""
+
+    def __init__(self, label: str) -> None:
+        self._label = label
+        self._last = -REPORT_EVERY
+        self._unreported = 0
+
+    def failed(self, count: int, cause: object) -> None:
+        self._unreported += count
+        now = time.monotonic()
+        if now - self._last < REPORT_EVERY:
+            return
+        self._last = now
+        count, self._unreported = self._unreported, 0
+        write_stderr(f"{count} record(s) could not be written to {self._label}: {cause}")
+
+
+def write_stderr(text: str) -> None:
+    """One line on stderr, never raising (stderr may be closed at exit)."""
+    try:
+        sys.stderr.write(f"sqlite_logging_handler: {text}\n")
+        sys.stderr.flush()
+    except Exception:
+        pass
+
+
+def _code(exc: sqlite3.Error) -> int:
+    return int(getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+
+
+class BatchWriter:
+    """Groups rows into batches of up to ``batch_size`` and commits each in one transaction.
+
+    Args:
+        opener: opens a write connection with the schema in place (worker thread).
+        label: how the database is named in messages.
+        batch_size: rows per transaction at most.
+        flush_interval: seconds a row may wait before its batch is committed.
+    """
+
+    def __init__(
+        self,
+        opener: Callable[[], sqlite3.Connection],
+        label: str,
+        *,
+        batch_size: int,
+        flush_interval: float,
+    ) -> None:
+        self._opener = opener
+        self._batch_size = batch_size
+        self._flush_interval = flush_interval
+        self._lock = threading.Lock()  # guards the pending rows and the counters
+        self._pending: dict[str, list[Row]] = {"logs": [], "metrics": []}
+        self._size = 0
+        self._due: float | None = None
+        self._inflight: _Batch | None = None
+        self._fault_since: float | None = None
+        self._abort_at = float("inf")
+        self._abort = threading.Event()
+        self._reporter = _Reporter(label)
+        self.written = 0
+        self.failed = 0
+        self.batches = 0
+        self.restarts = 0
+        self._worker = self._new_worker()
+
+    # -- listener thread ------------------------------------------------------------
+
+    def add(self, table: str, row: Row) -> None:
+        """Add a row for ``table``; commit the batch if it is full (may wait for room)."""
+        with self._lock:
+            self._pending[table].append(row)
+            self._size += 1
+            size = self._size
+            if size == 1:
+                self._due = time.monotonic() + self._flush_interval
+            batch = self._take() if size >= self._batch_size else None
+        if batch is not None:
+            self._submit_batch(batch)
+        elif size == 1:
+            self._worker.wake()
+
+    def flush(self, done: Callable[[], None]) -> None:
+        """Commit the open batch now and call ``done`` on the worker once it is."""
+        with self._lock:
+            batch = self._take()
+        if batch is not None:
+            self._submit_batch(batch)
+        self._submit(done, self._abort_at)
+
+    def record_failure(self, cause: str) -> None:
+        """Count a record that could not even be turned into a row."""
+        self._count_failed(1, cause)
+
+    def progress(self) -> int:
+        """A number that changes whenever a batch is settled (to detect a stuck writer)."""
+        return self.written + self.failed + self.batches
+
+    def check_worker(self) -> None:
+        """Replace the worker if its thread has died (it should not: it contains errors)."""
+        if not self._worker.is_alive():
+            self._replace_worker()
+
+    def close(self, deadline: float) -> int:
+        """Commit what is pending, stop the worker; by ``deadline``, else give up.
+
+        Returns how many rows could not be written (already counted in ``failed``).
+        """
+        self._abort_at = deadline
+        failed_before = self.failed
+        with self._lock:
+            batch = self._take()
+        if batch is not None:
+            self._submit_batch(batch)
+        if not self._worker.stop(deadline):
+            self._abort.set()  # a job still retrying gives up at once
+            self._give_up(self._worker.drain(), "the database stayed unavailable")
+            inflight = self._inflight
+            if inflight is not None:
+                self._settle(inflight, written=False, cause="the handler was closed")
+        return self.failed - failed_before
+
+    def _take(self) -> _Batch | None:
+        """Detach the pending rows as a batch (caller holds the lock)."""
+        if not self._size:
+            return None
+        batch = _Batch(self._pending["logs"], self._pending["metrics"])
+        self._pending = {"logs": [], "metrics": []}
+        self._size = 0
+        self._due = None
+        return batch
+
+    def _submit_batch(self, batch: _Batch) -> None:
+        """Hand ``batch`` to the worker; waits for room unless the handler is closing."""
+        if not self._submit(partial(self._commit, batch), self._abort_at):
+            self._settle(batch, written=False, cause="the handler closed before it was written")
+
+    def _submit(self, job: Callable[[], None], deadline: float) -> bool:
+        """Queue a job for the worker, replacing the worker if its thread has died."""
+        while not self._worker.submit(job, deadline):
+            if self._worker.is_alive():
+                return False  # deadline passed
+            self._replace_worker()
+        return True
+
+    def _new_worker(self) -> Worker:
+        return Worker(
+            self._opener,
+            idle_due=lambda: self._due,
+            on_idle=self._commit_due,
+            on_error=self._worker_error,
+        )
+
+    def _replace_worker(self) -> None:
+        """Start a new worker after the old thread died; its queued jobs move over."""
+        old = self._worker
+        self.restarts += 1
+        inflight = self._inflight
+        if inflight is not None:
+            self._settle(inflight, written=False, cause="the writer thread died")
+        self._worker = self._new_worker()
+        for job in old.drain():
+            self._worker.submit(job, self._abort_at)
+
+    def _give_up(self, jobs: list[Callable[[], None]], cause: str) -> None:
+        for job in jobs:
+            if isinstance(job, partial) and isinstance(job.args[0], _Batch):
+                self._settle(job.args[0], written=False, cause=cause)
+            else:
+                job()  # a flush marker: release its waiter
+
+    # -- worker thread ----------------------------------------------------------------
+
+    def _commit_due(self) -> None:
+        with self._lock:
+            batch = self._take() if self._due is not None else None
+        if batch is not None:
+            self._commit(batch)
+
+    def _commit(self, batch: _Batch) -> None:
+        """Write ``batch`` in one transaction, retrying as the module docstring says."""
+        self._inflight = batch
+        try:
+            self._write_with_retries(batch)
+        finally:
+            self._inflight = None
+
+    def _write_with_retries(self, batch: _Batch) -> None:
+        sanitized = False
+        while not batch.settled:
+            try:
+                self._transaction(batch, self._insert_all)
+            except _BIND_ERRORS:
+                if sanitized:
+                    self._write_row_by_row(batch)
+                    return
+                batch.sanitize()
+                sanitized = True
+            except sqlite3.Error as exc:
+                if _code(exc) in _REJECT_CODES:
+                    self._write_row_by_row(batch)
+                    return
+                if not self._retry_after(exc):
+                    self._settle(batch, written=False, cause=exc)
+                    return
+            else:
+                self._fault_since = None
+                self._settle(batch, written=True)
+                return
+
+    def _retry_after(self, exc: sqlite3.Error) -> bool:
+        """Whether to try again after ``exc``; waits a little before a retry."""
+        now = time.monotonic()
+        if self._abort.is_set() or now >= self._abort_at:
+            return False
+        if _code(exc) in _BUSY_CODES:
+            return True  # the busy timeout has already waited; lock contention is waited out
+        self._worker.reset_connection()
+        if self._fault_since is None:
+            self._fault_since = now
+        elapsed = now - self._fault_since
+        if elapsed >= RETRY_FOR:
+            return False  # still failing: count this batch, try the next one once
+        self._abort.wait(min(1.0, 0.05 * 2 ** min(elapsed, 5)))
+        return True
+
+    def _transaction(
+        self, batch: _Batch, body: Callable[[sqlite3.Connection, _Batch], None]
+    ) -> None:
+        conn = self._worker.connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            body(conn, batch)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    self._worker.reset_connection()
+            raise
+
+    def _insert_all(self, conn: sqlite3.Connection, batch: _Batch) -> None:
+        limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        for table, rows in batch.tables():
+            for start, stop in _chunks(len(rows), len(rows[0]), limit, self._batch_size):
+                params = list(itertools.chain.from_iterable(rows[start:stop]))
+                conn.execute(schema.insert_sql(table, stop - start), params)
+
+    def _write_row_by_row(self, batch: _Batch) -> None:
+        """Write each row alone, in one transaction, so a rejected row fails alone."""
+        rejected: list[BaseException] = []
+
+        def insert_each(conn: sqlite3.Connection, batch: _Batch) -> None:
+            rejected.clear()
+            for table, rows in batch.tables():
+                sql = schema.insert_sql(table, 1)
+                for row in rows:
+                    try:
+                        conn.execute(sql, sanitize_row(row))
+                    except (sqlite3.Error, *_BIND_ERRORS) as exc:
+                        if not conn.in_transaction:
+                            raise
+                        rejected.append(exc)
+
+        while True:
+            try:
+                self._transaction(batch, insert_each)
+            except sqlite3.Error as exc:
+                if self._retry_after(exc):
+                    continue
+                self._settle(batch, written=False, cause=exc)
+                return
+            break
+        with self._lock:
+            if batch.settled:
+                return
+            batch.settled = True
+            self.written += len(batch) - len(rejected)
+            self.batches += 1
+        if rejected:
+            self._count_failed(len(rejected), f"rejected by SQLite: {rejected[0]}")
+
+    def _settle(self, batch: _Batch, *, written: bool, cause: object = None) -> None:
+        """Count ``batch`` once, as written or failed, whoever gets there first."""
+        with self._lock:
+            if batch.settled:
+                return
+            batch.settled = True
+            if written:
+                self.written += len(batch)
+                self.batches += 1
+                return
+        self._count_failed(len(batch), cause)
+
+    def _count_failed(self, count: int, cause: object) -> None:
+        with self._lock:
+            self.failed += count
+        self._reporter.failed(count, cause)
+
+    def _worker_error(self, exc: BaseException) -> None:
+        write_stderr(f"writer error: {type(exc).__name__}: {exc}")
+
+
+def _chunks(rows: int, width: int, limit: int, batch_size: int) -> list[tuple[int, int]]:
+    """Row ranges for multi-row INSERTs, each within SQLite's bound-variable limit.
+
+    Full batches go in one statement; the rest in power-of-two pieces, so a handful
+    of statement texts serve every batch size (sqlite3 caches prepared statements by
+    text).
+    """
+    most = max(1, min(batch_size, limit // width))
+    sizes = [most] + [1 << i for i in range(most.bit_length() - 1, -1, -1) if 1 << i < most]
+    ranges: list[tuple[int, int]] = []
+    start = 0
+    for size in sizes:
+        while rows - start >= size:
+            ranges.append((start, start + size))
+            start += size
+    return ranges

@@ -1,0 +1,477 @@
+"""SQLiteHandler: the logging.Handler, its bounded queue and its QueueListener.
+
+The calling thread does only what cannot wait: it merges the message's arguments,
+renders exception and stack text, and puts the record on a bounded queue. A standard
+``logging.handlers.QueueListener`` thread turns records into rows and groups them into
+batches; the writer thread (a sqlite-worker ``SqliteWorker``) commits each batch.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import os
+import queue
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from logging.handlers import QueueListener
+from typing import Any
+
+from . import schema
+from ._records import METRIC_ATTR, log_row, metric_row
+from ._writer import BatchWriter, write_stderr
+from .exceptions import SQLiteLoggingError
+from .query import LogStore
+
+__all__ = ["CLOSE_TIMEOUT", "SQLiteHandler"]
+
+#: Seconds ``close()`` may spend writing what is still queued.
+CLOSE_TIMEOUT = 25.0
+#: Seconds without any progress after which ``flush(None)`` gives up on a stuck writer.
+STALL_TIMEOUT = 35.0
+
+_OWN_LOGGER = __name__.partition(".")[0]
+_SQLITE_WORKER_LOGGER = "SqliteWorker"
+_DEFAULT_FORMATTER = logging.Formatter()
+_OVERFLOW_MODES = ("block", "drop")
+_LISTENER_STOP = getattr(QueueListener, "_sentinel", None)  # what QueueListener stops on
+
+# Pipelines a forked child inherited: never used, and never closed, in the child (an
+# SQLite connection must not be closed by a process that did not open it).
+_INHERITED: list[object] = []
+
+
+class _Listener(QueueListener):
+    """Moves records from the handler's queue into the writer's batches.
+
+    ``handle`` runs on the listener's own thread (stdlib ``QueueListener._monitor``);
+    it never raises, so the thread never dies.
+    """
+
+    def __init__(self, records: queue.Queue[Any], writer: BatchWriter) -> None:
+        super().__init__(records)
+        self._records = records
+        self._writer = writer
+        self.received = 0  # records taken off the queue (listener thread only)
+
+    def start(self) -> None:
+        super().start()
+        if self._thread is not None:
+            self._thread.name = "sqlite-logging-listener"
+
+    def handle(self, record: Any) -> None:
+        """Convert one queued item to a row for the writer (or pass a flush marker on)."""
+        if type(record) is not tuple:
+            self._writer.flush(record)
+            return
+        self.received += 1
+        try:
+            self._add(*record)
+        except Exception as exc:
+            self._writer.record_failure(f"{type(exc).__name__}: {exc}")
+
+    def _add(
+        self,
+        record: logging.LogRecord,
+        message: str,
+        exc_text: str | None,
+        stack_text: str | None,
+    ) -> None:
+        if METRIC_ATTR in record.__dict__:
+            self._writer.add("metrics", metric_row(record))
+        else:
+            self._writer.add("logs", log_row(record, message, exc_text, stack_text))
+
+    def stop_by(self, deadline: float) -> bool:
+        """Ask the thread to finish what is queued and stop; wait until ``deadline``."""
+        thread = self._thread
+        if thread is None:
+            return True
+        try:
+            self._records.put(_LISTENER_STOP, timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Full:
+            return False
+        thread.join(max(0.0, deadline - time.monotonic()))
+        return not thread.is_alive()
+
+    def is_alive(self) -> bool:
+        """Whether the listener thread is running."""
+        return self._thread is not None and self._thread.is_alive()
+
+
+class SQLiteHandler(logging.Handler):
+    """A logging handler that stores records in an SQLite database, off the calling thread.
+
+    Args:
+        database: path of the database file (created if missing), or ``":memory:"``
+            for a private in-memory database (read it with ``store()``).
+        level: the handler's level, as for any ``logging.Handler``.
+        batch_size: most records written in one transaction. Larger batches are
+            cheaper per record; the writer never waits to fill one.
+        flush_interval: most seconds a record waits before its batch is committed.
+        queue_size: most records held in memory waiting for the writer.
+        overflow: what ``emit`` does when that queue is full: ``"block"`` waits for
+            room (nothing is lost), ``"drop"`` drops the record and counts it.
+        pragmas: PRAGMAs set on the write connection, over the defaults
+            (``journal_mode=WAL``, ``synchronous=NORMAL``, ``cache_size=-64000``,
+            ``busy_timeout=5000``).
+
+    Raises:
+        SQLiteLoggingError: the database cannot be used (a directory, not an SQLite
+            file, not writable, written by a newer schema); the message names the
+            path and the cause.
+        ValueError, TypeError: an argument is out of range or of the wrong type.
+    """
+
+    def __init__(
+        self,
+        database: str | os.PathLike[str] = "logs.db",
+        level: int | str = logging.NOTSET,
+        *,
+        batch_size: int = 500,
+        flush_interval: float = 0.5,
+        queue_size: int = 100_000,
+        overflow: str = "block",
+        pragmas: Mapping[str, object] | None = None,
+    ) -> None:
+        _check_options(batch_size, flush_interval, queue_size, overflow)
+        self._pragmas = schema.check_pragmas(pragmas)
+        super().__init__(level)
+        self.batch_size = batch_size
+        self.flush_interval = float(flush_interval)
+        self.queue_size = queue_size
+        self.overflow = overflow
+        self._drop = overflow == "drop"
+        self.database, self._uri = _resolve(database)
+        self._keeper = self._open_and_check()
+        self._state = threading.Lock()  # guards _closed and the caller-side counters
+        self._closed = False
+        self._dropped = 0
+        self._caller_failed = 0
+        self._failed_seen = 0
+        self._queue: queue.Queue[Any] | None = None
+        self._writer: BatchWriter | None = None
+        self._listener: _Listener | None = None
+        self._start()
+
+    def __repr__(self) -> str:
+        level = logging.getLevelName(self.level)
+        return f"<{type(self).__name__} {self.database} ({level})>"
+
+    # -- the calling thread -----------------------------------------------------------
+
+    def handle(self, record: logging.LogRecord) -> Any:
+        """Filter and emit ``record``, without taking the handler lock.
+
+        ``emit`` is thread-safe on its own, so callers never queue up on a lock.
+        Records of this package's and sqlite-worker's own loggers are ignored, so
+        nothing the handler does can feed back into it.
+        """
+        name = record.name
+        if name == _SQLITE_WORKER_LOGGER or name.partition(".")[0] == _OWN_LOGGER:
+            return False
+        rv: Any = self.filter(record)
+        if isinstance(rv, logging.LogRecord):  # Python 3.12+: a filter may replace it
+            record = rv
+        if rv:
+            self.emit(record)
+        return rv
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Queue ``record`` for writing. Never raises; blocks only while the queue is full.
+
+        The message is merged with its arguments now, and exception and stack text are
+        rendered now (with this handler's formatter if it has one), so later changes
+        to the arguments change nothing.
+        """
+        if self._closed:
+            self._count_dropped()
+            return
+        try:
+            item = self._snapshot(record)
+        except RecursionError:  # as logging.StreamHandler.emit does (bpo-36272)
+            raise
+        except Exception:
+            with self._state:
+                self._caller_failed += 1
+            self.handleError(record)
+            return
+        records = self._queue
+        if records is None:
+            records = self._start_after_fork()
+            if records is None:
+                self._count_dropped()
+                return
+        try:
+            records.put_nowait(item)
+        except queue.Full:
+            if self._drop:
+                self._count_dropped()
+            else:
+                self._put_waiting(records, item)
+
+    def _snapshot(self, record: logging.LogRecord) -> tuple[Any, ...]:
+        message = record.getMessage()
+        if not (record.exc_info or record.exc_text or record.stack_info):
+            return (record, message, None, None)
+        formatter = self.formatter or _DEFAULT_FORMATTER
+        exc_text = record.exc_text
+        if record.exc_info and not exc_text:
+            exc_text = formatter.formatException(record.exc_info)
+        stack_text = formatter.formatStack(record.stack_info) if record.stack_info else None
+        if record.exc_info:
+            # Don't keep the traceback's frames (and their locals) alive in the queue.
+            record = copy.copy(record)
+            record.exc_info = None
+        return (record, message, exc_text or None, stack_text)
+
+    def _put_waiting(self, records: queue.Queue[Any], item: tuple[Any, ...]) -> None:
+        while True:
+            try:
+                records.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                if self._closed:
+                    self._count_dropped()
+                    return
+
+    def _count_dropped(self) -> None:
+        with self._state:
+            self._dropped += 1
+
+    # -- any thread -----------------------------------------------------------------
+
+    def flush(self, timeout: float | None = None) -> bool:  # type: ignore[override]
+        """Commit every record emitted so far and wait until it is visible to readers.
+
+        Returns True once every record emitted (in any thread) before the call is
+        committed; False if ``timeout`` seconds passed first, or if a record emitted
+        since the previous flush could not be written (see ``stats()``). With no
+        timeout it waits as long as the writer makes progress, and gives up after
+        ``STALL_TIMEOUT`` seconds without any, so ``logging.shutdown()`` never hangs.
+        """
+        records, writer, listener = self._queue, self._writer, self._listener
+        if records is not None and writer is not None and listener is not None:  # noqa: SIM102
+            if not self._closed and not self._round_trip(records, writer, listener, timeout):
+                return False
+        failed = self.stats()["failed"]
+        ok = failed == self._failed_seen
+        self._failed_seen = failed
+        return ok
+
+    def _round_trip(
+        self,
+        records: queue.Queue[Any],
+        writer: BatchWriter,
+        listener: _Listener,
+        timeout: float | None,
+    ) -> bool:
+        done = threading.Event()
+        deadline = math.inf if timeout is None else time.monotonic() + timeout
+        try:
+            records.put(done.set, timeout=None if timeout is None else max(0.0, timeout))
+        except queue.Full:
+            return False
+        progress, since = writer.progress(), time.monotonic()
+        while not done.wait(0.05):
+            now = time.monotonic()
+            if now >= deadline or not listener.is_alive():
+                return False
+            writer.check_worker()
+            if writer.progress() != progress:
+                progress, since = writer.progress(), now
+            elif timeout is None and now - since > STALL_TIMEOUT:
+                return False
+        return True
+
+    def close(self) -> None:
+        """Write what is queued (for at most ``CLOSE_TIMEOUT`` s), stop the threads.
+
+        Idempotent. What could not be written is counted in ``failed`` and reported
+        on stderr. Records emitted afterwards are dropped and counted.
+        """
+        with self._state:
+            closing, self._closed = not self._closed, True
+        try:
+            if closing and self._listener is not None and self._writer is not None:
+                self._shut_down(self._listener, self._writer)
+        finally:
+            if self._keeper is not None:
+                self._keeper.close()
+                self._keeper = None
+            super().close()
+
+    def _shut_down(self, listener: _Listener, writer: BatchWriter) -> None:
+        deadline = time.monotonic() + CLOSE_TIMEOUT
+        drained = listener.stop_by(deadline)
+        unwritten = writer.close(deadline)
+        if not drained:
+            listener.stop_by(time.monotonic() + 1.0)  # the writer gave up: let it end
+        leftover = _drain(self._queue)
+        with self._state:
+            if drained:
+                self._dropped += leftover  # emitted during close()
+            else:
+                self._caller_failed += leftover
+        if unwritten or (leftover and not drained):
+            write_stderr(f"closed {self.database} with {unwritten + leftover} record(s) unwritten")
+
+    def stats(self) -> dict[str, int]:
+        """Counters of this handler; once ``flush()`` returns, written+dropped+failed == emitted.
+
+        ``emitted`` counts every record handed to ``emit`` (dropped ones included),
+        ``batches`` the committed transactions, ``queue_depth`` the records accepted
+        but not yet written.
+        """
+        records, writer, listener = self._queue, self._writer, self._listener
+        received = listener.received if listener is not None else 0
+        waiting = records.qsize() if records is not None else 0
+        written = writer.written if writer is not None else 0
+        failed = (writer.failed if writer is not None else 0) + self._caller_failed
+        emitted = received + waiting + self._dropped + self._caller_failed
+        return {
+            "emitted": emitted,
+            "written": written,
+            "dropped": self._dropped,
+            "failed": failed,
+            "batches": writer.batches if writer is not None else 0,
+            "queue_depth": max(0, emitted - written - self._dropped - failed),
+            "writer_restarts": writer.restarts if writer is not None else 0,
+        }
+
+    def store(self) -> LogStore:
+        """A LogStore on this database that flushes this handler before each query."""
+        return LogStore(self._uri, before_query=self.flush)
+
+    # -- threads, and fork ----------------------------------------------------------
+
+    def _open_and_check(self) -> Any:
+        """Open the database once, now, so a bad path fails here with a clear message."""
+        try:
+            conn = schema.open_for_writing(self._uri, self._pragmas)
+            conn.execute("BEGIN IMMEDIATE")  # proves the file is writable
+            conn.execute("ROLLBACK")
+        except Exception as exc:
+            raise SQLiteLoggingError(_unusable(self.database, exc)) from exc
+        if self.database == ":memory:":
+            return conn  # keeps the in-memory database alive for the handler's life
+        conn.close()
+        return None
+
+    def _opener(self) -> Any:
+        return schema.open_for_writing(self._uri, self._pragmas)
+
+    def _start(self) -> None:
+        records: queue.Queue[Any] = queue.Queue(self.queue_size)
+        writer = BatchWriter(
+            self._opener,
+            self.database,
+            batch_size=self.batch_size,
+            flush_interval=self.flush_interval,
+        )
+        listener = _Listener(records, writer)
+        listener.start()
+        self._queue, self._writer, self._listener = records, writer, listener
+
+    def _at_fork_reinit(self) -> None:
+        """In a forked child: drop the parent's pipeline; start a fresh one on first use.
+
+        Called by ``logging`` in the child right after ``fork()``. The parent's queue
+        and threads are not usable there (their locks may be held by threads that
+        do not exist in the child), and the parent writes its own queued records.
+        """
+        super()._at_fork_reinit()  # type: ignore[misc]
+        self._state = threading.Lock()
+        _INHERITED.append((self._queue, self._writer, self._listener, self._keeper))
+        self._queue = self._writer = self._listener = None
+        self._dropped = self._caller_failed = self._failed_seen = 0
+
+    def _start_after_fork(self) -> queue.Queue[Any] | None:
+        with self._state:
+            if self._closed:
+                return None
+            if self._queue is None:
+                self._start()
+                _close_with_multiprocessing(self)
+        return self._queue
+
+
+def _check_options(
+    batch_size: object, flush_interval: object, queue_size: object, overflow: object
+) -> None:
+    """Refuse bad constructor arguments with a message naming the argument."""
+    for name, value in (("batch_size", batch_size), ("queue_size", queue_size)):
+        if not isinstance(value, int) or isinstance(value, bool):
+            msg = f"{name} must be an int, not {type(value).__name__}"
+            raise TypeError(msg)
+        if value < 1:
+            msg = f"{name} must be at least 1, not {value}"
+            raise ValueError(msg)
+    if not isinstance(flush_interval, int | float) or isinstance(flush_interval, bool):
+        msg = f"flush_interval must be a number of seconds, not {type(flush_interval).__name__}"
+        raise TypeError(msg)
+    if not (0 < flush_interval < math.inf):
+        msg = f"flush_interval must be a positive number of seconds, not {flush_interval}"
+        raise ValueError(msg)
+    if overflow not in _OVERFLOW_MODES:
+        msg = f"overflow must be 'block' or 'drop', not {overflow!r}"
+        raise ValueError(msg)
+
+
+def _resolve(database: object) -> tuple[str, str]:
+    """The database's display name and its URI (a fresh memdb one for ``:memory:``)."""
+    if not isinstance(database, str | os.PathLike):
+        msg = f"database must be a path, not {type(database).__name__}"
+        raise TypeError(msg)
+    path = os.fspath(database)
+    if isinstance(path, bytes):
+        msg = "database must be a str path, not bytes"
+        raise TypeError(msg)
+    if path == ":memory:":
+        return path, schema.memory_uri()
+    if path.startswith("file:"):
+        return path, path
+    absolute = os.path.abspath(path)
+    return absolute, schema.database_uri(absolute)
+
+
+def _unusable(database: str, exc: Exception) -> str:
+    cause = str(exc) or type(exc).__name__
+    if os.path.isdir(database):
+        cause = "it is a directory"
+    elif "not a database" in cause:
+        cause = "the file exists and is not an SQLite database (it was not modified)"
+    return f"cannot use {database!r} as a log database: {cause}"
+
+
+def _drain(records: queue.Queue[Any] | None) -> int:
+    """Empty ``records``, returning how many log records it held."""
+    count = 0
+    while records is not None:
+        try:
+            item = records.get_nowait()
+        except queue.Empty:
+            break
+        if type(item) is tuple:
+            count += 1
+        else:
+            item()  # a flush marker: release its waiter
+    return count
+
+
+def _close_with_multiprocessing(handler: SQLiteHandler) -> None:
+    """In a multiprocessing child, close the handler before the child's ``os._exit``.
+
+    multiprocessing runs its finalizers before ``os._exit``, but not ``atexit``
+    (so not ``logging.shutdown``).
+    """
+    util = sys.modules.get("multiprocessing.util")
+    process = sys.modules.get("multiprocessing.process")
+    if util is None or process is None:
+        return
+    if getattr(process, "_parent_process", None) is None:
+        return  # not a multiprocessing child
+    util.Finalize(handler, handler.close, exitpriority=100)

@@ -1,0 +1,362 @@
+"""LogStore: reads logs and metrics back, over read-only connections.
+
+A store never creates, upgrades or modifies a database, and never takes the write
+lock: in WAL mode its queries do not wait for writers, and writers do not wait for it.
+It imports nothing from the write side.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+from . import schema
+from .exceptions import SchemaVersionError, SQLiteLoggingError
+
+__all__ = ["LogRow", "LogStore", "MetricRow", "parse_time"]
+
+
+class LogRow(NamedTuple):
+    """A row of ``logs``, in column order, with ``extra_data`` decoded to a dict."""
+
+    id: int
+    timestamp: str
+    level: str
+    thread_id: int | None
+    module: str
+    message: str
+    extra_data: dict[str, Any] | None
+    levelno: int | None
+    created: float | None
+    pathname: str | None
+    filename: str | None
+    source_module: str | None
+    lineno: int | None
+    func_name: str | None
+    process: int | None
+    process_name: str | None
+    thread_name: str | None
+    task_name: str | None
+    exc_text: str | None
+    stack_info: str | None
+    template: str | None
+
+
+class MetricRow(NamedTuple):
+    """A row of ``metrics``, in column order, with ``tags`` decoded to a dict."""
+
+    id: int
+    timestamp: str
+    metric_name: str
+    value: float
+    unit: str | None
+    tags: dict[str, Any] | None
+    created: float | None
+    logger: str | None
+    thread_id: int | None
+    process: int | None
+
+
+_RELATIVE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_TIME_FORMS = (
+    "a datetime, an epoch number, or a relative time such as '90s', '15m', '1h', '7d' or '2w'"
+)
+
+TimeBound = datetime | float | int | str | None
+
+
+def parse_time(value: TimeBound, *, now: float | None = None) -> str | None:
+    """The stored timestamp text (UTC) for a ``since``/``until`` bound.
+
+    Accepts a ``datetime`` (naive means local time), an epoch number, or a string
+    ``"<n>s|m|h|d|w"`` meaning that long ago.
+
+    Raises:
+        ValueError: for anything else, naming the accepted forms.
+    """
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        epoch = value.timestamp()  # naive datetimes are taken as local time
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        epoch = float(value)
+    elif isinstance(value, str) and (match := _RELATIVE.fullmatch(value)):
+        amount, unit = match.groups()
+        epoch = (time.time() if now is None else now) - float(amount) * _UNIT_SECONDS[unit]
+    else:
+        msg = f"cannot read {value!r} as a time: use {_TIME_FORMS}"
+        raise ValueError(msg)
+    return _timestamp_text(epoch)
+
+
+def _timestamp_text(epoch: float) -> str:
+    millis = round(epoch * 1000)
+    moment = datetime.fromtimestamp(millis // 1000, UTC)
+    return f"{moment:%Y-%m-%d %H:%M:%S}.{millis % 1000:03d}"
+
+
+def level_number(level: int | str) -> int:
+    """A level given as a number or a name (``"ERROR"``) as its number."""
+    if isinstance(level, int) and not isinstance(level, bool):
+        return level
+    if isinstance(level, str):
+        number = logging.getLevelName(level.upper())
+        if isinstance(number, int):
+            return number
+    msg = f"unknown logging level {level!r}"
+    raise ValueError(msg)
+
+
+class LogStore:
+    """Reads a log database written by SQLiteHandler.
+
+    Args:
+        database: path (or ``file:`` URI) of an existing database.
+        before_query: called before every query; ``SQLiteHandler.store()`` passes its
+            ``flush`` so a store sees everything its handler was given.
+
+    Raises:
+        FileNotFoundError: the file does not exist (a store never creates one).
+        SQLiteLoggingError: the database is not at this package's schema version.
+    """
+
+    def __init__(
+        self,
+        database: str | os.PathLike[str],
+        *,
+        before_query: Callable[[], object] | None = None,
+    ) -> None:
+        path = os.fspath(database)
+        if not path.startswith("file:") and not os.path.isfile(path):
+            msg = f"no log database at {path!r}"
+            raise FileNotFoundError(msg)
+        self.database = path
+        self._before_query = before_query
+        self._lock = threading.Lock()
+        try:
+            self._conn = schema.connect(schema.database_uri(path, readonly=True))
+        except sqlite3.Error as exc:
+            msg = f"cannot read {path!r} as a log database: {exc}"
+            raise SQLiteLoggingError(msg) from exc
+        self._conn.row_factory = sqlite3.Row
+        self._conn.create_function("sqlite_logs_contains", 2, _contains, deterministic=True)
+        try:
+            self._check_version()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def __enter__(self) -> LogStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the read connection. Idempotent."""
+        with self._lock:
+            self._conn.close()
+
+    def _check_version(self) -> None:
+        try:
+            version = schema.schema_version(self._conn)
+        except sqlite3.DatabaseError as exc:
+            msg = f"cannot read {self.database!r} as a log database: {exc}"
+            raise SQLiteLoggingError(msg) from exc
+        if version > schema.SCHEMA_VERSION:
+            msg = (
+                f"{self.database!r} has schema version {version}, newer than this "
+                f"package's {schema.SCHEMA_VERSION}: upgrade sqlite-logging-handler"
+            )
+            raise SchemaVersionError(msg)
+        if version < schema.SCHEMA_VERSION:
+            msg = (
+                f"{self.database!r} has schema version {version}; open it once with "
+                "SQLiteHandler (which upgrades it in place, keeping its rows) to read it"
+            )
+            raise SchemaVersionError(msg)
+
+    # -- queries ----------------------------------------------------------------------
+
+    def logs(
+        self,
+        level: int | str | None = None,
+        min_level: int | str | None = None,
+        logger: str | None = None,
+        since: TimeBound = None,
+        until: TimeBound = None,
+        contains: str | None = None,
+        thread: int | str | None = None,
+        extra: Mapping[str, Any] | None = None,
+        limit: int | None = 100,
+        newest_first: bool = True,
+    ) -> list[LogRow]:
+        """Log rows matching every given filter, in time order (ties by id)."""
+        where = _Where()
+        where.level(level, min_level)
+        where.logger(logger)
+        where.time(since, until)
+        where.contains(contains)
+        where.thread(thread)
+        where.extra(extra)
+        sql = f"SELECT {', '.join(schema.LOG_COLUMNS)} FROM logs {where.sql()}"
+        rows = self._select(sql, where.params, newest_first, limit)
+        return [_log_row(row) for row in rows]
+
+    def metrics(
+        self,
+        name: str | None = None,
+        since: TimeBound = None,
+        until: TimeBound = None,
+        tags: Mapping[str, Any] | None = None,
+        limit: int | None = 100,
+        newest_first: bool = True,
+    ) -> list[MetricRow]:
+        """Metric rows matching every given filter, in time order (ties by id)."""
+        where = _Where()
+        if name is not None:
+            where.add("metric_name = ?", name)
+        where.time(since, until)
+        where.extra(tags, column="tags")
+        sql = f"SELECT {', '.join(schema.METRIC_COLUMNS)} FROM metrics {where.sql()}"
+        rows = self._select(sql, where.params, newest_first, limit)
+        return [_metric_row(row) for row in rows]
+
+    def statistics(self) -> dict[str, Any]:
+        """Counts by level, thread and logger, totals, and the first and last timestamp."""
+
+        def counts(column: str) -> dict[Any, int]:
+            sql = f"SELECT {column}, COUNT(*) FROM logs GROUP BY {column} ORDER BY 2 DESC"
+            return {key: count for key, count in self._query(sql, ())}
+
+        first, last = self._query("SELECT MIN(timestamp), MAX(timestamp) FROM logs", ())[0]
+        return {
+            "total_logs": self._query("SELECT COUNT(*) FROM logs", ())[0][0],
+            "total_metrics": self._query("SELECT COUNT(*) FROM metrics", ())[0][0],
+            "logs_by_level": counts("level"),
+            "logs_by_thread": counts("thread_id"),
+            "logs_by_logger": counts("module"),
+            "first": first,
+            "last": last,
+        }
+
+    def sql(self, query: str, params: Iterable[Any] | Mapping[str, Any] = ()) -> list[sqlite3.Row]:
+        """Run any read-only SQL; a statement that would write raises ``sqlite3.Error``."""
+        return self._query(query, params)
+
+    def _select(
+        self, sql: str, params: list[Any], newest_first: bool, limit: int | None
+    ) -> list[sqlite3.Row]:
+        order = "DESC" if newest_first else "ASC"
+        sql += f" ORDER BY timestamp {order}, id {order}"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params = [*params, int(limit)]
+        return self._query(sql, params)
+
+    def _query(self, sql: str, params: Iterable[Any] | Mapping[str, Any]) -> list[sqlite3.Row]:
+        if self._before_query is not None:
+            self._before_query()
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+
+
+class _Where:
+    """Builds a parameterised WHERE clause: conditions are ANDed, values never inlined."""
+
+    def __init__(self) -> None:
+        self.conditions: list[str] = []
+        self.params: list[Any] = []
+
+    def sql(self) -> str:
+        return f"WHERE {' AND '.join(self.conditions)}" if self.conditions else ""
+
+    def add(self, condition: str, *params: Any) -> None:
+        self.conditions.append(condition)
+        self.params.extend(params)
+
+    def level(self, level: int | str | None, min_level: int | str | None) -> None:
+        if isinstance(level, str) and isinstance(logging.getLevelName(level.upper()), int):
+            self.add("level = ?", level.upper())
+        elif level is not None:
+            self.add("levelno = ?", level_number(level))
+        if min_level is not None:
+            self.add("levelno >= ?", level_number(min_level))
+
+    def logger(self, name: str | None) -> None:
+        if name is not None:
+            # The logger and its children: "app" matches "app" and "app.db", not "apple".
+            self.add(
+                "(module = ? OR (module >= ? AND module < ?))",
+                name,
+                name + ".",
+                name + "/",
+            )
+
+    def time(self, since: TimeBound, until: TimeBound) -> None:
+        if (start := parse_time(since)) is not None:
+            self.add("timestamp >= ?", start)
+        if (end := parse_time(until)) is not None:
+            self.add("timestamp < ?", end)
+
+    def contains(self, text: str | None) -> None:
+        if text is None:
+            return
+        if text.isascii():
+            escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            self.add("message LIKE ? ESCAPE '\\'", f"%{escaped}%")
+        else:  # SQLite's LIKE folds ASCII case only
+            self.add("sqlite_logs_contains(message, ?)", text)
+
+    def thread(self, thread: int | str | None) -> None:
+        if isinstance(thread, str):
+            self.add("thread_name = ?", thread)
+        elif thread is not None:
+            self.add("thread_id = ?", thread)
+
+    def extra(self, values: Mapping[str, Any] | None, column: str = "extra_data") -> None:
+        for key, value in (values or {}).items():
+            if '"' in key:
+                msg = f"cannot match the key {key!r}: it contains a double quote"
+                raise ValueError(msg)
+            path = f'$."{key}"'
+            if value is None:
+                self.add(f"json_type({column}, ?) = 'null'", path)
+            elif isinstance(value, dict | list):
+                self.add(f"json_extract({column}, ?) = json(?)", path, json.dumps(value))
+            else:
+                self.add(f"json_extract({column}, ?) = ?", path, value)
+
+
+def _contains(message: str | None, text: str) -> bool:
+    return message is not None and text.casefold() in message.casefold()
+
+
+def _decode(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _log_row(row: sqlite3.Row) -> LogRow:
+    values = list(row)
+    values[6] = _decode(values[6])
+    return LogRow(*values)
+
+
+def _metric_row(row: sqlite3.Row) -> MetricRow:
+    values = list(row)
+    values[5] = _decode(values[5])
+    return MetricRow(*values)

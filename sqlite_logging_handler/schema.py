@@ -1,0 +1,299 @@
+"""The tables, their columns and versions: the single source of the database layout.
+
+Everything that names a table or a column lives here, so that the writer, the reader
+and the tests agree by construction. Times are stored in UTC as SQLite's canonical
+text (``YYYY-MM-DD HH:MM:SS.SSS``), so SQLite's own date functions compare correctly,
+and the exact epoch is kept beside it in ``created``. No column is declared with a
+``TIMESTAMP``/``DATE`` type: sqlite-worker connects with ``PARSE_DECLTYPES``, which
+would try to convert such columns on read.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import re
+import sqlite3
+import uuid
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+from .exceptions import SchemaVersionError, SQLiteLoggingError
+
+__all__ = [
+    "DEFAULT_PRAGMAS",
+    "LOG_COLUMNS",
+    "LOG_INSERT_COLUMNS",
+    "METRIC_COLUMNS",
+    "METRIC_INSERT_COLUMNS",
+    "SCHEMA_VERSION",
+    "apply_pragmas",
+    "check_pragmas",
+    "connect",
+    "database_uri",
+    "ensure_schema",
+    "insert_sql",
+    "memory_uri",
+    "open_for_writing",
+    "schema_version",
+]
+
+#: Bumped on every change to the tables; ``ensure_schema`` upgrades older files.
+SCHEMA_VERSION = 1
+
+#: Column name and declared type of ``logs``, in table order (the seed's seven first).
+_LOG_TABLE: tuple[tuple[str, str], ...] = (
+    ("id", "INTEGER PRIMARY KEY AUTOINCREMENT"),
+    ("timestamp", "TEXT NOT NULL"),  # UTC, 'YYYY-MM-DD HH:MM:SS.SSS'
+    ("level", "TEXT NOT NULL"),  # record.levelname
+    ("thread_id", "INTEGER"),  # record.thread
+    ("module", "TEXT NOT NULL"),  # record.name: the logger, as the seed maps it
+    ("message", "TEXT NOT NULL"),  # record.getMessage() at emit time
+    ("extra_data", "TEXT"),  # JSON of the extra= attributes, or NULL
+    ("levelno", "INTEGER"),
+    ("created", "REAL"),  # record.created, seconds since the epoch
+    ("pathname", "TEXT"),
+    ("filename", "TEXT"),
+    ("source_module", "TEXT"),  # record.module
+    ("lineno", "INTEGER"),
+    ("func_name", "TEXT"),
+    ("process", "INTEGER"),
+    ("process_name", "TEXT"),
+    ("thread_name", "TEXT"),
+    ("task_name", "TEXT"),  # record.taskName (Python 3.12+), else NULL
+    ("exc_text", "TEXT"),  # rendered traceback, not part of message
+    ("stack_info", "TEXT"),  # rendered stack_info=True text
+    ("template", "TEXT"),  # record.msg when args were merged into message
+)
+
+_METRIC_TABLE: tuple[tuple[str, str], ...] = (
+    ("id", "INTEGER PRIMARY KEY AUTOINCREMENT"),
+    ("timestamp", "TEXT NOT NULL"),
+    ("metric_name", "TEXT NOT NULL"),
+    ("value", "REAL NOT NULL"),
+    ("unit", "TEXT"),
+    ("tags", "TEXT"),  # JSON object, or NULL
+    ("created", "REAL"),
+    ("logger", "TEXT"),
+    ("thread_id", "INTEGER"),
+    ("process", "INTEGER"),
+)
+
+LOG_COLUMNS: tuple[str, ...] = tuple(name for name, _ in _LOG_TABLE)
+METRIC_COLUMNS: tuple[str, ...] = tuple(name for name, _ in _METRIC_TABLE)
+
+#: The columns a row tuple fills, in order: all but ``id``. The first value of a row
+#: is the epoch, from which SQLite renders ``timestamp`` in C, in the writer.
+LOG_INSERT_COLUMNS: tuple[str, ...] = LOG_COLUMNS[1:]
+METRIC_INSERT_COLUMNS: tuple[str, ...] = METRIC_COLUMNS[1:]
+
+_TABLES = {"logs": _LOG_TABLE, "metrics": _METRIC_TABLE}
+_INSERT_COLUMNS = {"logs": LOG_INSERT_COLUMNS, "metrics": METRIC_INSERT_COLUMNS}
+
+_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS idx_logs_timestamp ON logs(timestamp)",
+    "CREATE INDEX IF NOT EXISTS idx_logs_level_timestamp ON logs(level, timestamp)",
+    "CREATE INDEX IF NOT EXISTS idx_logs_module_timestamp ON logs(module, timestamp)",
+    "CREATE INDEX IF NOT EXISTS idx_logs_thread ON logs(thread_id)",
+    "CREATE INDEX IF NOT EXISTS idx_metrics_name ON metrics(metric_name, timestamp)",
+    "CREATE INDEX IF NOT EXISTS idx_metrics_timestamp ON metrics(timestamp)",
+)
+
+#: SQL rendering an epoch (seconds, float) as the stored UTC timestamp text.
+TIMESTAMP_SQL = "strftime('%Y-%m-%d %H:%M:%f', {}, 'unixepoch')"
+
+#: Applied to every write connection; ``SQLiteHandler(pragmas=...)`` overrides them.
+DEFAULT_PRAGMAS: Mapping[str, object] = {
+    "journal_mode": "WAL",
+    "synchronous": "NORMAL",
+    "cache_size": -64_000,  # 64 MB
+    "busy_timeout": 5_000,  # ms; the writer retries past it, nothing is dropped
+}
+
+_PRAGMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PRAGMA_WORD = re.compile(r"-?[A-Za-z0-9_.]+")
+
+# The seed's levels, to fill ``levelno`` when upgrading a database it wrote.
+_LEVEL_NUMBERS = {
+    "DEBUG": 10,
+    "INFO": 20,
+    "WARN": 30,
+    "WARNING": 30,
+    "ERROR": 40,
+    "FATAL": 50,
+    "CRITICAL": 50,
+}
+
+
+def database_uri(database: str | os.PathLike[str], *, readonly: bool = False) -> str:
+    """The ``file:`` URI of a database path, made absolute (``mode=ro`` if readonly)."""
+    path = os.fspath(database)
+    if path.startswith("file:"):
+        if readonly and "mode=" not in path:
+            return f"{path}{'&' if '?' in path else '?'}mode=ro"
+        return path
+    uri = pathlib.Path(os.path.abspath(path)).as_uri()
+    return f"{uri}?mode=ro" if readonly else uri
+
+
+def memory_uri() -> str:
+    """A fresh in-memory database shared by this process's connections (memdb VFS)."""
+    return f"file:/sqlite-logging-handler-{uuid.uuid4().hex}?vfs=memdb"
+
+
+def connect(uri: str, *, timeout: float = 5.0) -> sqlite3.Connection:
+    """Open ``uri`` in autocommit mode: transactions are begun explicitly.
+
+    The connection may be used from another thread than the one that opened it
+    (the writer opens it on its own thread; readers guard theirs with a lock).
+    """
+    return sqlite3.connect(
+        uri, uri=True, timeout=timeout, isolation_level=None, check_same_thread=False
+    )
+
+
+def check_pragmas(pragmas: Mapping[Any, object] | None) -> dict[str, object]:
+    """Merge ``pragmas`` over the defaults, refusing anything that is not a plain value."""
+    merged = dict(DEFAULT_PRAGMAS)
+    for name, value in (pragmas or {}).items():
+        if not isinstance(name, str) or not _PRAGMA_NAME.fullmatch(name):
+            msg = f"pragma name {name!r} is not an identifier"
+            raise ValueError(msg)
+        if isinstance(value, bool):
+            value = int(value)
+        if not isinstance(value, int | float | str) or (
+            isinstance(value, str) and not _PRAGMA_WORD.fullmatch(value)
+        ):
+            msg = f"pragma {name}={value!r}: value must be a number or a single word"
+            raise ValueError(msg)
+        merged[name.lower()] = value
+    return merged
+
+
+def apply_pragmas(conn: sqlite3.Connection, pragmas: Mapping[str, object]) -> None:
+    """Run ``PRAGMA name = value`` for each entry (values were checked by check_pragmas)."""
+    for name, value in pragmas.items():
+        conn.execute(f"PRAGMA {name} = {value}").fetchall()
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """``PRAGMA user_version`` of the database (0 for a new or a seed-written file)."""
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def ensure_schema(conn: sqlite3.Connection) -> None:
+    """Create or upgrade the tables so the database is at ``SCHEMA_VERSION``.
+
+    Idempotent and safe against other processes doing the same at once: the check is
+    repeated inside a ``BEGIN IMMEDIATE`` transaction. A database written by a newer
+    version of this package raises ``SchemaVersionError`` and is left untouched.
+    """
+    if _checked_version(conn) == SCHEMA_VERSION:
+        return
+    if not _table_names(conn):
+        # Must precede the first CREATE TABLE to take effect (issue: retention).
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if _checked_version(conn) < SCHEMA_VERSION:
+            _create_or_upgrade(conn)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _checked_version(conn: sqlite3.Connection) -> int:
+    version = schema_version(conn)
+    if version > SCHEMA_VERSION:
+        msg = (
+            f"the database has schema version {version}, newer than this package's "
+            f"{SCHEMA_VERSION}; upgrade sqlite-logging-handler to write to it"
+        )
+        raise SchemaVersionError(msg)
+    return version
+
+
+def _table_names(conn: sqlite3.Connection) -> set[str]:
+    rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    return {name for (name,) in rows}
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
+    return [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
+
+
+def _create_or_upgrade(conn: sqlite3.Connection) -> None:
+    """Create missing tables, add missing columns and backfill rows of older layouts."""
+    existing = _table_names(conn)
+    for table, columns in _TABLES.items():
+        if table not in existing:
+            body = ", ".join(f"{name} {decl}" for name, decl in columns)
+            conn.execute(f"CREATE TABLE {table} ({body})")
+            continue
+        present = set(_columns(conn, table))
+        required = {"id", "timestamp", "message" if table == "logs" else "value"}
+        if not required <= present:
+            msg = (
+                f"the database has a {table!r} table that is not a log table "
+                f"(its columns are {sorted(present)})"
+            )
+            raise SQLiteLoggingError(msg)
+        for name, decl in columns:
+            if name not in present:
+                decl = decl.replace(" NOT NULL", "")
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
+        _backfill(conn, table)
+    conn.execute("DROP INDEX IF EXISTS idx_logs_level")  # the seed's; superseded
+    for statement in _INDEXES:
+        conn.execute(statement)
+
+
+def _backfill(conn: sqlite3.Connection, table: str) -> None:
+    """Derive ``created``, UTC ``timestamp`` and ``levelno`` for rows of the seed's layout.
+
+    The seed stored ``datetime.now().isoformat()``: local time with a ``T``. SQLite's
+    ``'utc'`` modifier converts local time to UTC, as the seed's own machine saw it.
+    """
+    conn.execute(
+        f"UPDATE {table} SET created = "
+        "(julianday(timestamp, 'utc') - 2440587.5) * 86400.0 "
+        "WHERE created IS NULL AND julianday(timestamp) IS NOT NULL"
+    )
+    conn.execute(
+        f"UPDATE {table} SET timestamp = {TIMESTAMP_SQL.format('created')} "
+        "WHERE created IS NOT NULL AND timestamp LIKE '____-__-__T%'"
+    )
+    if table == "logs":
+        cases = " ".join(f"WHEN '{n}' THEN {v}" for n, v in _LEVEL_NUMBERS.items())
+        conn.execute(
+            f"UPDATE logs SET levelno = CASE upper(level) {cases} END WHERE levelno IS NULL"
+        )
+
+
+@lru_cache(maxsize=64)
+def insert_sql(table: str, rows: int) -> str:
+    """An ``INSERT`` of ``rows`` rows into ``table``, each row's first value the epoch."""
+    columns = _INSERT_COLUMNS[table]
+    one = "(" + ", ".join([TIMESTAMP_SQL.format("?")] + ["?"] * (len(columns) - 1)) + ")"
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES " + ", ".join([one] * rows)
+
+
+def open_for_writing(uri: str, pragmas: Mapping[str, object]) -> sqlite3.Connection:
+    """A write connection to ``uri`` with ``pragmas`` applied and the schema in place.
+
+    The first statement only reads the header, so a file that is not an SQLite
+    database is refused before anything could write to it.
+    """
+    conn = connect(uri)
+    try:
+        schema_version(conn)
+        apply_pragmas(conn, pragmas)
+        ensure_schema(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
