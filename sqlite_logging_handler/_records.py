@@ -8,6 +8,7 @@ what cannot wait (the merged message, the rendered traceback).
 from __future__ import annotations
 
 import json
+import json.encoder
 import logging
 import math
 from collections.abc import Mapping
@@ -34,9 +35,27 @@ _PLAIN_RECORD = logging.LogRecord("", logging.INFO, "", 0, "", None, None)
 _STANDARD_ATTRS = frozenset(_PLAIN_RECORD.__dict__) | {"message", "asctime", "taskName"}
 _PLAIN_LEN = len(_PLAIN_RECORD.__dict__)
 
-# Built once: json.dumps(default=...) builds a new encoder on every call.
 _ENCODER = json.JSONEncoder(
     ensure_ascii=False, allow_nan=False, default=repr, separators=(",", ":")
+)
+# JSONEncoder.encode builds a C encoder on every call (half its cost for a small
+# dict); build it once. It keeps cycle markers in _MARKERS, which a failed encode may
+# leave behind, so _encode clears them. Only the listener thread encodes.
+_MARKERS: dict[int, Any] = {}
+_C_ENCODER = (
+    None
+    if json.encoder.c_make_encoder is None  # type: ignore[attr-defined]
+    else json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+        _MARKERS,
+        repr,
+        json.encoder.c_encode_basestring,  # type: ignore[attr-defined]
+        None,
+        ":",
+        ",",
+        False,
+        False,
+        False,
+    )
 )
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -120,8 +139,11 @@ def tags_json(tags: Mapping[str, Any] | None) -> str | None:
 
 def _encode(obj: dict[str, Any]) -> str:
     try:
+        if _C_ENCODER is not None:
+            return "".join(_C_ENCODER(obj, 0))
         return _ENCODER.encode(obj)
     except (ValueError, TypeError, RecursionError):
+        _MARKERS.clear()
         # A cycle, a NaN or a key JSON cannot take: degrade value by value.
         return _ENCODER.encode({str(k): _jsonable(v) for k, v in obj.items()})
 

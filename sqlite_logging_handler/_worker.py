@@ -115,8 +115,9 @@ class Worker(sqlite_worker.SqliteWorker):  # type: ignore[misc]
 
         Returns whether the thread ended in time. It never joins without a timeout.
         """
-        if self._put(_STOP, deadline):
-            self._thread.join(max(0.0, deadline - time.monotonic()))
+        self._close_event.set()  # ends the thread once the queue is empty, even
+        self._put(_STOP, deadline)  # if the STOP marker found no room
+        self._thread.join(max(0.0, deadline - time.monotonic()))
         return not self._thread.is_alive()
 
     def is_alive(self) -> bool:
@@ -181,6 +182,8 @@ class Worker(sqlite_worker.SqliteWorker):  # type: ignore[misc]
                 return
             if item is not _WAKE:
                 self._run_job(item)
+            if self._close_event.is_set() and jobs.empty():
+                return
 
     def _run_job(self, job: Job) -> None:
         try:

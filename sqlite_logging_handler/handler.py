@@ -137,9 +137,21 @@ class SQLiteHandler(logging.Handler):
         overflow: str = "block",
         pragmas: Mapping[str, object] | None = None,
     ) -> None:
+        # Until the pipeline runs, the handler is closed: a half-built one (a bad
+        # argument raised) is still in logging's list, and shutdown must skip it.
+        self._state = threading.Lock()  # guards _closed and the caller-side counters
+        self._closed = True
+        self._dropped = 0
+        self._caller_failed = 0
+        self._failed_seen = 0
+        self._queue: queue.Queue[Any] | None = None
+        self._writer: BatchWriter | None = None
+        self._listener: _Listener | None = None
+        self._keeper: Any = None
+        self.database = ""
+        super().__init__(level)
         _check_options(batch_size, flush_interval, queue_size, overflow)
         self._pragmas = schema.check_pragmas(pragmas)
-        super().__init__(level)
         self.batch_size = batch_size
         self.flush_interval = float(flush_interval)
         self.queue_size = queue_size
@@ -147,15 +159,8 @@ class SQLiteHandler(logging.Handler):
         self._drop = overflow == "drop"
         self.database, self._uri = _resolve(database)
         self._keeper = self._open_and_check()
-        self._state = threading.Lock()  # guards _closed and the caller-side counters
-        self._closed = False
-        self._dropped = 0
-        self._caller_failed = 0
-        self._failed_seen = 0
-        self._queue: queue.Queue[Any] | None = None
-        self._writer: BatchWriter | None = None
-        self._listener: _Listener | None = None
         self._start()
+        self._closed = False
 
     def __repr__(self) -> str:
         level = logging.getLevelName(self.level)
@@ -355,7 +360,8 @@ class SQLiteHandler(logging.Handler):
             conn.execute("BEGIN IMMEDIATE")  # proves the file is writable
             conn.execute("ROLLBACK")
         except Exception as exc:
-            raise SQLiteLoggingError(_unusable(self.database, exc)) from exc
+            error = type(exc) if isinstance(exc, SQLiteLoggingError) else SQLiteLoggingError
+            raise error(_unusable(self.database, exc)) from exc
         if self.database == ":memory:":
             return conn  # keeps the in-memory database alive for the handler's life
         conn.close()

@@ -191,9 +191,6 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
     """
     if _checked_version(conn) == SCHEMA_VERSION:
         return
-    if not _table_names(conn):
-        # Must precede the first CREATE TABLE to take effect (issue: retention).
-        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
     conn.execute("BEGIN IMMEDIATE")
     try:
         if _checked_version(conn) < SCHEMA_VERSION:
@@ -291,6 +288,11 @@ def open_for_writing(uri: str, pragmas: Mapping[str, object]) -> sqlite3.Connect
     conn = connect(uri)
     try:
         schema_version(conn)
+        if not _table_names(conn):
+            # A new file: auto_vacuum only takes effect before the first table and
+            # before the switch to WAL, so space freed by pruning can be returned.
+            vacuum = pragmas.get("auto_vacuum", "INCREMENTAL")
+            conn.execute(f"PRAGMA auto_vacuum = {vacuum}")
         apply_pragmas(conn, pragmas)
         ensure_schema(conn)
     except BaseException:

@@ -1,0 +1,90 @@
+"""Fixtures: real database files in tmp_path, handlers that are always closed."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import sqlite3
+import sys
+from pathlib import Path
+
+import pytest
+
+from sqlite_logging_handler import SQLiteHandler
+
+_names = itertools.count()
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _restore_root_logger():
+    """Leave the root logger as we found it, whatever a test configured."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in root.handlers:
+        if handler not in handlers:
+            handler.close()
+    root.handlers = handlers
+    root.setLevel(level)
+    # dictConfig and fileConfig disable the loggers that existed before them.
+    for existing in logging.root.manager.loggerDict.values():
+        if isinstance(existing, logging.Logger):
+            existing.disabled = False
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    """Where a test's database lives."""
+    return tmp_path / "app.db"
+
+
+@pytest.fixture
+def handler(db_path):
+    """A started SQLiteHandler on a fresh database; closed after the test."""
+    h = SQLiteHandler(db_path, batch_size=50, flush_interval=0.05)
+    yield h
+    h.close()
+
+
+@pytest.fixture
+def logger(handler):
+    """A logger with a unique name whose only handler is ``handler``."""
+    log = logging.getLogger(f"tests.{next(_names)}")
+    log.setLevel(logging.DEBUG)
+    log.propagate = False
+    log.addHandler(handler)
+    yield log
+    log.removeHandler(handler)
+
+
+def make_logger(handler: logging.Handler) -> logging.Logger:
+    """A fresh DEBUG logger, not propagating, whose only handler is ``handler``."""
+    log = logging.getLogger(f"tests.{next(_names)}")
+    log.setLevel(logging.DEBUG)
+    log.propagate = False
+    log.addHandler(handler)
+    return log
+
+
+def rows(db_path, sql: str = "SELECT * FROM logs ORDER BY id", params=()) -> list[sqlite3.Row]:
+    """Rows read through a fresh sqlite3 connection, as a user would check."""
+    conn = sqlite3.connect(db_path)
+    conn.row_factory = sqlite3.Row
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def child_env() -> dict[str, str]:
+    """Environment for child Python processes that import this checkout."""
+    import os
+
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if "PYTHONPATH" in env else "")
+    return env
+
+
+PYTHON = sys.executable

@@ -1,0 +1,166 @@
+"""The schema: versioned, idempotent, and upgrading the seed's database in place."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from datetime import datetime
+
+import pytest
+
+from sqlite_logging_handler import LogStore, SchemaVersionError, SQLiteHandler, schema
+from sqlite_logging_handler._records import log_row
+from sqlite_logging_handler.query import LogRow, MetricRow
+
+from .conftest import make_logger, rows
+
+
+def make_seed_database(path) -> list[str]:
+    """A database laid out as the seed's example wrote it (shared/seed/seed-database.md)."""
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.executescript(
+        """
+        CREATE TABLE logs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            timestamp TEXT NOT NULL,
+            level TEXT NOT NULL,
+            thread_id INTEGER NOT NULL,
+            module TEXT NOT NULL,
+            message TEXT NOT NULL,
+            extra_data TEXT
+        );
+        CREATE TABLE metrics (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            timestamp TEXT NOT NULL,
+            metric_name TEXT NOT NULL,
+            value REAL NOT NULL,
+            unit TEXT
+        );
+        CREATE INDEX idx_logs_timestamp ON logs(timestamp);
+        CREATE INDEX idx_logs_level ON logs(level);
+        CREATE INDEX idx_logs_thread ON logs(thread_id);
+        CREATE INDEX idx_metrics_name ON metrics(metric_name, timestamp);
+        """
+    )
+    stamps = ["2026-11-28T07:41:09.123456", "2026-11-28T07:41:10.500000"]
+    conn.execute(
+        "INSERT INTO logs (timestamp, level, thread_id, module, message, extra_data) "
+        "VALUES (?, 'ERROR', 42, 'api', 'seed error', '{\"user_id\": 1}')",
+        (stamps[0],),
+    )
+    conn.execute(
+        "INSERT INTO logs (timestamp, level, thread_id, module, message) "
+        "VALUES (?, 'INFO', 42, 'worker', 'seed info')",
+        (stamps[1],),
+    )
+    conn.execute(
+        "INSERT INTO metrics (timestamp, metric_name, value, unit) "
+        "VALUES (?, 'response_time', 45.2, 'ms')",
+        (stamps[0],),
+    )
+    conn.commit()
+    conn.close()
+    return stamps
+
+
+@pytest.fixture(params=["UTC0", "EST+5", "IST-5:30"])
+def local_zone(request, monkeypatch):
+    """Run the test in a given local time zone (POSIX TZ strings need no tzdata)."""
+    monkeypatch.setenv("TZ", request.param)
+    time.tzset()
+    yield request.param
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_a_seed_database_is_upgraded_in_place_keeping_its_rows(db_path, local_zone):
+    stamps = make_seed_database(db_path)
+    handler = SQLiteHandler(db_path)
+    make_logger(handler).warning("new record")
+    handler.close()
+
+    assert rows(db_path, "PRAGMA user_version")[0][0] == schema.SCHEMA_VERSION
+    old_error, old_info, new = rows(db_path)
+    local_epoch = datetime.fromisoformat(stamps[0]).timestamp()  # naive = local time
+    assert old_error["created"] == pytest.approx(local_epoch, abs=0.001)
+    assert old_error["timestamp"] == schema_text(local_epoch)
+    assert (old_error["levelno"], old_info["levelno"]) == (40, 20)
+    assert old_error["extra_data"] == '{"user_id": 1}'
+    assert new["message"] == "new record"
+    (metric,) = rows(db_path, "SELECT * FROM metrics")
+    assert metric["created"] == pytest.approx(local_epoch, abs=0.001)
+    assert metric["tags"] is None
+    indexes = {r[0] for r in rows(db_path, "SELECT name FROM sqlite_master WHERE type='index'")}
+    assert "idx_logs_level" not in indexes
+    assert "idx_logs_level_timestamp" in indexes
+
+    with LogStore(db_path) as store:
+        assert [r.message for r in store.logs(min_level="ERROR")] == ["seed error"]
+
+
+def schema_text(epoch: float) -> str:
+    conn = sqlite3.connect(":memory:")
+    sql = f"SELECT {schema.TIMESTAMP_SQL.format('?')}"
+    text: str = conn.execute(sql, (epoch,)).fetchone()[0]
+    conn.close()
+    return text
+
+
+def test_a_store_refuses_an_old_database_and_says_how_to_upgrade(db_path):
+    make_seed_database(db_path)
+    with pytest.raises(SchemaVersionError, match="open it once with SQLiteHandler"):
+        LogStore(db_path)
+    assert rows(db_path, "PRAGMA user_version")[0][0] == 0  # the store changed nothing
+
+
+def test_ensure_schema_is_idempotent(db_path):
+    conn = schema.connect(schema.database_uri(db_path))
+    schema.ensure_schema(conn)
+    before = conn.execute("SELECT sql FROM sqlite_master ORDER BY name").fetchall()
+    schema.ensure_schema(conn)
+    assert conn.execute("SELECT sql FROM sqlite_master ORDER BY name").fetchall() == before
+    conn.close()
+
+
+def test_a_foreign_logs_table_is_refused(db_path):
+    conn = sqlite3.connect(db_path)
+    conn.execute("CREATE TABLE logs (line TEXT)")
+    conn.close()
+    with pytest.raises(Exception, match="not a log table"):
+        SQLiteHandler(db_path)
+
+
+def test_row_types_and_row_builders_follow_the_table_columns():
+    import logging
+
+    assert LogRow._fields == schema.LOG_COLUMNS
+    assert MetricRow._fields == schema.METRIC_COLUMNS
+    record = logging.LogRecord("x", 20, "p", 1, "m", None, None)
+    assert len(log_row(record, "m", None, None)) == len(schema.LOG_INSERT_COLUMNS)
+
+
+def test_no_column_has_a_date_type_that_parse_decltypes_would_convert(db_path):
+    SQLiteHandler(db_path).close()
+    for table in ("logs", "metrics"):
+        for column in rows(db_path, f"PRAGMA table_info({table})"):
+            assert column["type"].upper() in {"INTEGER", "TEXT", "REAL"}, column["name"]
+
+
+@pytest.mark.parametrize(
+    ("sql", "index"),
+    [
+        ("SELECT * FROM logs WHERE level = 'ERROR' AND timestamp >= '2026'", "idx_logs_level"),
+        ("SELECT * FROM logs WHERE module = 'api' AND timestamp >= '2026'", "idx_logs_module"),
+        ("SELECT * FROM logs WHERE thread_id = 1", "idx_logs_thread"),
+        ("SELECT * FROM logs WHERE timestamp >= '2026'", "idx_logs_timestamp"),
+        (
+            "SELECT * FROM metrics WHERE metric_name = 'x' AND timestamp >= '2026'",
+            "idx_metrics_name",
+        ),
+    ],
+)
+def test_common_queries_are_served_by_an_index(db_path, sql, index):
+    SQLiteHandler(db_path).close()
+    plan = " ".join(r[3] for r in rows(db_path, f"EXPLAIN QUERY PLAN {sql}"))
+    assert index in plan
