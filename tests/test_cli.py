@@ -16,7 +16,9 @@ def test_demo_logs_from_threads_and_prints_a_summary_read_back(tmp_path, capsys)
     db = tmp_path / "demo.db"
     assert main(["demo", "--db", str(db), "--threads", "3", "--duration", "0.3"]) == 0
     out = capsys.readouterr().out
-    total = int(re.search(r"Total Logs: ([\d,]+)", out).group(1).replace(",", ""))
+    match = re.search(r"Total Logs: ([\d,]+)", out)
+    assert match, out
+    total = int(match.group(1).replace(",", ""))
     assert total == rows(db, "SELECT COUNT(*) FROM logs")[0][0] > 0
     for section in ["Logs per second", "Logs by Level", "Logs by Thread", "Recent Errors"]:
         assert section in out
