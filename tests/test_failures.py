@@ -256,5 +256,7 @@ def test_no_threads_or_files_leak_over_many_handlers(tmp_path):
         handler = SQLiteHandler(tmp_path / f"{i % 3}.db")
         make_logger(handler).info("x")
         handler.close()
-    assert threading.active_count() == threads
-    assert open_fds() == fds
+    # <=: threads and files of earlier tests may still be winding down; a leak of
+    # even one per handler would show as 100 more.
+    assert threading.active_count() <= threads
+    assert open_fds() <= fds
