@@ -20,6 +20,7 @@ Failure semantics, in one place:
 from __future__ import annotations
 
 import itertools
+import os
 import sqlite3
 import sys
 import threading
@@ -111,6 +112,9 @@ class BatchWriter:
     Args:
         opener: opens a write connection with the schema in place (worker thread).
         label: how the database is named in messages.
+        path: the database file, watched so that a file removed or replaced while the
+            handler runs is noticed (writing goes on into a new file at that path);
+            None for an in-memory database.
         batch_size: rows per transaction at most.
         flush_interval: seconds a row may wait before its batch is committed.
     """
@@ -120,10 +124,14 @@ class BatchWriter:
         opener: Callable[[], sqlite3.Connection],
         label: str,
         *,
+        path: str | None = None,
         batch_size: int,
         flush_interval: float,
     ) -> None:
         self._opener = opener
+        self._path = path
+        self._file_identity: tuple[int, int] | None = None
+        self._label = label
         self._batch_size = batch_size
         self._flush_interval = flush_interval
         self._lock = threading.Lock()  # guards the pending rows and the counters
@@ -222,7 +230,7 @@ class BatchWriter:
 
     def _new_worker(self) -> Worker:
         return Worker(
-            self._opener,
+            self._open,
             idle_due=lambda: self._due,
             on_idle=self._commit_due,
             on_error=self._worker_error,
@@ -301,10 +309,24 @@ class BatchWriter:
         self._abort.wait(min(1.0, 0.05 * 2 ** min(elapsed, 5)))
         return True
 
+    def _open(self) -> sqlite3.Connection:
+        conn = self._opener()
+        self._file_identity = _file_identity(self._path)
+        return conn
+
+    def _connection(self) -> sqlite3.Connection:
+        """The write connection, re-opened if the file was removed or replaced."""
+        conn = self._worker.connection()
+        if self._path is not None and _file_identity(self._path) != self._file_identity:
+            write_stderr(f"{self._label} was removed or replaced; writing to a new file there")
+            self._worker.reset_connection()
+            conn = self._worker.connection()
+        return conn
+
     def _transaction(
         self, batch: _Batch, body: Callable[[sqlite3.Connection, _Batch], None]
     ) -> None:
-        conn = self._worker.connection()
+        conn = self._connection()
         conn.execute("BEGIN IMMEDIATE")
         try:
             body(conn, batch)
@@ -377,6 +399,17 @@ class BatchWriter:
 
     def _worker_error(self, exc: BaseException) -> None:
         write_stderr(f"writer error: {type(exc).__name__}: {exc}")
+
+
+def _file_identity(path: str | None) -> tuple[int, int] | None:
+    """(device, inode) of ``path``, or None if there is no such file."""
+    if path is None:
+        return None
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return (stat.st_dev, stat.st_ino)
 
 
 def _chunks(rows: int, width: int, limit: int, batch_size: int) -> list[tuple[int, int]]:

@@ -375,6 +375,7 @@ class SQLiteHandler(logging.Handler):
         writer = BatchWriter(
             self._opener,
             self.database,
+            path=None if self._keeper is not None else self.database,
             batch_size=self.batch_size,
             flush_interval=self.flush_interval,
         )

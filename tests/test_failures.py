@@ -260,3 +260,19 @@ def test_no_threads_or_files_leak_over_many_handlers(tmp_path):
     # even one per handler would show as 100 more.
     assert threading.active_count() <= threads
     assert open_fds() <= fds
+
+
+def test_a_database_file_removed_while_running_is_recreated(db_path, capsys):
+    handler = SQLiteHandler(db_path)
+    log = make_logger(handler)
+    log.info("into the first file")
+    assert handler.flush()
+    for suffix in ("", "-wal", "-shm"):
+        path = db_path.with_name(db_path.name + suffix)
+        if path.exists():
+            path.unlink()
+    log.info("into the new file")
+    assert handler.flush()
+    assert [r["message"] for r in rows(db_path)] == ["into the new file"]
+    assert "removed or replaced" in capsys.readouterr().err
+    handler.close()

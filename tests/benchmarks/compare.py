@@ -1,0 +1,149 @@
+"""Print the caller cost and end-to-end throughput of SQLiteHandler beside the stdlib's.
+
+Usage::
+
+    python tests/benchmarks/compare.py [--records 100000] [--rounds 5] [--threads 1]
+
+Each measurement runs in a fresh child process; contenders are interleaved round by
+round and the table shows medians, because this machine is noisy (single runs mislead
+by 25 %). The record logged is the one of issue #7::
+
+    log.info("request %d done in %.1f ms", i, 12.5, extra={"user_id": i, "path": "/api/users"})
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import logging.handlers
+import os
+import queue
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+KINDS = ("null", "file", "queue+file", "sqlite")
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _handler(kind: str, directory: str) -> tuple[logging.Handler, object]:
+    """The handler to measure, and what must be stopped to finish writing."""
+    if kind == "null":
+        return logging.NullHandler(), None
+    if kind == "file":
+        return logging.FileHandler(os.path.join(directory, "a.log")), None
+    if kind == "queue+file":
+        target = logging.FileHandler(os.path.join(directory, "a.log"))
+        records: queue.Queue[logging.LogRecord] = queue.Queue(-1)
+        listener = logging.handlers.QueueListener(records, target)
+        listener.start()
+        return logging.handlers.QueueHandler(records), listener
+    from sqlite_logging_handler import SQLiteHandler
+
+    return SQLiteHandler(os.path.join(directory, "a.db")), None
+
+
+def measure(kind: str, records: int, threads: int) -> dict[str, float]:
+    """One measurement, in this process: caller µs per call and records per second."""
+    with tempfile.TemporaryDirectory() as directory:
+        handler, listener = _handler(kind, directory)
+        log = logging.getLogger("bench")
+        log.setLevel(logging.INFO)
+        log.propagate = False
+        log.addHandler(handler)
+        per_thread = records // threads
+        caller_seconds: list[float] = []
+
+        def work() -> None:
+            started = time.perf_counter()
+            for i in range(per_thread):
+                log.info(
+                    "request %d done in %.1f ms",
+                    i,
+                    12.5,
+                    extra={"user_id": i, "path": "/api/users"},
+                )
+            caller_seconds.append(time.perf_counter() - started)
+
+        workers = [threading.Thread(target=work) for _ in range(threads)]
+        started = time.perf_counter()
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        if isinstance(listener, logging.handlers.QueueListener):
+            listener.stop()  # drains the queue into the file
+        handler.flush()
+        total = time.perf_counter() - started
+        handler.close()
+    return {
+        "caller_us": 1e6 * statistics.mean(caller_seconds) / per_thread,
+        "records_per_s": per_thread * threads / total,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def _run_child(kind: str, records: int, threads: int) -> dict[str, float]:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    out = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--one",
+            kind,
+            "--records",
+            str(records),
+            "--threads",
+            str(threads),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    ).stdout
+    result: dict[str, float] = json.loads(out)
+    return result
+
+
+def main() -> None:
+    """Run every contender ``--rounds`` times, interleaved, and print the medians."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--one", choices=KINDS, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(measure(args.one, args.records, args.threads)))
+        return
+
+    results: dict[str, list[dict[str, float]]] = {kind: [] for kind in KINDS}
+    for round_number in range(args.rounds):
+        order = KINDS if round_number % 2 == 0 else tuple(reversed(KINDS))
+        for kind in order:
+            results[kind].append(_run_child(kind, args.records, args.threads))
+
+    def median(kind: str, key: str) -> float:
+        return statistics.median(r[key] for r in results[kind])
+
+    file_caller, file_rate = median("file", "caller_us"), median("file", "records_per_s")
+    print(f"{args.records:,} records, {args.threads} thread(s), median of {args.rounds} rounds\n")
+    print("| | caller µs/call | x FileHandler | end-to-end rec/s | x FileHandler | peak RSS MiB |")
+    print("|---|---|---|---|---|---|")
+    for kind in KINDS:
+        caller, rate = median(kind, "caller_us"), median(kind, "records_per_s")
+        print(
+            f"| {kind} | {caller:.1f} | {caller / file_caller:.2f} | {rate:,.0f} | "
+            f"{rate / file_rate:.2f} | {median(kind, 'peak_rss_mib'):.0f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
