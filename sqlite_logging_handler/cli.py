@@ -68,23 +68,22 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        msg = f"expected a whole number of at least 1, not {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
+    return int(_positive(text, int))
 
 
 def _positive_float(text: str) -> float:
+    return _positive(text, float)
+
+
+def _positive(text: str, kind: type[int] | type[float]) -> float:
+    """``text`` read as a positive ``kind``, or an argparse error naming what was expected."""
     try:
-        value = float(text)
+        value = kind(text)
     except ValueError:
-        value = 0.0
+        value = 0
     if not 0 < value < float("inf"):
-        msg = f"expected a positive number, not {text!r}"
+        what = "a whole number of at least 1" if kind is int else "a positive number"
+        msg = f"expected {what}, not {text!r}"
         raise argparse.ArgumentTypeError(msg)
     return value
 

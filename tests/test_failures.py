@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import logging.config
 import os
 import sqlite3
 import threading
@@ -276,3 +277,41 @@ def test_a_database_file_removed_while_running_is_recreated(db_path, capsys):
     assert [r["message"] for r in rows(db_path)] == ["into the new file"]
     assert "removed or replaced" in capsys.readouterr().err
     handler.close()
+
+
+def test_a_dead_writer_thread_is_detected_and_replaced(handler, logger, db_path):
+    writer = handler._writer
+    assert writer is not None
+    writer._worker.stop(time.monotonic() + 5)  # the thread ends, as if it had died
+    assert not writer._worker.is_alive()
+    for i in range(10):
+        logger.info("%d", i)
+    assert handler.flush(timeout=10)
+    assert len(rows(db_path)) == 10
+    assert handler.stats()["writer_restarts"] == 1
+
+
+def test_reconfiguring_logging_closes_the_old_handler_without_losing_records(tmp_path):
+    def configure(name: str) -> None:
+        logging.config.dictConfig(
+            {
+                "version": 1,
+                "handlers": {
+                    "db": {
+                        "class": "sqlite_logging_handler.SQLiteHandler",
+                        "database": str(tmp_path / name),
+                        "flush_interval": 60,
+                    }
+                },
+                "root": {"handlers": ["db"], "level": "INFO"},
+            }
+        )
+
+    configure("first.db")
+    for i in range(500):
+        logging.getLogger("reconfigured").info("%d", i)
+    configure("second.db")  # closes the first handler under logging's lock
+    logging.getLogger("after").info("into the second")  # "reconfigured" is now disabled
+    logging.getLogger().handlers[0].flush()
+    assert len(rows(tmp_path / "first.db")) == 500
+    assert [r["message"] for r in rows(tmp_path / "second.db")] == ["into the second"]
