@@ -277,7 +277,8 @@ class SQLiteHandler(logging.Handler):
         done = threading.Event()
         deadline = math.inf if timeout is None else time.monotonic() + timeout
         try:
-            records.put(done.set, timeout=None if timeout is None else max(0.0, timeout))
+            # A full queue behind a stuck writer must not hang flush() either.
+            records.put(done.set, timeout=STALL_TIMEOUT if timeout is None else max(0.0, timeout))
         except queue.Full:
             return False
         progress, since = writer.progress(), time.monotonic()
