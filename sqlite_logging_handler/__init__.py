@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from .exceptions import SchemaVersionError, SQLiteLoggingError
 from .handler import SQLiteHandler
+from .metrics import MetricsAdapter
+from .multithreaded import MultiThreadedLogger
 from .query import LogRow, LogStore, MetricRow
 
 __version__ = "0.1.0"
@@ -12,6 +14,8 @@ __all__ = [
     "LogRow",
     "LogStore",
     "MetricRow",
+    "MetricsAdapter",
+    "MultiThreadedLogger",
     "SQLiteHandler",
     "SQLiteLoggingError",
     "SchemaVersionError",

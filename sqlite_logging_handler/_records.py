@@ -15,10 +15,12 @@ from collections.abc import Mapping
 from typing import Any, TypeAlias
 
 __all__ = [
+    "EXTRA_ATTR",
     "METRIC_ATTR",
     "Row",
     "extras_json",
     "is_metric",
+    "level_number",
     "log_row",
     "metric_row",
     "sanitize_row",
@@ -29,6 +31,9 @@ Row: TypeAlias = tuple[Any, ...]
 
 #: The record attribute MetricsAdapter sets: ``(name, value, unit, tags or None)``.
 METRIC_ATTR = "sqlite_metric"
+#: A dict on a record merged into ``extra_data`` as it is: for extra keys that
+#: ``extra=`` refuses because they name LogRecord attributes (``filename``, ``lineno``).
+EXTRA_ATTR = "sqlite_extra"
 
 # Attributes every LogRecord has, plus those formatters add: never "extra" data.
 _PLAIN_RECORD = logging.LogRecord("", logging.INFO, "", 0, "", None, None)
@@ -129,6 +134,9 @@ def extras_json(attrs: Mapping[str, Any]) -> str | None:
         for key, value in attrs.items()
         if key not in _STANDARD_ATTRS and key != METRIC_ATTR
     }
+    verbatim = extras.pop(EXTRA_ATTR, None)
+    if isinstance(verbatim, Mapping):
+        extras.update(verbatim)
     return _encode(extras) if extras else None
 
 
@@ -190,3 +198,15 @@ def _sanitize_value(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else repr(value)
     return _sanitize_value(safe_repr(value))
+
+
+def level_number(level: int | str) -> int:
+    """A level given as a number or a name (``"ERROR"``) as its number."""
+    if isinstance(level, int) and not isinstance(level, bool):
+        return level
+    if isinstance(level, str):
+        number = logging.getLevelName(level.upper())
+        if isinstance(number, int):
+            return number
+    msg = f"unknown logging level {level!r}"
+    raise ValueError(msg)

@@ -27,12 +27,15 @@ import threading
 import time
 from collections.abc import Callable
 from functools import partial
+from typing import Any, TypeVar
 
 from . import schema
 from ._records import Row, sanitize_row
 from ._worker import Worker
 
 __all__ = ["REPORT_EVERY", "RETRY_FOR", "BatchWriter"]
+
+_T = TypeVar("_T")
 
 #: Seconds a failing write (other than lock contention) is retried before counting.
 RETRY_FOR = 30.0
@@ -180,6 +183,33 @@ class BatchWriter:
     def progress(self) -> int:
         """A number that changes whenever a batch is settled (to detect a stuck writer)."""
         return self.written + self.failed + self.batches
+
+    def call(self, fn: Callable[[sqlite3.Connection], _T], timeout: float) -> _T:
+        """Run ``fn(connection)`` on the worker, after the jobs queued so far.
+
+        Returns what ``fn`` returns, or raises what it raised; ``TimeoutError`` if it
+        has not run within ``timeout`` seconds.
+        """
+        done = threading.Event()
+        outcome: list[Any] = []
+
+        def job() -> None:
+            try:
+                outcome.append((True, fn(self._connection())))
+            except BaseException as exc:
+                outcome.append((False, exc))
+            finally:
+                done.set()
+
+        deadline = time.monotonic() + timeout
+        if not self._submit(job, deadline) or not done.wait(max(0.0, deadline - time.monotonic())):
+            msg = f"the writer of {self._label} did not run the statement within {timeout} s"
+            raise TimeoutError(msg)
+        ok, value = outcome[0]
+        if not ok:
+            raise value
+        result: _T = value
+        return result
 
     def check_worker(self) -> None:
         """Replace the worker if its thread has died (it should not: it contains errors)."""

@@ -13,12 +13,13 @@ import logging
 import math
 import os
 import queue
+import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from logging.handlers import QueueListener
-from typing import Any
+from typing import Any, TypeVar
 
 from . import schema
 from ._records import METRIC_ATTR, log_row, metric_row
@@ -27,6 +28,8 @@ from .exceptions import SQLiteLoggingError
 from .query import LogStore
 
 __all__ = ["CLOSE_TIMEOUT", "SQLiteHandler"]
+
+_T = TypeVar("_T")
 
 #: Seconds ``close()`` may spend writing what is still queued.
 CLOSE_TIMEOUT = 25.0
@@ -347,6 +350,19 @@ class SQLiteHandler(logging.Handler):
             "queue_depth": max(0, emitted - written - self._dropped - failed),
             "writer_restarts": writer.restarts if writer is not None else 0,
         }
+
+    def _call_writer(self, fn: Callable[[sqlite3.Connection], _T], timeout: float = 30.0) -> _T:
+        """Run ``fn(connection)`` on the writer thread once what was emitted is written.
+
+        For maintenance that must go through the one write connection (the
+        MultiThreadedLogger's ``worker.execute`` of a write statement, for instance).
+        """
+        writer = self._writer
+        if writer is None or self._closed:
+            msg = f"the handler of {self.database} is closed"
+            raise SQLiteLoggingError(msg)
+        self.flush(timeout)
+        return writer.call(fn, timeout)
 
     def store(self) -> LogStore:
         """A LogStore on this database that flushes this handler before each query."""

@@ -14,11 +14,12 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from . import schema
+from ._records import level_number
 from .exceptions import SchemaVersionError, SQLiteLoggingError
 
 __all__ = ["LogRow", "LogStore", "MetricRow", "parse_time"]
@@ -104,18 +105,6 @@ def _timestamp_text(epoch: float) -> str:
     return f"{moment:%Y-%m-%d %H:%M:%S}.{millis % 1000:03d}"
 
 
-def level_number(level: int | str) -> int:
-    """A level given as a number or a name (``"ERROR"``) as its number."""
-    if isinstance(level, int) and not isinstance(level, bool):
-        return level
-    if isinstance(level, str):
-        number = logging.getLevelName(level.upper())
-        if isinstance(number, int):
-            return number
-    msg = f"unknown logging level {level!r}"
-    raise ValueError(msg)
-
-
 class LogStore:
     """Reads a log database written by SQLiteHandler.
 
@@ -142,6 +131,7 @@ class LogStore:
         self.database = path
         self._before_query = before_query
         self._lock = threading.Lock()
+        self._closed = threading.Event()
         try:
             self._conn = schema.connect(schema.database_uri(path, readonly=True))
         except sqlite3.Error as exc:
@@ -162,7 +152,8 @@ class LogStore:
         self.close()
 
     def close(self) -> None:
-        """Close the read connection. Idempotent."""
+        """Close the read connection (and end any ``follow()``). Idempotent."""
+        self._closed.set()
         with self._lock:
             self._conn.close()
 
@@ -201,16 +192,58 @@ class LogStore:
         newest_first: bool = True,
     ) -> list[LogRow]:
         """Log rows matching every given filter, in time order (ties by id)."""
-        where = _Where()
-        where.level(level, min_level)
-        where.logger(logger)
-        where.time(since, until)
-        where.contains(contains)
-        where.thread(thread)
-        where.extra(extra)
+        where = _log_filters(level, min_level, logger, since, until, contains, thread, extra)
         sql = f"SELECT {', '.join(schema.LOG_COLUMNS)} FROM logs {where.sql()}"
         rows = self._select(sql, where.params, newest_first, limit)
         return [_log_row(row) for row in rows]
+
+    def follow(
+        self,
+        level: int | str | None = None,
+        min_level: int | str | None = None,
+        logger: str | None = None,
+        since: TimeBound = None,
+        until: TimeBound = None,
+        contains: str | None = None,
+        thread: int | str | None = None,
+        extra: Mapping[str, Any] | None = None,
+        *,
+        poll_interval: float = 0.2,
+        after_id: int | None = None,
+    ) -> Iterator[LogRow]:
+        """Yield log rows as they are committed (by any process), in id order.
+
+        Starts with the rows committed after the call, or after the row ``after_id``.
+        Takes the filters of ``logs()``. Ends when the store is closed, the caller
+        stops iterating, or on KeyboardInterrupt (Ctrl-C ends a ``tail -f`` cleanly).
+        Ids only grow: a transaction's rows get ids above every committed row, so
+        polling by id misses nothing.
+        """
+        where = _log_filters(level, min_level, logger, since, until, contains, thread, extra)
+        conditions = " AND ".join(["id > ?", "id <= ?", *where.conditions])
+        sql = f"SELECT {', '.join(schema.LOG_COLUMNS)} FROM logs WHERE {conditions} ORDER BY id"
+        start = self._max_id() if after_id is None else after_id  # now, not at first next()
+        return self._follow(sql, where.params, start, poll_interval)
+
+    def _follow(
+        self, sql: str, params: list[Any], last: int, poll_interval: float
+    ) -> Iterator[LogRow]:
+        try:
+            while not self._closed.is_set():
+                top = self._max_id()
+                rows = self._query(sql, [last, top, *params]) if top > last else []
+                last = max(last, top)
+                yield from (_log_row(row) for row in rows)
+                if not rows:
+                    self._closed.wait(poll_interval)
+        except KeyboardInterrupt:
+            return
+        except sqlite3.ProgrammingError:
+            if not self._closed.is_set():
+                raise  # not the "closed database" that close() causes
+
+    def _max_id(self) -> int:
+        return int(self._query("SELECT coalesce(MAX(id), 0) FROM logs", ())[0][0])
 
     def metrics(
         self,
@@ -230,6 +263,44 @@ class LogStore:
         sql = f"SELECT {', '.join(schema.METRIC_COLUMNS)} FROM metrics {where.sql()}"
         rows = self._select(sql, where.params, newest_first, limit)
         return [_metric_row(row) for row in rows]
+
+    def metric_summary(
+        self, name: str | None = None, since: TimeBound = None, until: TimeBound = None
+    ) -> dict[str, dict[str, Any]]:
+        """Per metric: count, min, max, avg, p50, p95, p99 and unit, computed in SQLite.
+
+        Percentiles use the nearest-rank method: p is the smallest value with at least
+        p % of the values at or below it (the ceil(p/100 * n)-th smallest), so every
+        percentile is a value that was recorded. ``unit`` is the unit most recently
+        recorded for the metric.
+        """
+        where = _Where()
+        if name is not None:
+            where.add("metric_name = ?", name)
+        where.time(since, until)
+        filters = where.sql()
+        ranks = ", ".join(
+            f"MAX(CASE WHEN rn = max(1, ({p} * n + 99) / 100) THEN value END) AS p{p}"
+            for p in (50, 95, 99)
+        )
+        sql = f"""
+            WITH ranked AS (
+                SELECT metric_name, value,
+                       ROW_NUMBER() OVER (PARTITION BY metric_name ORDER BY value) AS rn,
+                       COUNT(*) OVER (PARTITION BY metric_name) AS n
+                FROM metrics {filters}
+            )
+            SELECT metric_name, COUNT(*) AS count, MIN(value) AS min, MAX(value) AS max,
+                   AVG(value) AS avg, {ranks}
+            FROM ranked GROUP BY metric_name ORDER BY metric_name
+        """
+        # SQLite gives a bare column the value of the row that MAX() picked.
+        units_sql = f"SELECT metric_name, unit, MAX(id) FROM metrics {filters} GROUP BY 1"
+        units = {row[0]: row[1] for row in self._query(units_sql, where.params)}
+        return {
+            row["metric_name"]: {**dict(row), "unit": units.get(row["metric_name"])}
+            for row in self._query(sql, where.params)
+        }
 
     def statistics(self) -> dict[str, Any]:
         """Counts by level, thread and logger, totals, and the first and last timestamp."""
@@ -253,6 +324,15 @@ class LogStore:
         """Run any read-only SQL; a statement that would write raises ``sqlite3.Error``."""
         return self._query(query, params)
 
+    def _run(self, sql: str, params: Any) -> tuple[bool, list[tuple[Any, ...]]]:
+        """Run one statement: whether it returns rows, and its rows as plain tuples."""
+        if self._before_query is not None:
+            self._before_query()
+        with self._lock:
+            cursor = self._conn.execute(sql, params)
+            rows = [tuple(row) for row in cursor.fetchall()]
+            return cursor.description is not None, rows
+
     def _select(
         self, sql: str, params: list[Any], newest_first: bool, limit: int | None
     ) -> list[sqlite3.Row]:
@@ -270,6 +350,26 @@ class LogStore:
             return self._conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
 
 
+def _log_filters(
+    level: int | str | None,
+    min_level: int | str | None,
+    logger: str | None,
+    since: TimeBound,
+    until: TimeBound,
+    contains: str | None,
+    thread: int | str | None,
+    extra: Mapping[str, Any] | None,
+) -> _Where:
+    where = _Where()
+    where.level(level, min_level)
+    where.logger(logger)
+    where.time(since, until)
+    where.contains(contains)
+    where.thread(thread)
+    where.extra(extra)
+    return where
+
+
 class _Where:
     """Builds a parameterised WHERE clause: conditions are ANDed, values never inlined."""
 
@@ -285,8 +385,10 @@ class _Where:
         self.params.extend(params)
 
     def level(self, level: int | str | None, min_level: int | str | None) -> None:
-        if isinstance(level, str) and isinstance(logging.getLevelName(level.upper()), int):
-            self.add("level = ?", level.upper())
+        # By number, so that idx_logs_levelno_timestamp serves both filters; a level
+        # name this process does not know (registered elsewhere) is matched by name.
+        if isinstance(level, str) and level.upper() not in logging.getLevelNamesMapping():
+            self.add("level = ?", level)
         elif level is not None:
             self.add("levelno = ?", level_number(level))
         if min_level is not None:

@@ -93,7 +93,7 @@ _INSERT_COLUMNS = {"logs": LOG_INSERT_COLUMNS, "metrics": METRIC_INSERT_COLUMNS}
 
 _INDEXES = (
     "CREATE INDEX IF NOT EXISTS idx_logs_timestamp ON logs(timestamp)",
-    "CREATE INDEX IF NOT EXISTS idx_logs_level_timestamp ON logs(level, timestamp)",
+    "CREATE INDEX IF NOT EXISTS idx_logs_levelno_timestamp ON logs(levelno, timestamp)",
     "CREATE INDEX IF NOT EXISTS idx_logs_module_timestamp ON logs(module, timestamp)",
     "CREATE INDEX IF NOT EXISTS idx_logs_thread ON logs(thread_id)",
     "CREATE INDEX IF NOT EXISTS idx_metrics_name ON metrics(metric_name, timestamp)",
@@ -244,7 +244,6 @@ def _create_or_upgrade(conn: sqlite3.Connection) -> None:
                 decl = decl.replace(" NOT NULL", "")
                 conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
         _backfill(conn, table)
-    conn.execute("DROP INDEX IF EXISTS idx_logs_level")  # the seed's; superseded
     for statement in _INDEXES:
         conn.execute(statement)
 
