@@ -66,6 +66,10 @@ class MetricRow(NamedTuple):
     process: int | None
 
 
+# Our columns by name: an upgraded or altered table may hold them in another order.
+_LOG_SELECT = ", ".join(schema.LOG_COLUMNS)
+_METRIC_SELECT = ", ".join(schema.METRIC_COLUMNS)
+
 _RELATIVE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _TIME_FORMS = (
@@ -193,9 +197,10 @@ class LogStore:
     ) -> list[LogRow]:
         """Log rows matching every given filter, in time order (ties by id)."""
         where = _log_filters(level, min_level, logger, since, until, contains, thread, extra)
-        sql = f"SELECT {', '.join(schema.LOG_COLUMNS)} FROM logs {where.sql()}"
-        rows = self._select(sql, where.params, newest_first, limit)
-        return [_log_row(row) for row in rows]
+        sql, params = _ordered(
+            f"SELECT {_LOG_SELECT} FROM logs {where.sql()}", where.params, newest_first, limit
+        )
+        return [_log_row(row) for row in self._query(sql, params)]
 
     def follow(
         self,
@@ -221,7 +226,7 @@ class LogStore:
         """
         where = _log_filters(level, min_level, logger, since, until, contains, thread, extra)
         conditions = " AND ".join(["id > ?", "id <= ?", *where.conditions])
-        sql = f"SELECT {', '.join(schema.LOG_COLUMNS)} FROM logs WHERE {conditions} ORDER BY id"
+        sql = f"SELECT {_LOG_SELECT} FROM logs WHERE {conditions} ORDER BY id"
         start = self._max_id() if after_id is None else after_id  # now, not at first next()
         return self._follow(sql, where.params, start, poll_interval)
 
@@ -260,9 +265,10 @@ class LogStore:
             where.add("metric_name = ?", name)
         where.time(since, until)
         where.extra(tags, column="tags")
-        sql = f"SELECT {', '.join(schema.METRIC_COLUMNS)} FROM metrics {where.sql()}"
-        rows = self._select(sql, where.params, newest_first, limit)
-        return [_metric_row(row) for row in rows]
+        sql, params = _ordered(
+            f"SELECT {_METRIC_SELECT} FROM metrics {where.sql()}", where.params, newest_first, limit
+        )
+        return [_metric_row(row) for row in self._query(sql, params)]
 
     def metric_summary(
         self, name: str | None = None, since: TimeBound = None, until: TimeBound = None
@@ -333,21 +339,22 @@ class LogStore:
             rows = [tuple(row) for row in cursor.fetchall()]
             return cursor.description is not None, rows
 
-    def _select(
-        self, sql: str, params: list[Any], newest_first: bool, limit: int | None
-    ) -> list[sqlite3.Row]:
-        order = "DESC" if newest_first else "ASC"
-        sql += f" ORDER BY timestamp {order}, id {order}"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params = [*params, int(limit)]
-        return self._query(sql, params)
-
     def _query(self, sql: str, params: Iterable[Any] | Mapping[str, Any]) -> list[sqlite3.Row]:
         if self._before_query is not None:
             self._before_query()
         with self._lock:
             return self._conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+
+
+def _ordered(
+    sql: str, params: list[Any], newest_first: bool, limit: int | None
+) -> tuple[str, list[Any]]:
+    """``sql`` in time order, ties by id (every index orders ties by id already)."""
+    order = "DESC" if newest_first else "ASC"
+    sql += f" ORDER BY timestamp {order}, id {order}"
+    if limit is None:
+        return sql, params
+    return sql + " LIMIT ?", [*params, int(limit)]
 
 
 def _log_filters(
