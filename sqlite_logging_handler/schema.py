@@ -95,7 +95,7 @@ _INDEXES = (
     "CREATE INDEX IF NOT EXISTS idx_logs_timestamp ON logs(timestamp)",
     "CREATE INDEX IF NOT EXISTS idx_logs_levelno_timestamp ON logs(levelno, timestamp)",
     "CREATE INDEX IF NOT EXISTS idx_logs_module_timestamp ON logs(module, timestamp)",
-    "CREATE INDEX IF NOT EXISTS idx_logs_thread ON logs(thread_id)",
+    "CREATE INDEX IF NOT EXISTS idx_logs_thread_timestamp ON logs(thread_id, timestamp)",
     "CREATE INDEX IF NOT EXISTS idx_metrics_name ON metrics(metric_name, timestamp)",
     "CREATE INDEX IF NOT EXISTS idx_metrics_timestamp ON metrics(timestamp)",
 )

@@ -178,7 +178,12 @@ def test_filters_apply_to_metrics(handler, logger, metrics, db_path):
 
 def test_the_record_names_the_callers_line(handler, logger, metrics, db_path):
     seen = []
-    logger.addFilter(lambda record: seen.append((record.funcName, record.lineno)) or True)
+
+    def remember(record):
+        seen.append((record.funcName, record.lineno))
+        return True
+
+    logger.addFilter(remember)
     metrics.gauge("g", 1)
     line = seen[-1][1]
     with metrics.timer("t"):

@@ -152,7 +152,7 @@ def test_no_column_has_a_date_type_that_parse_decltypes_would_convert(db_path):
         ("SELECT * FROM logs WHERE levelno = 40 AND timestamp >= '2026'", "idx_logs_levelno"),
         ("SELECT * FROM logs WHERE levelno >= 40", "idx_logs_levelno"),
         ("SELECT * FROM logs WHERE module = 'api' AND timestamp >= '2026'", "idx_logs_module"),
-        ("SELECT * FROM logs WHERE thread_id = 1", "idx_logs_thread"),
+        ("SELECT * FROM logs WHERE thread_id = 1", "idx_logs_thread_timestamp"),
         ("SELECT * FROM logs WHERE timestamp >= '2026'", "idx_logs_timestamp"),
         (
             "SELECT * FROM metrics WHERE metric_name = 'x' AND timestamp >= '2026'",
