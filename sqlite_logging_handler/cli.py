@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 from .exceptions import SQLiteLoggingError
 from .handler import SQLiteHandler
+from .metrics import MetricsAdapter
 from .query import LogStore
 
 __all__ = ["main"]
@@ -109,7 +110,13 @@ def _demo(args: argparse.Namespace, out: TextIO) -> int:
     finally:
         logger.removeHandler(handler)
         handler.close()
-    print(f"\nExplore it further:  sqlite3 {database} 'SELECT * FROM logs LIMIT 10'", file=out)
+    print("\nExplore it further, for example the latest errors:", file=out)
+    print(
+        '   python -c "from sqlite_logging_handler import LogStore; '
+        f"[print(r.timestamp, r.level, r.message) for r in LogStore('{database}')"
+        ".logs(min_level='ERROR', limit=5)]\"",
+        file=out,
+    )
     return 0
 
 
@@ -121,18 +128,21 @@ def database(args: argparse.Namespace) -> str:
 def _run_demo_threads(logger: logging.Logger, threads: int, duration: float, out: TextIO) -> None:
     stop = threading.Event()
     counts = [0] * threads
+    metrics = MetricsAdapter(logger)
 
     def work(n: int) -> None:
         component = f"worker-{n}"
         i = 0
         while not stop.is_set():
             level = _DEMO_LEVELS[i % len(_DEMO_LEVELS)]
+            duration = round(i % 97 * 1.3, 1)
             logger.log(
                 level,
                 "Processing task %d",
                 i,
-                extra={"component": component, "task": i, "duration_ms": round(i % 97 * 1.3, 1)},
+                extra={"component": component, "task": i, "duration_ms": duration},
             )
+            metrics.record("task_duration", duration, "ms", tags={"component": component})
             i += 1
             counts[n] = i
 
@@ -142,7 +152,10 @@ def _run_demo_threads(logger: logging.Logger, threads: int, duration: float, out
         worker.start()
     while (elapsed := time.monotonic() - started) < duration:
         time.sleep(min(0.25, duration - elapsed))
-        _progress(out, f"⏳ {elapsed:4.1f}s  {sum(counts):,} records from {threads} threads")
+        done = sum(counts)
+        _progress(
+            out, f"⏳ {elapsed:4.1f}s  {done:,} records and {done:,} metrics from {threads} threads"
+        )
     stop.set()
     for worker in workers:
         worker.join()
@@ -156,8 +169,10 @@ def _progress(out: TextIO, text: str) -> None:
 def _print_summary(store: LogStore, started: float, elapsed: float, out: TextIO) -> None:
     run = "WHERE created >= ?"
     total = store.sql(f"SELECT COUNT(*) FROM logs {run}", (started,))[0][0]
+    metrics = store.sql(f"SELECT COUNT(*) FROM metrics {run}", (started,))[0][0]
     print("\n📊 Summary:", file=out)
     print(f"   Total Logs: {total:,}", file=out)
+    print(f"   Total Metrics: {metrics:,}", file=out)
     print(f"   Logs per second: {total / elapsed:,.2f}", file=out)
     print("\n📈 Logs by Level:", file=out)
     for level, count in store.sql(
@@ -172,6 +187,14 @@ def _print_summary(store: LogStore, started: float, elapsed: float, out: TextIO)
         print(f"   {name:<10} {count:>7,}", file=out)
     _print_rows("📝 Sample Logs:", store.logs(since=started, limit=5), out)
     _print_rows("🚨 Recent Errors:", store.logs(since=started, min_level="ERROR", limit=5), out)
+    print("\n📉 Sample Metrics:", file=out)
+    for name, summary in store.metric_summary(since=started).items():
+        print(
+            f"   {name}: {summary['count']:,} values, avg {summary['avg']:.1f}, "
+            f"p50 {summary['p50']:g}, p95 {summary['p95']:g}, p99 {summary['p99']:g} "
+            f"{summary['unit'] or ''}",
+            file=out,
+        )
 
 
 def _print_rows(title: str, rows: Sequence[Any], out: TextIO) -> None:

@@ -20,8 +20,18 @@ def test_demo_logs_from_threads_and_prints_a_summary_read_back(tmp_path, capsys)
     assert match, out
     total = int(match.group(1).replace(",", ""))
     assert total == rows(db, "SELECT COUNT(*) FROM logs")[0][0] > 0
-    for section in ["Logs per second", "Logs by Level", "Logs by Thread", "Recent Errors"]:
+    for section in [
+        "Total Metrics",
+        "Logs per second",
+        "Logs by Level",
+        "Logs by Thread",
+        "Sample Logs",
+        "Recent Errors",
+        "Sample Metrics",
+    ]:
         assert section in out
+    metrics = int(re.search(r"Total Metrics: ([\d,]+)", out).group(1).replace(",", ""))  # type: ignore[union-attr]
+    assert metrics == rows(db, "SELECT COUNT(*) FROM metrics")[0][0] == total
     threads = {r[0] for r in rows(db, "SELECT DISTINCT thread_name FROM logs")}
     assert threads == {"demo-0", "demo-1", "demo-2"}
 
