@@ -94,6 +94,8 @@ class Worker(sqlite_worker.SqliteWorker):  # type: ignore[misc]
         self._on_idle = on_idle
         self._on_error = on_error
         self._conn: sqlite3.Connection | None = None
+        #: Held by whoever uses the connection; pause() takes it to quiesce I/O.
+        self.io = threading.Lock()
         super().__init__("", max_queue_size=max_jobs, execute_init=(), max_count=1)
         self._thread.name = name
         self._gate.set()
@@ -148,17 +150,33 @@ class Worker(sqlite_worker.SqliteWorker):  # type: ignore[misc]
     # -- the worker thread ----------------------------------------------------------
 
     def connection(self) -> sqlite3.Connection:
-        """The write connection, opened on first use (worker thread only)."""
+        """The write connection, opened on first use (worker thread, holding ``io``)."""
         if self._conn is None:
             self._conn = self._opener()
         return self._conn
 
     def reset_connection(self) -> None:
-        """Close the connection so the next job opens a fresh one (after a fault)."""
+        """Close the connection so the next use opens a fresh one (holding ``io``)."""
         conn, self._conn = self._conn, None
         if conn is not None:
             with contextlib.suppress(sqlite3.Error):
                 conn.close()
+
+    def pause(self, timeout: float) -> bool:
+        """Wait until no job uses the connection, then close it and keep it closed.
+
+        For ``fork()``: SQLite state must not be carried into a child process, so
+        the connection is closed while no statement is running. False if a job kept
+        it busy longer than ``timeout`` (the fork then goes ahead regardless).
+        """
+        if not self.io.acquire(timeout=timeout):
+            return False
+        self.reset_connection()
+        return True
+
+    def resume(self) -> None:
+        """Let jobs use the database again after ``pause()`` returned True."""
+        self.io.release()
 
     def _run(self) -> None:
         self._gate.wait()

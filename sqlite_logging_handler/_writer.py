@@ -195,7 +195,8 @@ class BatchWriter:
 
         def job() -> None:
             try:
-                outcome.append((True, fn(self._connection())))
+                with self._worker.io:
+                    outcome.append((True, fn(self._connection())))
             except BaseException as exc:
                 outcome.append((False, exc))
             finally:
@@ -330,7 +331,8 @@ class BatchWriter:
             return False
         if _code(exc) in _BUSY_CODES:
             return True  # the busy timeout has already waited; lock contention is waited out
-        self._worker.reset_connection()
+        with self._worker.io:
+            self._worker.reset_connection()
         if self._fault_since is None:
             self._fault_since = now
         elapsed = now - self._fault_since
@@ -356,18 +358,27 @@ class BatchWriter:
     def _transaction(
         self, batch: _Batch, body: Callable[[sqlite3.Connection, _Batch], None]
     ) -> None:
-        conn = self._connection()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            body(conn, batch)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                try:
-                    conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    self._worker.reset_connection()
-            raise
+        with self._worker.io:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                body(conn, batch)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    try:
+                        conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        self._worker.reset_connection()
+                raise
+
+    def pause(self, timeout: float) -> bool:
+        """Close the write connection once no statement runs, and keep it closed (fork)."""
+        return self._worker.pause(timeout)
+
+    def resume(self) -> None:
+        """Undo a successful ``pause()``."""
+        self._worker.resume()
 
     def _insert_all(self, conn: sqlite3.Connection, batch: _Batch) -> None:
         limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)

@@ -17,6 +17,7 @@ import sqlite3
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from logging.handlers import QueueListener
 from typing import Any, TypeVar
@@ -35,6 +36,9 @@ _T = TypeVar("_T")
 CLOSE_TIMEOUT = 25.0
 #: Seconds without any progress after which ``flush(None)`` gives up on a stuck writer.
 STALL_TIMEOUT = 35.0
+
+#: Seconds fork() waits for a writer to finish its statement before going ahead.
+FORK_PAUSE_TIMEOUT = 5.0
 
 _OWN_LOGGER = __name__.partition(".")[0]
 _SQLITE_WORKER_LOGGER = "SqliteWorker"
@@ -164,6 +168,8 @@ class SQLiteHandler(logging.Handler):
         self._keeper = self._open_and_check()
         self._start()
         self._closed = False
+        self._paused: BatchWriter | None = None
+        _LIVE.add(self)
 
     def __repr__(self) -> str:
         level = logging.getLevelName(self.level)
@@ -311,6 +317,7 @@ class SQLiteHandler(logging.Handler):
             if self._keeper is not None:
                 self._keeper.close()
                 self._keeper = None
+            _LIVE.discard(self)
             super().close()
 
     def _shut_down(self, listener: _Listener, writer: BatchWriter) -> None:
@@ -400,6 +407,22 @@ class SQLiteHandler(logging.Handler):
         listener.start()
         self._queue, self._writer, self._listener = records, writer, listener
 
+    def _pause_for_fork(self) -> None:
+        """Before fork(): close the write connection while no statement runs.
+
+        SQLite's docs forbid carrying SQLite state (open connections, held locks) into
+        a child; with our connection closed, the child starts from nothing.
+        """
+        writer = self._writer
+        if writer is not None and writer.pause(FORK_PAUSE_TIMEOUT):
+            self._paused = writer
+
+    def _resume_after_fork(self) -> None:
+        """After fork(), in the parent: let the writer reopen its connection."""
+        writer, self._paused = self._paused, None
+        if writer is not None:
+            writer.resume()
+
     def _at_fork_reinit(self) -> None:
         """In a forked child: drop the parent's pipeline; start a fresh one on first use.
 
@@ -411,6 +434,7 @@ class SQLiteHandler(logging.Handler):
         self._state = threading.Lock()
         _INHERITED.append((self._queue, self._writer, self._listener, self._keeper))
         self._queue = self._writer = self._listener = None
+        self._paused = None
         self._dropped = self._caller_failed = self._failed_seen = 0
 
     def _start_after_fork(self) -> queue.Queue[Any] | None:
@@ -499,3 +523,19 @@ def _close_with_multiprocessing(handler: SQLiteHandler) -> None:
     if getattr(process, "_parent_process", None) is None:
         return  # not a multiprocessing child
     util.Finalize(handler, handler.close, exitpriority=100)
+
+
+_LIVE: weakref.WeakSet[SQLiteHandler] = weakref.WeakSet()
+
+
+def _before_fork() -> None:
+    for handler in list(_LIVE):
+        handler._pause_for_fork()
+
+
+def _after_fork_in_parent() -> None:
+    for handler in list(_LIVE):
+        handler._resume_after_fork()
+
+
+os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent)

@@ -14,6 +14,7 @@ import re
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -136,18 +137,14 @@ class LogStore:
         self._before_query = before_query
         self._lock = threading.Lock()
         self._closed = threading.Event()
-        try:
-            self._conn = schema.connect(schema.database_uri(path, readonly=True))
-        except sqlite3.Error as exc:
-            msg = f"cannot read {path!r} as a log database: {exc}"
-            raise SQLiteLoggingError(msg) from exc
-        self._conn.row_factory = sqlite3.Row
-        self._conn.create_function("sqlite_logs_contains", 2, _contains, deterministic=True)
+        self._uri = schema.database_uri(path, readonly=True)
+        self._conn: sqlite3.Connection | None = None
         try:
             self._check_version()
         except BaseException:
-            self._conn.close()
+            self.close()
             raise
+        _LIVE.add(self)
 
     def __enter__(self) -> LogStore:
         return self
@@ -159,11 +156,34 @@ class LogStore:
         """Close the read connection (and end any ``follow()``). Idempotent."""
         self._closed.set()
         with self._lock:
-            self._conn.close()
+            self._disconnect()
+        _LIVE.discard(self)
+
+    def _connection(self) -> sqlite3.Connection:
+        """The read connection, (re)opened on first use (caller holds ``_lock``)."""
+        if self._conn is None:
+            if self._closed.is_set():
+                msg = "Cannot operate on a closed LogStore."
+                raise sqlite3.ProgrammingError(msg)
+            try:
+                conn = schema.connect(self._uri)
+            except sqlite3.Error as exc:
+                msg = f"cannot read {self.database!r} as a log database: {exc}"
+                raise SQLiteLoggingError(msg) from exc
+            conn.row_factory = sqlite3.Row
+            conn.create_function("sqlite_logs_contains", 2, _contains, deterministic=True)
+            self._conn = conn
+        return self._conn
+
+    def _disconnect(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
 
     def _check_version(self) -> None:
         try:
-            version = schema.schema_version(self._conn)
+            with self._lock:
+                version = schema.schema_version(self._connection())
         except sqlite3.DatabaseError as exc:
             msg = f"cannot read {self.database!r} as a log database: {exc}"
             raise SQLiteLoggingError(msg) from exc
@@ -335,7 +355,7 @@ class LogStore:
         if self._before_query is not None:
             self._before_query()
         with self._lock:
-            cursor = self._conn.execute(sql, params)
+            cursor = self._connection().execute(sql, params)
             rows = [tuple(row) for row in cursor.fetchall()]
             return cursor.description is not None, rows
 
@@ -343,7 +363,7 @@ class LogStore:
         if self._before_query is not None:
             self._before_query()
         with self._lock:
-            return self._conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+            return self._connection().execute(sql, params).fetchall()  # type: ignore[arg-type]
 
 
 def _ordered(
@@ -469,3 +489,25 @@ def _metric_row(row: sqlite3.Row) -> MetricRow:
     values = list(row)
     values[5] = _decode(values[5])
     return MetricRow(*values)
+
+
+# fork(): SQLite state must not be carried into a child process, so every store's
+# connection is closed around it (waiting for a running query), and reopened on use.
+_LIVE: weakref.WeakSet[LogStore] = weakref.WeakSet()
+_FORK_PAUSE_TIMEOUT = 5.0
+_paused: list[LogStore] = []
+
+
+def _before_fork() -> None:
+    for store in list(_LIVE):
+        if store._lock.acquire(timeout=_FORK_PAUSE_TIMEOUT):
+            store._disconnect()
+            _paused.append(store)
+
+
+def _after_fork() -> None:
+    while _paused:
+        _paused.pop()._lock.release()
+
+
+os.register_at_fork(before=_before_fork, after_in_parent=_after_fork, after_in_child=_after_fork)

@@ -108,7 +108,9 @@ DEFAULT_PRAGMAS: Mapping[str, object] = {
     "journal_mode": "WAL",
     "synchronous": "NORMAL",
     "cache_size": -64_000,  # 64 MB
-    "busy_timeout": 5_000,  # ms; the writer retries past it, nothing is dropped
+    # ms; the writer retries past it (nothing is dropped), and a short wait inside
+    # SQLite keeps fork() and close() responsive.
+    "busy_timeout": 1_000,
 }
 
 _PRAGMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

@@ -158,9 +158,10 @@ def test_parse_time_renders_stored_timestamp_text():
 )
 def test_each_log_filter_is_served_by_an_index(store, filters, indexes, ordered_by_index):
     statements: list[str] = []
-    store._conn.set_trace_callback(statements.append)
+    conn = store._connection()
+    conn.set_trace_callback(statements.append)
     store.logs(**filters)
-    store._conn.set_trace_callback(None)
+    conn.set_trace_callback(None)
     plan = " ".join(row[3] for row in store.sql(f"EXPLAIN QUERY PLAN {statements[-1]}"))
     assert any(index in plan for index in indexes), plan
     assert "SCAN logs" not in plan or "USING INDEX" in plan
@@ -172,10 +173,11 @@ def test_metric_queries_are_served_by_an_index(db_path):
     SQLiteHandler(db_path).close()
     with LogStore(db_path) as store:
         statements: list[str] = []
-        store._conn.set_trace_callback(statements.append)
+        conn = store._connection()
+        conn.set_trace_callback(statements.append)
         store.metrics(name="latency", since="1h")
         store.metrics(since="1h")
-        store._conn.set_trace_callback(None)
+        conn.set_trace_callback(None)
         plans = [
             " ".join(row[3] for row in store.sql(f"EXPLAIN QUERY PLAN {sql}")) for sql in statements
         ]
