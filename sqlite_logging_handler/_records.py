@@ -150,7 +150,7 @@ def _encode(obj: dict[str, Any]) -> str:
         if _C_ENCODER is not None:
             return "".join(_C_ENCODER(obj, 0))
         return _ENCODER.encode(obj)
-    except (ValueError, TypeError, RecursionError):
+    except Exception:  # a cycle, a NaN, a key JSON cannot take, a str() that raises
         _MARKERS.clear()
         # A cycle, a NaN or a key JSON cannot take: degrade value by value.
         return _ENCODER.encode({str(k): _jsonable(v) for k, v in obj.items()})
@@ -159,7 +159,7 @@ def _encode(obj: dict[str, Any]) -> str:
 def _jsonable(value: Any) -> Any:
     try:
         _ENCODER.encode(value)
-    except (ValueError, TypeError, RecursionError):
+    except Exception:
         return safe_repr(value)
     return value
 

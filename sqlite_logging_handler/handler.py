@@ -381,8 +381,11 @@ class SQLiteHandler(logging.Handler):
         """Open the database once, now, so a bad path fails here with a clear message."""
         try:
             conn = schema.open_for_writing(self._uri, self._pragmas)
-            conn.execute("BEGIN IMMEDIATE")  # proves the file is writable
-            conn.execute("ROLLBACK")
+            try:
+                schema.check_writable(conn)
+            except BaseException:
+                conn.close()
+                raise
         except Exception as exc:
             error = type(exc) if isinstance(exc, SQLiteLoggingError) else SQLiteLoggingError
             raise error(_unusable(self.database, exc)) from exc

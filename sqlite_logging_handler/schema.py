@@ -30,6 +30,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "apply_pragmas",
     "check_pragmas",
+    "check_writable",
     "connect",
     "database_uri",
     "ensure_schema",
@@ -300,3 +301,16 @@ def open_for_writing(uri: str, pragmas: Mapping[str, object]) -> sqlite3.Connect
         conn.close()
         raise
     return conn
+
+
+def check_writable(conn: sqlite3.Connection) -> None:
+    """Raise ``sqlite3.Error`` unless this connection can write (nothing is changed).
+
+    ``BEGIN IMMEDIATE`` alone succeeds on a read-only file: only a real write fails,
+    so one is made, and rolled back.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(f"PRAGMA user_version = {schema_version(conn)}")
+    finally:
+        conn.execute("ROLLBACK")

@@ -1,0 +1,169 @@
+"""Scenario 7: any record is stored and reads back equal, or with a documented escape.
+
+The documented escape: text SQLite cannot take as UTF-8 (lone surrogates) is stored
+with Python's ``backslashreplace`` (``\\ud800``); inside ``extra_data`` that is a JSON
+escape, so extras read back exactly. Values JSON cannot encode are stored as ``repr()``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sqlite_logging_handler import SQLiteHandler
+
+from ..conftest import make_logger
+
+ANY_TEXT = st.text(st.characters(exclude_categories=()))  # surrogates and NULs included
+SETTINGS = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+COLUMN_NAMES = ["level", "thread_id", "module", "extra_data", "id", "timestamp", "levelno", "tags"]
+KEYS = st.one_of(st.sampled_from(COLUMN_NAMES), ANY_TEXT).filter(lambda k: k not in RESERVED)
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | ANY_TEXT,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(ANY_TEXT, children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+def escaped(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def last_row(store):
+    return store.logs(limit=1)[0]
+
+
+def test_any_message_is_stored(db_path):
+    handler = SQLiteHandler(db_path)
+    log = make_logger(handler)
+    store = handler.store()
+
+    @SETTINGS
+    @given(message=ANY_TEXT, repeat=st.sampled_from([1, 1, 1, 1000, 100_000]))
+    def check(message, repeat):
+        log.info(message * repeat)
+        assert last_row(store).message == escaped(message * repeat)
+
+    try:
+        check()
+    finally:
+        store.close()
+        handler.close()
+
+
+def test_any_args_are_merged_at_emit_time(db_path):
+    handler = SQLiteHandler(db_path)
+    log = make_logger(handler)
+    store = handler.store()
+
+    @SETTINGS
+    @given(
+        args=st.lists(st.none() | st.integers() | st.floats() | ANY_TEXT | st.binary(), max_size=5)
+    )
+    def check(args):
+        template = " | ".join(["%s"] * len(args)) or "no args"
+        log.info(template, *args)
+        row = last_row(store)
+        assert row.message == escaped(template % tuple(args))
+        assert row.template == (template if args else None)
+
+    try:
+        check()
+    finally:
+        store.close()
+        handler.close()
+
+
+def test_any_json_extras_read_back_equal(db_path):
+    handler = SQLiteHandler(db_path)
+    log = make_logger(handler)
+    store = handler.store()
+
+    @SETTINGS
+    @given(extra=st.dictionaries(KEYS, JSON_VALUES, min_size=1, max_size=6))
+    def check(extra):
+        log.info("extras", extra=extra)
+        assert last_row(store).extra_data == extra
+
+    try:
+        check()
+    finally:
+        store.close()
+        handler.close()
+
+
+class Opaque:
+    def __repr__(self) -> str:
+        return "<Opaque>"
+
+
+class BrokenRepr:
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr for you")
+
+
+def test_extras_json_cannot_encode_are_kept_as_repr(db_path):
+    handler = SQLiteHandler(db_path)
+    log = make_logger(handler)
+    store = handler.store()
+    loop: list[object] = []
+    loop.append(loop)
+    odd = {
+        "opaque": Opaque(),
+        "a_set": {1},
+        "raw": b"\x00\xff",
+        "nan": math.nan,
+        "inf": -math.inf,
+        "loop": loop,
+        "tuple_keys": {(1, 2): "x"},
+        "broken": BrokenRepr(),
+    }
+    try:
+        log.info("odd extras", extra=odd)
+        stored = last_row(store).extra_data
+        assert stored["opaque"] == "<Opaque>"
+        assert stored["a_set"] == "{1}"
+        assert stored["raw"] == repr(b"\x00\xff")
+        assert (stored["nan"], stored["inf"]) == ("nan", "-inf")
+        assert stored["loop"] == "[[...]]"
+        assert stored["tuple_keys"] == "{(1, 2): 'x'}"
+        assert stored["broken"].startswith(
+            "<tests.reliability.test_hostile_records.BrokenRepr object"
+        )
+    finally:
+        store.close()
+        handler.close()
+
+
+def test_any_level_custom_or_not_is_stored_with_its_name(db_path):
+    handler = SQLiteHandler(db_path)
+    log = make_logger(handler)
+    log.setLevel(1)
+    store = handler.store()
+    logging.addLevelName(25, "NOTICE")
+
+    @SETTINGS
+    @given(level=st.integers(min_value=1, max_value=100))
+    def check(level):
+        log.log(level, "at level %d", level)
+        row = last_row(store)
+        assert (row.levelno, row.level) == (level, logging.getLevelName(level))
+
+    try:
+        check()
+        assert [r.level for r in store.logs(level="NOTICE", limit=1)] == ["NOTICE"]
+    finally:
+        store.close()
+        handler.close()
