@@ -29,6 +29,8 @@ def emit(log: logging.Logger, level: int, message: str, *, ago: float = 0, name=
 @pytest.fixture
 def store(db_path):
     """A store over a database of known records (written, then closed)."""
+    global NOW
+    NOW = time.time()  # "ago" is measured from now, not from when the module loaded
     handler = SQLiteHandler(db_path)
     log = make_logger(handler)
     emit(log, logging.DEBUG, "debug detail", ago=7200, name="app")
