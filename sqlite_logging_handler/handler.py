@@ -124,7 +124,7 @@ class SQLiteHandler(logging.Handler):
             room (nothing is lost), ``"drop"`` drops the record and counts it.
         pragmas: PRAGMAs set on the write connection, over the defaults
             (``journal_mode=WAL``, ``synchronous=NORMAL``, ``cache_size=-64000``,
-            ``busy_timeout=5000``).
+            ``busy_timeout=1000``).
 
     Raises:
         SQLiteLoggingError: the database cannot be used (a directory, not an SQLite
