@@ -42,7 +42,6 @@ RETRY_FOR = 30.0
 #: Seconds between two stderr lines about failed writes.
 REPORT_EVERY = 10.0
 
-_BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 _REJECT_CODES = frozenset(
     {sqlite3.SQLITE_CONSTRAINT, sqlite3.SQLITE_MISMATCH, sqlite3.SQLITE_TOOBIG}
 )
@@ -329,7 +328,7 @@ class BatchWriter:
         now = time.monotonic()
         if self._abort.is_set() or now >= self._abort_at:
             return False
-        if _code(exc) in _BUSY_CODES:
+        if schema.is_busy(exc):
             return True  # the busy timeout has already waited; lock contention is waited out
         with self._worker.io:
             self._worker.reset_connection()

@@ -380,12 +380,7 @@ class SQLiteHandler(logging.Handler):
     def _open_and_check(self) -> Any:
         """Open the database once, now, so a bad path fails here with a clear message."""
         try:
-            conn = schema.open_for_writing(self._uri, self._pragmas)
-            try:
-                schema.check_writable(conn)
-            except BaseException:
-                conn.close()
-                raise
+            conn = schema.retry_while_busy(self._open_writable, CLOSE_TIMEOUT)
         except Exception as exc:
             error = type(exc) if isinstance(exc, SQLiteLoggingError) else SQLiteLoggingError
             raise error(_unusable(self.database, exc)) from exc
@@ -393,6 +388,15 @@ class SQLiteHandler(logging.Handler):
             return conn  # keeps the in-memory database alive for the handler's life
         conn.close()
         return None
+
+    def _open_writable(self) -> sqlite3.Connection:
+        conn = schema.open_for_writing(self._uri, self._pragmas)
+        try:
+            schema.check_writable(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     def _opener(self) -> Any:
         return schema.open_for_writing(self._uri, self._pragmas)

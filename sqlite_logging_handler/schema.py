@@ -14,10 +14,11 @@ import os
 import pathlib
 import re
 import sqlite3
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from .exceptions import SchemaVersionError, SQLiteLoggingError
 
@@ -35,8 +36,10 @@ __all__ = [
     "database_uri",
     "ensure_schema",
     "insert_sql",
+    "is_busy",
     "memory_uri",
     "open_for_writing",
+    "retry_while_busy",
     "schema_version",
 ]
 
@@ -314,3 +317,27 @@ def check_writable(conn: sqlite3.Connection) -> None:
         conn.execute(f"PRAGMA user_version = {schema_version(conn)}")
     finally:
         conn.execute("ROLLBACK")
+
+
+_T = TypeVar("_T")
+_BUSY = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+
+
+def is_busy(exc: sqlite3.Error) -> bool:
+    """Whether ``exc`` means another connection holds a lock (worth waiting out)."""
+    return int(getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF in _BUSY
+
+
+def retry_while_busy(action: Callable[[], _T], timeout: float) -> _T:
+    """Run ``action`` until it does not fail on lock contention, for up to ``timeout`` s.
+
+    Each attempt already waits ``busy_timeout`` inside SQLite; busy writers elsewhere
+    are not fair to newcomers, so one attempt is not enough under load.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return action()
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc) or time.monotonic() >= deadline:
+                raise

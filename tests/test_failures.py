@@ -113,12 +113,37 @@ def emit_many(log: logging.Logger, count: int) -> None:
 
 def hold_write_lock(db_path) -> sqlite3.Connection:
     """Another connection that holds the write lock until it is rolled back."""
-    conn = sqlite3.connect(db_path, isolation_level=None)
+    conn = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
     conn.execute("BEGIN EXCLUSIVE")
     return conn
 
 
 class TestStalls:
+    def test_construction_waits_out_a_lock_held_for_a_while(self, db_path):
+        SQLiteHandler(db_path).close()
+        lock = hold_write_lock(db_path)
+        release = threading.Timer(1.5, lock.rollback)  # longer than the busy timeout
+        release.start()
+        handler = SQLiteHandler(db_path, pragmas={"busy_timeout": 100})
+        release.join()
+        lock.close()
+        make_logger(handler).info("after the wait")
+        handler.close()
+        assert len(rows(db_path)) == 1
+
+    def test_construction_gives_up_on_a_lock_held_forever(self, db_path, monkeypatch):
+        from sqlite_logging_handler import handler as handler_module
+
+        monkeypatch.setattr(handler_module, "CLOSE_TIMEOUT", 0.5)
+        SQLiteHandler(db_path).close()
+        lock = hold_write_lock(db_path)
+        try:
+            with pytest.raises(SQLiteLoggingError, match="database is locked"):
+                SQLiteHandler(db_path, pragmas={"busy_timeout": 100})
+        finally:
+            lock.rollback()
+            lock.close()
+
     def test_flush_with_timeout_gives_up_while_the_database_is_locked(self, db_path):
         handler = SQLiteHandler(db_path, pragmas={"busy_timeout": 50})
         log = make_logger(handler)

@@ -202,6 +202,8 @@ def report(db, work, writers, killed, pruned, reader_errors) -> None:
             if kept < acked:
                 problems.append(f"{name}: {acked} flushed but only {kept} stored")
         else:
+            if writers[name].returncode != 0:
+                problems.append(f"{name}: exited with {writers[name].returncode}")
             totals["emitted"] += emitted
             if kept + status.get("dropped", 0) + status.get("failed", 0) != emitted:
                 problems.append(f"{name}: emitted {emitted}, stored {kept}, status {status}")
