@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .exceptions import SchemaVersionError, SQLiteLoggingError
 from .handler import SQLiteHandler
+from .hooks import AlertHook
 from .metrics import MetricsAdapter
 from .multithreaded import MultiThreadedLogger
 from .query import LogRow, LogStore, MetricRow
@@ -11,6 +12,7 @@ from .query import LogRow, LogStore, MetricRow
 __version__ = "0.1.0"
 
 __all__ = [
+    "AlertHook",
     "LogRow",
     "LogStore",
     "MetricRow",

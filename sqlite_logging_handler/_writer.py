@@ -36,6 +36,8 @@ from ._worker import Worker
 __all__ = ["REPORT_EVERY", "RETRY_FOR", "BatchWriter"]
 
 _T = TypeVar("_T")
+AfterCommit = Callable[[sqlite3.Connection, list[tuple[str, int, int]]], None]
+Maintain = Callable[[sqlite3.Connection, bool], None]
 
 #: Seconds a failing write (other than lock contention) is retried before counting.
 RETRY_FOR = 30.0
@@ -59,12 +61,13 @@ _BIND_ERRORS = (
 class _Batch:
     """Rows bound for one transaction, and whether they have been accounted for."""
 
-    __slots__ = ("logs", "metrics", "settled")
+    __slots__ = ("ids", "logs", "metrics", "settled")
 
     def __init__(self, logs: list[Row], metrics: list[Row]) -> None:
         self.logs = logs
         self.metrics = metrics
         self.settled = False
+        self.ids: list[tuple[str, int, int]] = []  # (table, first id, last id) written
 
     def __len__(self) -> int:
         return len(self.logs) + len(self.metrics)
@@ -80,8 +83,9 @@ class _Batch:
 class _Reporter:
     """Writes failures to stderr, at most one line every ``REPORT_EVERY`` seconds."""
 
-    def __init__(self, label: str) -> None:
+    def __init__(self, label: str, what: str = "could not be written to") -> None:
         self._label = label
+        self._what = what
         self._last = -REPORT_EVERY
         self._unreported = 0
 
@@ -92,7 +96,10 @@ class _Reporter:
             return
         self._last = now
         count, self._unreported = self._unreported, 0
-        write_stderr(f"{count} record(s) could not be written to {self._label}: {cause}")
+        if count or self._what == "could not be written to":
+            write_stderr(f"{count} record(s) {self._what} {self._label}: {cause}")
+        else:
+            write_stderr(f"{self._what} {self._label}: {cause}")
 
 
 def write_stderr(text: str) -> None:
@@ -119,6 +126,11 @@ class BatchWriter:
             None for an in-memory database.
         batch_size: rows per transaction at most.
         flush_interval: seconds a row may wait before its batch is committed.
+        after_commit: called on the worker after each commit with the connection and
+            the id ranges written (for the handler's hooks); its errors are contained.
+        maintain: called on the worker every ``maintain_every`` seconds after a
+            commit, with the connection and whether the writer is idle (retention,
+            WAL checkpoints); its errors are contained.
     """
 
     def __init__(
@@ -129,7 +141,15 @@ class BatchWriter:
         path: str | None = None,
         batch_size: int,
         flush_interval: float,
+        after_commit: AfterCommit | None = None,
+        maintain: Maintain | None = None,
+        maintain_every: float = 5.0,
     ) -> None:
+        self._after_commit = after_commit
+        self._maintain = maintain
+        self._maintain_every = maintain_every
+        self._maintained = time.monotonic()
+        self.last_commit: float | None = None  # time.time() of the last commit
         self._opener = opener
         self._path = path
         self._file_identity: tuple[int, int] | None = None
@@ -145,6 +165,7 @@ class BatchWriter:
         self._abort_at = float("inf")
         self._abort = threading.Event()
         self._reporter = _Reporter(label)
+        self._hook_reporter = _Reporter(label, what="error after writing to")
         self.written = 0
         self.failed = 0
         self.batches = 0
@@ -290,15 +311,38 @@ class BatchWriter:
         with self._lock:
             batch = self._take() if self._due is not None else None
         if batch is not None:
-            self._commit(batch)
+            self._commit(batch, idle=True)
 
-    def _commit(self, batch: _Batch) -> None:
+    def _commit(self, batch: _Batch, idle: bool = False) -> None:
         """Write ``batch`` in one transaction, retrying as the module docstring says."""
         self._inflight = batch
         try:
             self._write_with_retries(batch)
         finally:
             self._inflight = None
+        if batch.ids:
+            self.last_commit = time.time()
+            if self._after_commit is not None:
+                self._contained(self._after_commit, batch.ids)
+        if self._maintain is not None and (
+            time.monotonic() - self._maintained >= self._maintain_every
+        ):
+            self._maintained = time.monotonic()
+            self._contained(self._maintain, idle)
+
+    def _contained(self, action: Callable[..., None], *args: Any) -> None:
+        """Run ``action(connection, *args)`` holding the connection; report its errors."""
+        try:
+            with self._worker.io:
+                action(self._connection(), *args)
+        except Exception as exc:
+            self._hook_reporter.failed(0, f"{getattr(action, '__name__', action)}: {exc!r}")
+
+    def maintain_now(self, timeout: float) -> None:
+        """Run the maintenance on the worker now, after the jobs queued so far."""
+        if self._maintain is not None:
+            maintain = self._maintain
+            self.call(lambda conn: maintain(conn, True), timeout)
 
     def _write_with_retries(self, batch: _Batch) -> None:
         sanitized = False
@@ -381,10 +425,14 @@ class BatchWriter:
 
     def _insert_all(self, conn: sqlite3.Connection, batch: _Batch) -> None:
         limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        batch.ids.clear()
         for table, rows in batch.tables():
             for start, stop in _chunks(len(rows), len(rows[0]), limit, self._batch_size):
                 params = list(itertools.chain.from_iterable(rows[start:stop]))
-                conn.execute(schema.insert_sql(table, stop - start), params)
+                last = conn.execute(schema.insert_sql(table, stop - start), params).lastrowid
+                # The write lock is held, so one statement's ids are consecutive.
+                if last is not None:
+                    batch.ids.append((table, last - (stop - start) + 1, last))
 
     def _write_row_by_row(self, batch: _Batch) -> None:
         """Write each row alone, in one transaction, so a rejected row fails alone."""
@@ -392,11 +440,14 @@ class BatchWriter:
 
         def insert_each(conn: sqlite3.Connection, batch: _Batch) -> None:
             rejected.clear()
+            batch.ids.clear()
             for table, rows in batch.tables():
                 sql = schema.insert_sql(table, 1)
                 for row in rows:
                     try:
-                        conn.execute(sql, sanitize_row(row))
+                        last = conn.execute(sql, sanitize_row(row)).lastrowid
+                        if last is not None:
+                            batch.ids.append((table, last, last))
                     except (sqlite3.Error, *_BIND_ERRORS) as exc:
                         if not conn.in_transaction:
                             raise
@@ -426,6 +477,8 @@ class BatchWriter:
             if batch.settled:
                 return
             batch.settled = True
+            if not written:
+                batch.ids.clear()  # nothing of it was committed
             if written:
                 self.written += len(batch)
                 self.batches += 1

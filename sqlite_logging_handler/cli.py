@@ -1,29 +1,30 @@
-"""The ``sqlite-logs`` command line.
+"""The ``sqlite-logs`` command line: look at, follow, summarise, export and prune logs.
 
 Exit codes follow Unix tools: 0 on success, 1 for runtime errors (a missing or unusable
 database), 2 for bad arguments. Errors are one line on stderr, never a traceback.
+Every subcommand takes ``--db PATH`` (before or after its name), defaulting to
+``$SQLITE_LOGS_DB``, else ``logs.db``.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
+import contextlib
+import json
 import os
+import sqlite3
 import sys
-import threading
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TextIO
 
+from . import _render, maintenance, schema
+from ._demo import DEMO_DATABASE, run_demo
 from .exceptions import SQLiteLoggingError
-from .handler import SQLiteHandler
-from .metrics import MetricsAdapter
-from .query import LogStore
+from .query import LogRow, LogStore, parse_age, parse_time
 
 __all__ = ["main"]
 
-DEMO_DATABASE = "system_logs.db"
-_DEMO_LEVELS = (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR)
+Command = Callable[[argparse.Namespace, TextIO], int]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -31,11 +32,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "run"):
-        parser.print_help()
+        parser.print_help(sys.stderr)
         return 2
     try:
         result: int = args.run(args, sys.stdout)
-    except (OSError, SQLiteLoggingError) as exc:
+    except (OSError, sqlite3.Error, SQLiteLoggingError) as exc:
         print(f"sqlite-logs: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -43,29 +44,102 @@ def main(argv: Sequence[str] | None = None) -> int:
     return result
 
 
+def database(args: argparse.Namespace) -> str:
+    """The database a subcommand works on: --db, else $SQLITE_LOGS_DB, else logs.db."""
+    return str(args.db or os.environ.get("SQLITE_LOGS_DB") or "logs.db")
+
+
+# -- the parser ---------------------------------------------------------------------------
+
+
 def _parser() -> argparse.ArgumentParser:
-    # --db is accepted before or after the subcommand: the subcommand's copy uses
-    # SUPPRESS so it only overrides the top-level value when actually given.
     parser = argparse.ArgumentParser(
         prog="sqlite-logs",
-        description="Look at, follow and summarise a log database written by SQLiteHandler.",
+        description="Look at, follow, summarise, export and prune a log database "
+        "written by SQLiteHandler.",
     )
     parser.add_argument("--db", help="the log database (default: $SQLITE_LOGS_DB, else logs.db)")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    demo = commands.add_parser(
-        "demo",
-        help="log from several threads at once, then print a summary read back",
-        description=(
-            "Reproduce the seed's benchmark through the real handler: THREADS threads log "
-            "records for DURATION seconds, then a summary is read back from the database."
-        ),
-    )
-    demo.add_argument("--db", default=argparse.SUPPRESS, help=f"default: {DEMO_DATABASE}")
+    def command(name: str, run: Command, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        # SUPPRESS: the subcommand's --db only overrides the top-level one when given.
+        sub.add_argument("--db", default=argparse.SUPPRESS, help="the log database")
+        sub.set_defaults(run=run)
+        return sub
+
+    demo = command("demo", _demo, "log records and metrics from several threads, then summarise")
     demo.add_argument("--threads", type=_positive_int, default=8, help="default: 8")
     demo.add_argument("--duration", type=_positive_float, default=5.0, help="seconds; default: 5")
-    demo.set_defaults(run=_demo)
+
+    tail = command("tail", _tail, "the last records, oldest first; -f follows new ones")
+    tail.add_argument("-n", type=_positive_int, default=10, help="how many (default: 10)")
+    tail.add_argument("-f", "--follow", action="store_true", help="print records as they arrive")
+    tail.add_argument("--level", type=_level, help="records at this level and above")
+    tail.add_argument("--logger", help="this logger and its children")
+
+    query = command("query", _query, "records matching filters, as a table, JSON lines or CSV")
+    _add_filters(query)
+    query.add_argument("--limit", type=_positive_int, default=100, help="default: 100")
+    output = query.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="one JSON object per line")
+    output.add_argument("--csv", action="store_true", help="CSV with a header row")
+
+    command("stats", _stats, "counts by level, logger and thread; time span; file sizes")
+
+    metrics = command("metrics", _metrics, "per metric: count, min, avg, p50, p95, p99, max, unit")
+    metrics.add_argument("name", nargs="?", help="only this metric")
+    metrics.add_argument("--since", type=_time, help="e.g. 1h, 7d (default: all)")
+    metrics.add_argument("--plot", action="store_true", help="a sparkline of each metric over time")
+    metrics.add_argument("--buckets", type=_positive_int, default=40, help="plot width (40)")
+
+    export = command("export", _export, "stream records to JSON lines or CSV, in constant memory")
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    export.add_argument("-o", "--output", help="file to write (default: stdout)")
+    _add_filters(export)
+
+    prune = command("prune", _prune, "delete old records, in small transactions")
+    prune.add_argument("--older-than", type=_age, help="e.g. 30d, 12h")
+    prune.add_argument("--keep-rows", type=_positive_int, help="keep only the newest N log rows")
+    prune.add_argument("--dry-run", action="store_true", help="count, delete nothing")
+
+    backup = command("backup", _backup, "copy the database consistently, while it is written to")
+    backup.add_argument("destination")
+    command("vacuum", _vacuum, "rebuild the file to return free space to the file system")
+    command("upgrade", _upgrade, "bring an older database (e.g. the seed's) to the current schema")
     return parser
+
+
+def _add_filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--since", type=_time, help="e.g. 90s, 15m, 1h, 7d, or an epoch")
+    parser.add_argument("--until", type=_time, help="as --since")
+    parser.add_argument("--level", type=_level, help="this level only")
+    parser.add_argument("--min-level", type=_level, help="this level and above")
+    parser.add_argument("--logger", help="this logger and its children")
+    parser.add_argument("--contains", help="text in the message (any case)")
+    parser.add_argument("--thread", help="a thread name or id")
+    parser.add_argument(
+        "--extra",
+        action="append",
+        type=_extra,
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra data equal to VALUE (read as JSON if it parses); repeatable",
+    )
+
+
+def _filters(args: argparse.Namespace) -> dict[str, Any]:
+    thread: int | str | None = args.thread
+    if isinstance(thread, str) and thread.isdigit():
+        thread = int(thread)
+    return {
+        "since": args.since, "until": args.until, "level": args.level,
+        "min_level": args.min_level, "logger": args.logger, "contains": args.contains,
+        "thread": thread, "extra": dict(args.extra) or None,
+    }  # fmt: skip
+
+
+# -- argument types: a bad value exits 2 with a usage message --------------------------------
 
 
 def _positive_int(text: str) -> int:
@@ -89,115 +163,262 @@ def _positive(text: str, kind: type[int] | type[float]) -> float:
     return value
 
 
-# -- demo -------------------------------------------------------------------------------
-
-
-def _demo(args: argparse.Namespace, out: TextIO) -> int:
-    database = args.db or DEMO_DATABASE  # never $SQLITE_LOGS_DB: a demo is not real data
-    handler = SQLiteHandler(database)
-    logger = logging.getLogger("sqlite_logs_demo")
-    logger.setLevel(logging.DEBUG)
-    logger.propagate = False
-    logger.addHandler(handler)
+def _time(text: str) -> float | str:
+    value: float | str = float(text) if _is_number(text) else text
     try:
-        started = time.time()
-        _run_demo_threads(logger, args.threads, args.duration, out)
-        handler.flush()
-        elapsed = time.time() - started
-        print(f"\n✅ All workers completed in {elapsed:.2f}s", file=out)
-        with LogStore(database) as store:
-            _print_summary(store, started, elapsed, out)
-    finally:
-        logger.removeHandler(handler)
-        handler.close()
-    print("\nExplore it further, for example the latest errors:", file=out)
-    print(
-        '   python -c "from sqlite_logging_handler import LogStore; '
-        f"[print(r.timestamp, r.level, r.message) for r in LogStore('{database}')"
-        ".logs(min_level='ERROR', limit=5)]\"",
-        file=out,
-    )
+        parse_time(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
+
+
+def _age(text: str) -> float:
+    try:
+        return parse_age(float(text) if _is_number(text) else text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _level(text: str) -> int | str:
+    if text.isdigit():
+        return int(text)
+    import logging
+
+    if not isinstance(logging.getLevelName(text.upper()), int):
+        msg = f"unknown level {text!r}: use DEBUG, INFO, WARNING, ERROR, CRITICAL or a number"
+        raise argparse.ArgumentTypeError(msg)
+    return text.upper()
+
+
+def _extra(text: str) -> tuple[str, Any]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        msg = f"expected KEY=VALUE, not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    try:
+        return key, json.loads(raw)
+    except ValueError:
+        return key, raw
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+def _open_store(args: argparse.Namespace) -> LogStore:
+    return LogStore(database(args))
+
+
+def _tail(args: argparse.Namespace, out: TextIO) -> int:
+    colour = out.isatty()
+    with _open_store(args) as store:
+        filters = {"min_level": args.level, "logger": args.logger}
+        rows = store.logs(**filters, limit=args.n)
+        for row in reversed(rows):
+            print(_render.log_line(row, colour), file=out, flush=True)
+        if args.follow:
+            after = max((row.id for row in rows), default=None)
+            for row in store.follow(**filters, after_id=after):
+                print(_render.log_line(row, colour), file=out, flush=True)
     return 0
 
 
-def database(args: argparse.Namespace) -> str:
-    """The database a subcommand works on: --db, else $SQLITE_LOGS_DB, else logs.db."""
-    return str(args.db or os.environ.get("SQLITE_LOGS_DB") or "logs.db")
-
-
-def _run_demo_threads(logger: logging.Logger, threads: int, duration: float, out: TextIO) -> None:
-    stop = threading.Event()
-    counts = [0] * threads
-    metrics = MetricsAdapter(logger)
-
-    def work(n: int) -> None:
-        component = f"worker-{n}"
-        i = 0
-        while not stop.is_set():
-            level = _DEMO_LEVELS[i % len(_DEMO_LEVELS)]
-            duration = round(i % 97 * 1.3, 1)
-            logger.log(
-                level,
-                "Processing task %d",
-                i,
-                extra={"component": component, "task": i, "duration_ms": duration},
-            )
-            metrics.record("task_duration", duration, "ms", tags={"component": component})
-            i += 1
-            counts[n] = i
-
-    workers = [threading.Thread(target=work, args=(n,), name=f"demo-{n}") for n in range(threads)]
-    started = time.monotonic()
-    for worker in workers:
-        worker.start()
-    while (elapsed := time.monotonic() - started) < duration:
-        time.sleep(min(0.25, duration - elapsed))
-        done = sum(counts)
-        _progress(
-            out, f"⏳ {elapsed:4.1f}s  {done:,} records and {done:,} metrics from {threads} threads"
-        )
-    stop.set()
-    for worker in workers:
-        worker.join()
-
-
-def _progress(out: TextIO, text: str) -> None:
-    end = "\r" if out.isatty() else "\n"
-    print(text, end=end, file=out, flush=True)
-
-
-def _print_summary(store: LogStore, started: float, elapsed: float, out: TextIO) -> None:
-    run = "WHERE created >= ?"
-    total = store.sql(f"SELECT COUNT(*) FROM logs {run}", (started,))[0][0]
-    metrics = store.sql(f"SELECT COUNT(*) FROM metrics {run}", (started,))[0][0]
-    print("\n📊 Summary:", file=out)
-    print(f"   Total Logs: {total:,}", file=out)
-    print(f"   Total Metrics: {metrics:,}", file=out)
-    print(f"   Logs per second: {total / elapsed:,.2f}", file=out)
-    print("\n📈 Logs by Level:", file=out)
-    for level, count in store.sql(
-        f"SELECT level, COUNT(*) FROM logs {run} GROUP BY level ORDER BY min(levelno)", (started,)
-    ):
-        print(f"   {level:<10} {count:>7,} ({100 * count / max(total, 1):5.1f}%)", file=out)
-    print("\n🧵 Logs by Thread:", file=out)
-    for name, count in store.sql(
-        f"SELECT thread_name, COUNT(*) FROM logs {run} GROUP BY thread_name ORDER BY 1",
-        (started,),
-    ):
-        print(f"   {name:<10} {count:>7,}", file=out)
-    _print_rows("📝 Sample Logs:", store.logs(since=started, limit=5), out)
-    _print_rows("🚨 Recent Errors:", store.logs(since=started, min_level="ERROR", limit=5), out)
-    print("\n📉 Sample Metrics:", file=out)
-    for name, summary in store.metric_summary(since=started).items():
+def _query(args: argparse.Namespace, out: TextIO) -> int:
+    with _open_store(args) as store:
+        rows = store.logs(**_filters(args), limit=args.limit)
+    if args.json:
+        _render.write_json_lines(rows, out)
+    elif args.csv:
+        _render.write_csv(rows, LogRow._fields, out)
+    else:
+        headers = ("id", "timestamp", "level", "logger", "thread", "message", "extra")
         print(
-            f"   {name}: {summary['count']:,} values, avg {summary['avg']:.1f}, "
-            f"p50 {summary['p50']:g}, p95 {summary['p95']:g}, p99 {summary['p99']:g} "
-            f"{summary['unit'] or ''}",
+            _render.table(
+                headers,
+                ((r.id, r.timestamp, r.level, r.module, r.thread_name, r.message, r.extra_data)
+                 for r in rows),
+            ),
             file=out,
+        )  # fmt: skip
+    return 0
+
+
+def _stats(args: argparse.Namespace, out: TextIO) -> int:
+    path = database(args)
+    with _open_store(args) as store:
+        stats = store.statistics()
+        threads = store.sql(
+            "SELECT thread_name, thread_id, COUNT(*) AS n FROM logs "
+            "GROUP BY thread_name, thread_id ORDER BY n DESC LIMIT 10"
         )
+    db_size, wal_size = maintenance.file_sizes(path)
+    print(f"database   {path}", file=out)
+    print(f"size       {_bytes(db_size)} (WAL {_bytes(wal_size)})", file=out)
+    print(f"records    {stats['total_logs']:,} logs, {stats['total_metrics']:,} metrics", file=out)
+    print(f"time span  {stats['first'] or '-'} .. {stats['last'] or '-'} (UTC)", file=out)
+    for title, counts in (("level", stats["logs_by_level"]), ("logger", stats["logs_by_logger"])):
+        print(f"\nby {title}:", file=out)
+        print(_render.table((title, "records"), list(counts.items())[:10]), file=out)
+    print("\nby thread:", file=out)
+    print(_render.table(("thread", "id", "records"), [tuple(r) for r in threads]), file=out)
+    return 0
 
 
-def _print_rows(title: str, rows: Sequence[Any], out: TextIO) -> None:
-    print(f"\n{title}", file=out)
-    for row in rows:
-        print(f"   {row.timestamp}  {row.level:<8} {row.thread_name:<10} {row.message}", file=out)
+def _bytes(size: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
+        size /= 1024  # type: ignore[assignment]
+    return f"{size} B"  # pragma: no cover
+
+
+def _metrics(args: argparse.Namespace, out: TextIO) -> int:
+    with _open_store(args) as store:
+        summary = store.metric_summary(name=args.name, since=args.since)
+        if args.name and not summary:
+            print(f"sqlite-logs: error: no metric {args.name!r}", file=sys.stderr)
+            return 1
+        fields = ("count", "min", "avg", "p50", "p95", "p99", "max", "unit")
+        rows = [(name, *(s[f] for f in fields)) for name, s in summary.items()]
+        print(_render.table(("metric", *fields), rows), file=out)
+        if args.plot:
+            for name in summary:
+                values = _buckets(store, name, args.since, args.buckets)
+                low, high = summary[name]["min"], summary[name]["max"]
+                unit = summary[name]["unit"] or ""
+                print(f"\n{name} (average per bucket, {low:g} .. {high:g} {unit})", file=out)
+                print(f"  {_render.sparkline(values)}", file=out)
+    return 0
+
+
+def _buckets(store: LogStore, name: str, since: Any, count: int) -> list[float | None]:
+    """The metric's average in ``count`` equal time buckets from ``since`` (or its first value)."""
+    start_text = parse_time(since)
+    span = store.sql(
+        "SELECT MIN(created), MAX(created) FROM metrics WHERE metric_name = ?"
+        + (" AND timestamp >= ?" if start_text else ""),
+        (name, start_text) if start_text else (name,),
+    )[0]
+    first, last = span[0], span[1]
+    if first is None:
+        return []
+    width = max((last - first) / count, 1e-9)
+    averages: dict[int, float] = dict(
+        tuple(row)
+        for row in store.sql(
+            "SELECT MIN(CAST((created - ?) / ? AS INTEGER), ?), AVG(value) FROM metrics "
+            "WHERE metric_name = ? AND created >= ? GROUP BY 1",
+            (first, width, count - 1, name, first),
+        )
+    )
+    return [averages.get(i) for i in range(count)]
+
+
+def _export(args: argparse.Namespace, out: TextIO) -> int:
+    with _open_store(args) as store, _output(args.output, out) as target:
+        rows = store.iter_logs(**_filters(args))
+        if args.format == "csv":
+            count = _render.write_csv(rows, LogRow._fields, target)
+        else:
+            count = _render.write_json_lines(rows, target)
+    if args.output:
+        print(f"exported {count:,} records to {args.output}", file=sys.stderr)
+    return 0
+
+
+@contextlib.contextmanager
+def _output(path: str | None, default: TextIO) -> Iterator[TextIO]:
+    if path is None:
+        yield default
+        return
+    with open(path, "w", encoding="utf-8", newline="") as target:
+        yield target
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+
+def _writable(args: argparse.Namespace) -> sqlite3.Connection:
+    """A write connection to an existing log database (never creating one)."""
+    path = database(args)
+    if not os.path.isfile(path):
+        msg = f"no log database at {path!r}"
+        raise FileNotFoundError(msg)
+    conn = schema.connect(schema.database_uri(path), timeout=30)
+    if schema.schema_version(conn) != schema.SCHEMA_VERSION:
+        conn.close()
+        msg = (
+            f"{path!r} is not at schema version {schema.SCHEMA_VERSION}: run 'sqlite-logs upgrade'"
+        )
+        raise SQLiteLoggingError(msg)
+    return conn
+
+
+def _prune(args: argparse.Namespace, out: TextIO) -> int:
+    if args.older_than is None and args.keep_rows is None:
+        print("sqlite-logs prune: error: give --older-than and/or --keep-rows", file=sys.stderr)
+        return 2
+    conn = _writable(args)
+    try:
+        deleted = maintenance.prune(
+            conn, older_than=args.older_than, keep_rows=args.keep_rows, dry_run=args.dry_run
+        )
+        if not args.dry_run and any(deleted.values()):
+            maintenance.reclaim_space(conn, pages=1_000_000)
+    finally:
+        conn.close()
+    verb = "would delete" if args.dry_run else "deleted"
+    print(f"{verb} {deleted['logs']:,} log rows and {deleted['metrics']:,} metric rows", file=out)
+    return 0
+
+
+def _backup(args: argparse.Namespace, out: TextIO) -> int:
+    with _open_store(args) as store:
+        store.backup(args.destination)
+    print(f"backed up {database(args)} to {args.destination}", file=out)
+    return 0
+
+
+def _vacuum(args: argparse.Namespace, out: TextIO) -> int:
+    path = database(args)
+    before = sum(maintenance.file_sizes(path))
+    conn = _writable(args)
+    try:
+        maintenance.vacuum(conn)
+        maintenance.checkpoint(conn)
+    finally:
+        conn.close()
+    after = sum(maintenance.file_sizes(path))
+    print(f"vacuumed {path}: {_bytes(before)} -> {_bytes(after)}", file=out)
+    return 0
+
+
+def _upgrade(args: argparse.Namespace, out: TextIO) -> int:
+    path = database(args)
+    if not os.path.isfile(path):
+        msg = f"no log database at {path!r}"
+        raise FileNotFoundError(msg)
+    conn = schema.connect(schema.database_uri(path), timeout=30)
+    try:
+        before = schema.schema_version(conn)
+        schema.ensure_schema(conn)
+        after = schema.schema_version(conn)
+    finally:
+        conn.close()
+    if before == after:
+        print(f"{path} is already at schema version {after}", file=out)
+    else:
+        print(f"upgraded {path} from schema version {before} to {after}", file=out)
+    return 0
+
+
+def _demo(args: argparse.Namespace, out: TextIO) -> int:
+    # Never $SQLITE_LOGS_DB: a demo is not real data.
+    return run_demo(args.db or DEMO_DATABASE, args.threads, args.duration, out)

@@ -22,11 +22,11 @@ from collections.abc import Callable, Mapping
 from logging.handlers import QueueListener
 from typing import Any, TypeVar
 
-from . import schema
+from . import maintenance, schema
 from ._records import METRIC_ATTR, log_row, metric_row
 from ._writer import BatchWriter, write_stderr
 from .exceptions import SQLiteLoggingError
-from .query import LogStore
+from .query import LogRow, LogStore, MetricRow, parse_age, read_rows
 
 __all__ = ["CLOSE_TIMEOUT", "SQLiteHandler"]
 
@@ -36,6 +36,11 @@ _T = TypeVar("_T")
 CLOSE_TIMEOUT = 25.0
 #: Seconds without any progress after which ``flush(None)`` gives up on a stuck writer.
 STALL_TIMEOUT = 35.0
+
+#: Seconds between two runs of retention and WAL upkeep on the writer.
+MAINTAIN_EVERY = 5.0
+#: WAL bytes above which an idle writer runs ``wal_checkpoint(TRUNCATE)``.
+WAL_CHECKPOINT_SIZE = 4 * 1024 * 1024
 
 #: Seconds fork() waits for a writer to finish its statement before going ahead.
 FORK_PAUSE_TIMEOUT = 5.0
@@ -124,7 +129,10 @@ class SQLiteHandler(logging.Handler):
             room (nothing is lost), ``"drop"`` drops the record and counts it.
         pragmas: PRAGMAs set on the write connection, over the defaults
             (``journal_mode=WAL``, ``synchronous=NORMAL``, ``cache_size=-64000``,
-            ``busy_timeout=1000``).
+            ``busy_timeout=1000``, ``journal_size_limit`` 64 MB).
+        retention: delete log and metric rows older than this (``"30d"``, ``"12h"``, or
+            seconds); pruned by the writer in small batches, every few seconds.
+        max_rows: keep only the newest ``max_rows`` log rows, pruned the same way.
 
     Raises:
         SQLiteLoggingError: the database cannot be used (a directory, not an SQLite
@@ -143,6 +151,8 @@ class SQLiteHandler(logging.Handler):
         queue_size: int = 100_000,
         overflow: str = "block",
         pragmas: Mapping[str, object] | None = None,
+        retention: str | float | None = None,
+        max_rows: object = None,
     ) -> None:
         # Until the pipeline runs, the handler is closed: a half-built one (a bad
         # argument raised) is still in logging's list, and shutdown must skip it.
@@ -159,6 +169,14 @@ class SQLiteHandler(logging.Handler):
         super().__init__(level)
         _check_options(batch_size, flush_interval, queue_size, overflow)
         self._pragmas = schema.check_pragmas(pragmas)
+        self.retention = None if retention is None else parse_age(retention)
+        if max_rows is not None and (
+            not isinstance(max_rows, int) or isinstance(max_rows, bool) or max_rows < 0
+        ):
+            msg = f"max_rows must be a whole number of rows, not {max_rows!r}"
+            raise ValueError(msg)
+        self.max_rows: int | None = max_rows
+        self._hooks: list[Callable[[list[LogRow | MetricRow]], object]] = []
         self.batch_size = batch_size
         self.flush_interval = float(flush_interval)
         self.queue_size = queue_size
@@ -271,7 +289,7 @@ class SQLiteHandler(logging.Handler):
         if records is not None and writer is not None and listener is not None:  # noqa: SIM102
             if not self._closed and not self._round_trip(records, writer, listener, timeout):
                 return False
-        failed = self.stats()["failed"]
+        failed: int = self.stats()["failed"]
         ok = failed == self._failed_seen
         self._failed_seen = failed
         return ok
@@ -335,12 +353,13 @@ class SQLiteHandler(logging.Handler):
         if unwritten or (leftover and not drained):
             write_stderr(f"closed {self.database} with {unwritten + leftover} record(s) unwritten")
 
-    def stats(self) -> dict[str, int]:
+    def stats(self) -> dict[str, Any]:
         """Counters of this handler; once ``flush()`` returns, written+dropped+failed == emitted.
 
         ``emitted`` counts every record handed to ``emit`` (dropped ones included),
         ``batches`` the committed transactions, ``queue_depth`` the records accepted
-        but not yet written.
+        but not yet written; ``db_size`` and ``wal_size`` are the files' bytes and
+        ``last_commit`` the ``time.time()`` of the last commit (None before one).
         """
         records, writer, listener = self._queue, self._writer, self._listener
         received = listener.received if listener is not None else 0
@@ -348,6 +367,9 @@ class SQLiteHandler(logging.Handler):
         written = writer.written if writer is not None else 0
         failed = (writer.failed if writer is not None else 0) + self._caller_failed
         emitted = received + waiting + self._dropped + self._caller_failed
+        db_size, wal_size = (
+            (0, 0) if self._keeper is not None else maintenance.file_sizes(self.database)
+        )
         return {
             "emitted": emitted,
             "written": written,
@@ -356,6 +378,9 @@ class SQLiteHandler(logging.Handler):
             "batches": writer.batches if writer is not None else 0,
             "queue_depth": max(0, emitted - written - self._dropped - failed),
             "writer_restarts": writer.restarts if writer is not None else 0,
+            "db_size": db_size,
+            "wal_size": wal_size,
+            "last_commit": writer.last_commit if writer is not None else None,
         }
 
     def _call_writer(self, fn: Callable[[sqlite3.Connection], _T], timeout: float = 30.0) -> _T:
@@ -389,6 +414,54 @@ class SQLiteHandler(logging.Handler):
         conn.close()
         return None
 
+    # -- writer side: hooks and maintenance (run on the writer thread) ---------------
+
+    def add_hook(self, hook: Callable[[list[LogRow | MetricRow]], object]) -> None:
+        """Call ``hook(rows)`` on the writer thread after each commit, with its rows.
+
+        The rows are ``LogRow`` / ``MetricRow`` objects, as ``LogStore`` returns them.
+        Keep hooks quick: the writer waits for them. An exception in a hook is
+        reported on stderr (rate-limited) and contained; logging goes on.
+        """
+        self._hooks.append(hook)
+
+    def remove_hook(self, hook: Callable[[list[LogRow | MetricRow]], object]) -> None:
+        """Stop calling ``hook``."""
+        self._hooks.remove(hook)
+
+    def _run_hooks(self, conn: sqlite3.Connection, ids: list[tuple[str, int, int]]) -> None:
+        hooks = list(self._hooks)
+        if not hooks:
+            return
+        committed = read_rows(conn, ids)
+        for hook in hooks:
+            try:
+                hook(committed)
+            except Exception as exc:
+                write_stderr(f"hook {hook!r} failed: {type(exc).__name__}: {exc}")
+
+    def _maintain(self, conn: sqlite3.Connection, idle: bool) -> None:
+        """Retention, space and WAL upkeep, every MAINTAIN_EVERY seconds on the writer."""
+        if self.retention is not None or self.max_rows is not None:
+            pruned = maintenance.prune(conn, older_than=self.retention, keep_rows=self.max_rows)
+            if any(pruned.values()):
+                maintenance.reclaim_space(conn)
+        if idle and self._keeper is None:
+            _, wal = maintenance.file_sizes(self.database)
+            if wal > WAL_CHECKPOINT_SIZE:
+                maintenance.checkpoint(conn)
+
+    def backup(self, destination: str | os.PathLike[str], timeout: float = 60.0) -> None:
+        """Copy the database, with everything emitted before the call, to ``destination``.
+
+        Uses SQLite's online backup API: one consistent snapshot, while logging goes on.
+        """
+        if not self.flush(timeout):
+            msg = f"could not write what was queued to {self.database} before the backup"
+            raise SQLiteLoggingError(msg)
+        with self.store() as store:
+            store.backup(destination)
+
     def _open_writable(self) -> sqlite3.Connection:
         conn = schema.open_for_writing(self._uri, self._pragmas)
         try:
@@ -409,6 +482,9 @@ class SQLiteHandler(logging.Handler):
             path=None if self._keeper is not None else self.database,
             batch_size=self.batch_size,
             flush_interval=self.flush_interval,
+            after_commit=self._run_hooks,
+            maintain=self._maintain,
+            maintain_every=MAINTAIN_EVERY,
         )
         listener = _Listener(records, writer)
         listener.start()

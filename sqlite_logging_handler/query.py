@@ -17,13 +17,13 @@ import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from . import schema
 from ._records import level_number
 from .exceptions import SchemaVersionError, SQLiteLoggingError
 
-__all__ = ["LogRow", "LogStore", "MetricRow", "parse_time"]
+__all__ = ["LogRow", "LogStore", "MetricRow", "parse_age", "parse_time", "read_rows"]
 
 
 class LogRow(NamedTuple):
@@ -78,6 +78,7 @@ _TIME_FORMS = (
 )
 
 TimeBound = datetime | float | int | str | None
+_RowT = TypeVar("_RowT")
 
 
 def parse_time(value: TimeBound, *, now: float | None = None) -> str | None:
@@ -102,6 +103,22 @@ def parse_time(value: TimeBound, *, now: float | None = None) -> str | None:
         msg = f"cannot read {value!r} as a time: use {_TIME_FORMS}"
         raise ValueError(msg)
     return _timestamp_text(epoch)
+
+
+def parse_age(age: str | float | int) -> float:
+    """Seconds in an age given as a number of seconds or as ``"90s"``, ``"12h"``, ``"30d"``.
+
+    Raises:
+        ValueError: anything else, naming the accepted forms.
+    """
+    if isinstance(age, int | float) and not isinstance(age, bool) and age > 0:
+        return float(age)
+    if isinstance(age, str) and (match := _RELATIVE.fullmatch(age)) and float(match[1]) > 0:
+        return float(match[1]) * _UNIT_SECONDS[match[2]]
+    msg = (
+        f"cannot read {age!r} as an age: use seconds or a string such as '90s', '12h', '30d', '2w'"
+    )
+    raise ValueError(msg)
 
 
 def _timestamp_text(epoch: float) -> str:
@@ -222,6 +239,45 @@ class LogStore:
         )
         return [_log_row(row) for row in self._query(sql, params)]
 
+    def iter_logs(
+        self,
+        level: int | str | None = None,
+        min_level: int | str | None = None,
+        logger: str | None = None,
+        since: TimeBound = None,
+        until: TimeBound = None,
+        contains: str | None = None,
+        thread: int | str | None = None,
+        extra: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> Iterator[LogRow]:
+        """Like ``logs()``, but yields rows one at a time, in constant memory.
+
+        For exports of any size: it reads through a connection of its own, in one
+        consistent snapshot, oldest first and without a limit by default.
+        """
+        where = _log_filters(level, min_level, logger, since, until, contains, thread, extra)
+        sql, params = _ordered(
+            f"SELECT {_LOG_SELECT} FROM logs {where.sql()}", where.params, newest_first, limit
+        )
+        if self._before_query is not None:
+            self._before_query()
+        return self._stream(sql, params, _log_row)
+
+    def _stream(
+        self, sql: str, params: list[Any], build: Callable[[sqlite3.Row], _RowT]
+    ) -> Iterator[_RowT]:
+        conn = schema.connect(self._uri)
+        conn.row_factory = sqlite3.Row
+        conn.create_function("sqlite_logs_contains", 2, _contains, deterministic=True)
+        try:
+            cursor = conn.execute(sql, params)
+            while rows := cursor.fetchmany(1000):
+                yield from (build(row) for row in rows)
+        finally:
+            conn.close()
+
     def follow(
         self,
         level: int | str | None = None,
@@ -289,6 +345,21 @@ class LogStore:
             f"SELECT {_METRIC_SELECT} FROM metrics {where.sql()}", where.params, newest_first, limit
         )
         return [_metric_row(row) for row in self._query(sql, params)]
+
+    def backup(self, destination: str | os.PathLike[str]) -> None:
+        """Copy the database to ``destination`` with SQLite's online backup API.
+
+        One consistent snapshot, taken while writers go on: it holds every record
+        committed before it began.
+        """
+        if self._before_query is not None:
+            self._before_query()
+        target = sqlite3.connect(destination)
+        try:
+            with self._lock:
+                self._connection().backup(target)
+        finally:
+            target.close()
 
     def metric_summary(
         self, name: str | None = None, since: TimeBound = None, until: TimeBound = None
@@ -364,6 +435,21 @@ class LogStore:
             self._before_query()
         with self._lock:
             return self._connection().execute(sql, params).fetchall()  # type: ignore[arg-type]
+
+
+def read_rows(
+    conn: sqlite3.Connection, ids: Iterable[tuple[str, int, int]]
+) -> list[LogRow | MetricRow]:
+    """The rows of ``(table, first id, last id)`` ranges, as LogRow / MetricRow."""
+    rows: list[LogRow | MetricRow] = []
+    for table, first, last in ids:
+        select = _LOG_SELECT if table == "logs" else _METRIC_SELECT
+        build = _log_row if table == "logs" else _metric_row
+        cursor = conn.execute(
+            f"SELECT {select} FROM {table} WHERE id BETWEEN ? AND ? ORDER BY id", (first, last)
+        )
+        rows.extend(build(row) for row in cursor)
+    return rows
 
 
 def _ordered(

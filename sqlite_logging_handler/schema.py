@@ -115,6 +115,7 @@ DEFAULT_PRAGMAS: Mapping[str, object] = {
     # ms; the writer retries past it (nothing is dropped), and a short wait inside
     # SQLite keeps fork() and close() responsive.
     "busy_timeout": 1_000,
+    "journal_size_limit": 64 * 1024 * 1024,  # bytes a WAL is truncated to after a checkpoint
 }
 
 _PRAGMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
