@@ -451,6 +451,18 @@ class SQLiteHandler(logging.Handler):
             if wal > WAL_CHECKPOINT_SIZE:
                 maintenance.checkpoint(conn)
 
+    def maintain(self, timeout: float = 60.0) -> None:
+        """Run retention and WAL upkeep now (the writer does it every few seconds).
+
+        Runs on the writer thread, after everything emitted before the call is written.
+        """
+        writer = self._writer
+        if writer is None or self._closed:
+            msg = f"the handler of {self.database} is closed"
+            raise SQLiteLoggingError(msg)
+        self.flush(timeout)
+        writer.maintain_now(timeout)
+
     def backup(self, destination: str | os.PathLike[str], timeout: float = 60.0) -> None:
         """Copy the database, with everything emitted before the call, to ``destination``.
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
+import shlex
 import sqlite3
 from pathlib import Path
 
 import pytest
 
-from sqlite_logging_handler import SQLiteHandler
+from sqlite_logging_handler import SQLiteHandler, cli
 
 from .conftest import REPO, make_logger
 
@@ -26,13 +27,30 @@ def test_the_docs_have_examples():
     assert all(path.exists() for path in DOCS)
 
 
+def examples(path: Path) -> list[tuple[str, str]]:
+    """The runnable examples of a page, in order: python blocks and sqlite-logs commands."""
+    found = []
+    for lang, code in _BLOCK.findall(path.read_text()):
+        if lang == "python":
+            found.append(("python", code))
+        elif lang == "bash":
+            found += [
+                ("cli", line) for line in code.splitlines() if line.startswith("sqlite-logs ")
+            ]
+    return found
+
+
 @pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)
-def test_python_examples_run(path, tmp_path, monkeypatch):
+def test_examples_run(path, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SQLITE_LOGS_DB", raising=False)
     namespace: dict[str, object] = {"__name__": "__docs__"}
     try:
-        for code in blocks(path, "python"):
-            exec(compile(code, str(path), "exec"), namespace)
+        for kind, code in examples(path):
+            if kind == "python":
+                exec(compile(code, str(path), "exec"), namespace)
+            else:
+                assert cli.main(shlex.split(code)[1:]) == 0, (code, capsys.readouterr().err)
     finally:
         for value in namespace.values():
             if isinstance(value, SQLiteHandler):
@@ -73,3 +91,14 @@ def test_ci_runs_the_readme_test_command():
     readme_commands = blocks(REPO / "README.md", "bash")
     test_command = next(c.strip() for c in readme_commands if "pytest" in c)
     assert test_command in (REPO / ".ci" / "run").read_text()
+
+
+def test_every_subcommand_is_documented_in_cli_md():
+    documented = (REPO / "docs" / "cli.md").read_text()
+    import argparse
+
+    parser = cli._parser()
+    (subparsers,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    for name in subparsers.choices:
+        assert f"## {name}" in documented
+        assert f"sqlite-logs {name}" in documented or name == "upgrade"

@@ -41,10 +41,7 @@ def test_max_rows_keeps_exactly_the_newest_rows_under_concurrent_writing(db_path
         t.start()
     for t in threads:
         t.join()
-    handler.flush()
-    log.info("last")  # one more commit, then its upkeep
-    handler.flush()
-    handler._writer.maintain_now(10)  # upkeep after the very last commit
+    handler.maintain()  # upkeep after the very last commit
     stored = [r["id"] for r in rows(db_path, "SELECT id FROM logs ORDER BY id")]
     assert len(stored) == 500
     top = rows(db_path, "SELECT seq FROM sqlite_sequence WHERE name = 'logs'")[0][0]
@@ -61,8 +58,7 @@ def test_retention_deletes_old_logs_and_metrics(db_path, maintain_always):
         record.created = time.time() - age
         log.handle(record)
     metrics.record("fresh", 1)
-    handler.flush()
-    handler._writer.maintain_now(10)
+    handler.maintain()
     assert [r["message"] for r in rows(db_path)] == ["10s old"]
     assert len(rows(db_path, "SELECT * FROM metrics")) == 1
     handler.close()
