@@ -11,8 +11,11 @@ import json
 import json.encoder
 import logging
 import math
+import operator
 from collections.abc import Mapping
 from typing import Any, TypeAlias
+
+from .schema import LOG_RECORD_ATTRIBUTES
 
 __all__ = [
     "EXTRA_ATTR",
@@ -65,6 +68,9 @@ _C_ENCODER = (
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
+# One C call collects the record's attributes in schema.LOG_INSERT_COLUMNS order.
+_RECORD_ATTRIBUTES = operator.attrgetter(*LOG_RECORD_ATTRIBUTES)
+
 
 def log_row(
     record: logging.LogRecord,
@@ -74,26 +80,11 @@ def log_row(
 ) -> Row:
     """The ``logs`` row for ``record``, given the text snapshotted at emit time."""
     attrs = record.__dict__
-    extra = None if len(attrs) == _PLAIN_LEN else extras_json(attrs)
     msg = record.msg
-    created = record.created
     return (
-        created,  # rendered as the timestamp text by SQLite
-        record.levelname,
-        record.thread,
-        record.name,
+        *_RECORD_ATTRIBUTES(record),
         message,
-        extra,
-        record.levelno,
-        created,
-        record.pathname,
-        record.filename,
-        record.module,
-        record.lineno,
-        record.funcName,
-        record.process,
-        record.processName,
-        record.threadName,
+        None if len(attrs) == _PLAIN_LEN else extras_json(attrs),
         attrs.get("taskName"),
         exc_text,
         stack_text,

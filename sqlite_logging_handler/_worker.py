@@ -106,6 +106,25 @@ class Worker(sqlite_worker.SqliteWorker):  # type: ignore[misc]
         """Queue ``job``; wait for room until ``deadline``. False if it was not queued."""
         return self._put(job, deadline)
 
+    def try_submit(self, job: Job) -> bool:
+        """Queue ``job`` if there is room now; never waits."""
+        try:
+            self._sql_queue.put_nowait(job)
+        except queue.Full:
+            return False
+        return True
+
+    def wait_for_room(self, deadline: float) -> bool:
+        """Wait until the queue has room; False at ``deadline`` or if the thread died."""
+        jobs = self._sql_queue
+        with jobs.not_full:
+            while len(jobs.queue) >= jobs.maxsize:  # qsize() would take the held mutex
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._thread.is_alive():
+                    return False
+                jobs.not_full.wait(min(left, 0.25))
+        return True
+
     def wake(self) -> None:
         """Make the worker look at ``idle_due`` again (a batch has just opened)."""
         # A full queue means a busy worker: it re-reads idle_due after its job anyway.

@@ -157,7 +157,8 @@ class BatchWriter:
         self._batch_size = batch_size
         self._flush_interval = flush_interval
         self._lock = threading.Lock()  # guards the pending rows and the counters
-        self._pending: dict[str, list[Row]] = {"logs": [], "metrics": []}
+        self._logs: list[Row] = []
+        self._metrics: list[Row] = []
         self._size = 0
         self._due: float | None = None
         self._inflight: _Batch | None = None
@@ -174,27 +175,48 @@ class BatchWriter:
 
     # -- listener thread ------------------------------------------------------------
 
-    def add(self, table: str, row: Row) -> None:
-        """Add a row for ``table``; commit the batch if it is full (may wait for room)."""
+    def add_rows(self, logs: list[Row], metrics: list[Row]) -> None:
+        """Add rows; hand every full batch to the worker (waiting for room if need be)."""
+        count = len(logs) + len(metrics)
+        if not count:
+            return
         with self._lock:
-            self._pending[table].append(row)
-            self._size += 1
-            size = self._size
-            if size == 1:
+            opened = not self._size
+            self._logs.extend(logs)
+            self._metrics.extend(metrics)
+            self._size += count
+            if opened:
                 self._due = time.monotonic() + self._flush_interval
-            batch = self._take() if size >= self._batch_size else None
-        if batch is not None:
-            self._submit_batch(batch)
-        elif size == 1:
-            self._worker.wake()
+        self._ship(everything=False)
+        if opened and self._size:
+            self._worker.wake()  # a batch is open: the worker must watch its deadline
 
     def flush(self, done: Callable[[], None]) -> None:
         """Commit the open batch now and call ``done`` on the worker once it is."""
-        with self._lock:
-            batch = self._take()
-        if batch is not None:
-            self._submit_batch(batch)
+        self._ship(everything=True)
         self._submit(done, self._abort_at)
+
+    def _ship(self, *, everything: bool) -> None:
+        """Move full batches (or all rows) from pending into the worker's queue, in order.
+
+        Rows leave ``pending`` only under the lock and straight into the worker's queue
+        (or, on the worker, through ``_commit_due``), so everything in the worker's
+        queue is older than everything pending: batches commit in the order records
+        were emitted. When the worker's queue is full, the rows stay pending while
+        this waits for room.
+        """
+        self.check_worker()
+        while True:
+            with self._lock:
+                while self._size >= self._batch_size or (everything and self._size):
+                    batch = self._take_batch()
+                    if not self._worker.try_submit(partial(self._commit, batch)):
+                        self._put_back(batch)
+                        break
+                else:
+                    return
+            if not self._worker.wait_for_room(self._abort_at):
+                return  # closing, or the worker died: close() and check_worker() take over
 
     def record_failure(self, cause: str) -> None:
         """Count a record that could not even be turned into a row."""
@@ -246,8 +268,8 @@ class BatchWriter:
         failed_before = self.failed
         with self._lock:
             batch = self._take()
-        if batch is not None:
-            self._submit_batch(batch)
+        if batch is not None and not self._submit(partial(self._commit, batch), deadline):
+            self._settle(batch, written=False, cause="the handler closed before it was written")
         if not self._worker.stop(deadline):
             self._abort.set()  # a job still retrying gives up at once
             self._give_up(self._worker.drain(), "the database stayed unavailable")
@@ -257,19 +279,33 @@ class BatchWriter:
         return self.failed - failed_before
 
     def _take(self) -> _Batch | None:
-        """Detach the pending rows as a batch (caller holds the lock)."""
+        """Detach all pending rows as a batch (caller holds the lock)."""
         if not self._size:
             return None
-        batch = _Batch(self._pending["logs"], self._pending["metrics"])
-        self._pending = {"logs": [], "metrics": []}
+        batch = _Batch(self._logs, self._metrics)
+        self._logs, self._metrics = [], []
         self._size = 0
         self._due = None
         return batch
 
-    def _submit_batch(self, batch: _Batch) -> None:
-        """Hand ``batch`` to the worker; waits for room unless the handler is closing."""
-        if not self._submit(partial(self._commit, batch), self._abort_at):
-            self._settle(batch, written=False, cause="the handler closed before it was written")
+    def _put_back(self, batch: _Batch) -> None:
+        """Return a batch the worker had no room for to the head of pending (lock held)."""
+        self._logs[:0] = batch.logs
+        self._metrics[:0] = batch.metrics
+        if not self._size:
+            self._due = time.monotonic()  # it was due to be written already
+        self._size += len(batch)
+
+    def _take_batch(self) -> _Batch:
+        """Detach up to ``batch_size`` rows from the head of pending (caller holds the lock)."""
+        size = self._batch_size
+        logs, self._logs = self._logs[:size], self._logs[size:]
+        rest = size - len(logs)
+        metrics, self._metrics = self._metrics[:rest], self._metrics[rest:]
+        self._size -= len(logs) + len(metrics)
+        if not self._size:
+            self._due = None
+        return _Batch(logs, metrics)
 
     def _submit(self, job: Callable[[], None], deadline: float) -> bool:
         """Queue a job for the worker, replacing the worker if its thread has died."""

@@ -23,7 +23,8 @@ from logging.handlers import QueueListener
 from typing import Any, TypeVar
 
 from . import maintenance, schema
-from ._records import METRIC_ATTR, log_row, metric_row
+from ._queue import RecordQueue
+from ._records import METRIC_ATTR, Row, log_row, metric_row
 from ._writer import BatchWriter, write_stderr
 from .exceptions import SQLiteLoggingError
 from .query import LogRow, LogStore, MetricRow, parse_age, read_rows
@@ -63,7 +64,7 @@ class _Listener(QueueListener):
     it never raises, so the thread never dies.
     """
 
-    def __init__(self, records: queue.Queue[Any], writer: BatchWriter) -> None:
+    def __init__(self, records: RecordQueue, writer: BatchWriter) -> None:
         super().__init__(records)
         self._records = records
         self._writer = writer
@@ -75,27 +76,34 @@ class _Listener(QueueListener):
             self._thread.name = "sqlite-logging-listener"
 
     def handle(self, record: Any) -> None:
-        """Convert one queued item to a row for the writer (or pass a flush marker on)."""
-        if type(record) is not tuple:
-            self._writer.flush(record)
-            return
-        self.received += 1
-        try:
-            self._add(*record)
-        except Exception as exc:
-            self._writer.record_failure(f"{type(exc).__name__}: {exc}")
+        """Turn a chunk of queued items into rows for the writer, in order.
 
-    def _add(
-        self,
-        record: logging.LogRecord,
-        message: str,
-        exc_text: str | None,
-        stack_text: str | None,
-    ) -> None:
-        if METRIC_ATTR in record.__dict__:
-            self._writer.add("metrics", metric_row(record))
-        else:
-            self._writer.add("logs", log_row(record, message, exc_text, stack_text))
+        ``RecordQueue.get`` hands over everything queued so far at once, so the
+        per-item overhead is paid per chunk. A flush marker in the chunk is passed on
+        after the rows queued before it.
+        """
+        items: list[Any] = record
+        self.received += len(items)
+        writer = self._writer
+        logs: list[Row] = []
+        metrics: list[Row] = []
+        add_log, add_metric = logs.append, metrics.append
+        for item in items:
+            if type(item) is not tuple:  # a flush marker
+                self.received -= 1
+                writer.add_rows(logs, metrics)
+                logs, metrics = [], []
+                add_log, add_metric = logs.append, metrics.append
+                writer.flush(item)
+                continue
+            try:
+                if METRIC_ATTR in item[0].__dict__:
+                    add_metric(metric_row(item[0]))
+                else:
+                    add_log(log_row(*item))
+            except Exception as exc:
+                writer.record_failure(f"{type(exc).__name__}: {exc}")
+        writer.add_rows(logs, metrics)
 
     def stop_by(self, deadline: float) -> bool:
         """Ask the thread to finish what is queued and stop; wait until ``deadline``."""
@@ -161,7 +169,7 @@ class SQLiteHandler(logging.Handler):
         self._dropped = 0
         self._caller_failed = 0
         self._failed_seen = 0
-        self._queue: queue.Queue[Any] | None = None
+        self._queue: RecordQueue | None = None
         self._writer: BatchWriter | None = None
         self._listener: _Listener | None = None
         self._keeper: Any = None
@@ -260,7 +268,7 @@ class SQLiteHandler(logging.Handler):
             record.exc_info = None
         return (record, message, exc_text or None, stack_text)
 
-    def _put_waiting(self, records: queue.Queue[Any], item: tuple[Any, ...]) -> None:
+    def _put_waiting(self, records: RecordQueue, item: tuple[Any, ...]) -> None:
         while True:
             try:
                 records.put(item, timeout=0.1)
@@ -296,7 +304,7 @@ class SQLiteHandler(logging.Handler):
 
     def _round_trip(
         self,
-        records: queue.Queue[Any],
+        records: RecordQueue,
         writer: BatchWriter,
         listener: _Listener,
         timeout: float | None,
@@ -487,7 +495,7 @@ class SQLiteHandler(logging.Handler):
         return schema.open_for_writing(self._uri, self._pragmas)
 
     def _start(self) -> None:
-        records: queue.Queue[Any] = queue.Queue(self.queue_size)
+        records = RecordQueue(self.queue_size, sentinel=_LISTENER_STOP)
         writer = BatchWriter(
             self._opener,
             self.database,
@@ -532,7 +540,7 @@ class SQLiteHandler(logging.Handler):
         self._paused = None
         self._dropped = self._caller_failed = self._failed_seen = 0
 
-    def _start_after_fork(self) -> queue.Queue[Any] | None:
+    def _start_after_fork(self) -> RecordQueue | None:
         with self._state:
             if self._closed:
                 return None
@@ -590,18 +598,19 @@ def _unusable(database: str, exc: Exception) -> str:
     return f"cannot use {database!r} as a log database: {cause}"
 
 
-def _drain(records: queue.Queue[Any] | None) -> int:
+def _drain(records: RecordQueue | None) -> int:
     """Empty ``records``, returning how many log records it held."""
     count = 0
     while records is not None:
         try:
-            item = records.get_nowait()
+            chunk = records.get_nowait()
         except queue.Empty:
             break
-        if type(item) is tuple:
-            count += 1
-        else:
-            item()  # a flush marker: release its waiter
+        for item in chunk if isinstance(chunk, list) else ():
+            if type(item) is tuple:
+                count += 1
+            else:
+                item()  # a flush marker: release its waiter
     return count
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "DEFAULT_PRAGMAS",
     "LOG_COLUMNS",
     "LOG_INSERT_COLUMNS",
+    "LOG_RECORD_ATTRIBUTES",
     "METRIC_COLUMNS",
     "METRIC_INSERT_COLUMNS",
     "SCHEMA_VERSION",
@@ -87,9 +88,21 @@ _METRIC_TABLE: tuple[tuple[str, str], ...] = (
 LOG_COLUMNS: tuple[str, ...] = tuple(name for name, _ in _LOG_TABLE)
 METRIC_COLUMNS: tuple[str, ...] = tuple(name for name, _ in _METRIC_TABLE)
 
-#: The columns a row tuple fills, in order: all but ``id``. The first value of a row
-#: is the epoch, from which SQLite renders ``timestamp`` in C, in the writer.
-LOG_INSERT_COLUMNS: tuple[str, ...] = LOG_COLUMNS[1:]
+#: The columns a row tuple fills, in row order: all but ``id``. The first value of a
+#: row is the epoch, from which SQLite renders ``timestamp`` in C, in the writer. The
+#: LogRecord attributes come first and in one run, so that one ``attrgetter`` call
+#: collects them (the listener's hottest line); the values computed per record follow.
+LOG_INSERT_COLUMNS: tuple[str, ...] = (
+    "timestamp", "created", "level", "levelno", "thread_id", "module", "pathname",
+    "filename", "source_module", "lineno", "func_name", "process", "process_name",
+    "thread_name",
+    "message", "extra_data", "task_name", "exc_text", "stack_info", "template",
+)  # fmt: skip
+#: The LogRecord attributes behind the first columns of LOG_INSERT_COLUMNS.
+LOG_RECORD_ATTRIBUTES: tuple[str, ...] = (
+    "created", "created", "levelname", "levelno", "thread", "name", "pathname",
+    "filename", "module", "lineno", "funcName", "process", "processName", "threadName",
+)  # fmt: skip
 METRIC_INSERT_COLUMNS: tuple[str, ...] = METRIC_COLUMNS[1:]
 
 _TABLES = {"logs": _LOG_TABLE, "metrics": _METRIC_TABLE}
