@@ -211,8 +211,13 @@ class SQLiteHandler(logging.Handler):
         nothing the handler does can feed back into it.
         """
         name = record.name
-        if name == _SQLITE_WORKER_LOGGER or name.partition(".")[0] == _OWN_LOGGER:
+        if name == _SQLITE_WORKER_LOGGER or (
+            name.startswith(_OWN_LOGGER) and name.partition(".")[0] == _OWN_LOGGER
+        ):
             return False
+        if not self.filters:  # the common case, without Filterer.filter's loop
+            self.emit(record)
+            return True
         rv: Any = self.filter(record)
         if isinstance(rv, logging.LogRecord):  # Python 3.12+: a filter may replace it
             record = rv
@@ -231,7 +236,11 @@ class SQLiteHandler(logging.Handler):
             self._count_dropped()
             return
         try:
-            item = self._snapshot(record)
+            message = record.getMessage()
+            if record.exc_info or record.exc_text or record.stack_info:
+                item = self._snapshot(record, message)
+            else:
+                item = (record, message, None, None)
         except RecursionError:  # as logging.StreamHandler.emit does (bpo-36272)
             raise
         except Exception:
@@ -253,10 +262,8 @@ class SQLiteHandler(logging.Handler):
             else:
                 self._put_waiting(records, item)
 
-    def _snapshot(self, record: logging.LogRecord) -> tuple[Any, ...]:
-        message = record.getMessage()
-        if not (record.exc_info or record.exc_text or record.stack_info):
-            return (record, message, None, None)
+    def _snapshot(self, record: logging.LogRecord, message: str) -> tuple[Any, ...]:
+        """The queued item of a record with exception or stack information."""
         formatter = self.formatter or _DEFAULT_FORMATTER
         exc_text = record.exc_text
         if record.exc_info and not exc_text:
