@@ -15,10 +15,15 @@ import logging
 import logging.handlers
 import queue
 import sqlite3
+import subprocess
+import sys
+import threading
 
 import pytest
 
-from sqlite_logging_handler import SQLiteHandler
+from sqlite_logging_handler import MetricsAdapter, SQLiteHandler
+
+from ..conftest import child_env
 
 N = 2_000
 _names = itertools.count()
@@ -112,3 +117,83 @@ def test_sqlite_benchmark_really_writes(tmp_path):
     assert conn.execute("SELECT COUNT(*) FROM logs").fetchone()[0] == N
     conn.close()
     _teardown(log, handler)
+
+
+@pytest.mark.benchmark(group="end to end, 8 threads: N records until flush() returns")
+@pytest.mark.parametrize("kind", KINDS)
+def test_end_to_end_eight_threads(benchmark, tmp_path, kind):
+    """Eight application threads share N records; timed until every one is stored."""
+
+    def emit_from_threads(log, handler):
+        per_thread = N // 8
+        barrier = threading.Barrier(8)
+
+        def work():
+            barrier.wait()
+            for i in range(per_thread):
+                _message(log, i)
+
+        threads = [threading.Thread(target=work) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        handler.flush()
+
+    benchmark.pedantic(
+        emit_from_threads, setup=lambda: _setup(kind, tmp_path), teardown=_teardown, rounds=3
+    )
+
+
+@pytest.mark.benchmark(group="metrics: N metrics through MetricsAdapter until flush()")
+@pytest.mark.parametrize("kind", ["file", "sqlite"])
+def test_metrics_through_the_adapter(benchmark, tmp_path, kind):
+    """MetricsAdapter.record() into SQLiteHandler, beside the same records into a file."""
+
+    def record(log, handler):
+        metrics = MetricsAdapter(log, {"service": "api"})
+        for i in range(N):
+            metrics.record("db_query", 12.5 + i % 7, "ms", tags={"table": "users"})
+        handler.flush()
+
+    benchmark.pedantic(record, setup=lambda: _setup(kind, tmp_path), teardown=_teardown, rounds=3)
+
+
+PROCESS_CHILD = """
+import logging, sys
+kind, path, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+if kind == "sqlite":
+    from sqlite_logging_handler import SQLiteHandler
+    handler = SQLiteHandler(path)
+else:
+    handler = logging.FileHandler(path)
+log = logging.getLogger("bench")
+log.setLevel(logging.INFO)
+log.addHandler(handler)
+for i in range(count):
+    log.info("request %d done in %.1f ms", i, 12.5, extra={"user_id": i, "path": "/api/users"})
+"""
+
+
+@pytest.mark.benchmark(group="4 processes into one file: N records until all exit")
+@pytest.mark.parametrize("kind", ["file", "sqlite"])
+def test_four_processes_into_one_file(benchmark, tmp_path, kind):
+    """Four processes log N/4 records each into one file and exit (exit writes the rest)."""
+    path = str(tmp_path / ("shared.db" if kind == "sqlite" else "shared.log"))
+    runs: list[int] = []
+
+    def run():
+        runs.append(1)
+        children = [
+            subprocess.Popen([sys.executable, "-c", PROCESS_CHILD, kind, path, str(N // 4)],
+                             env=child_env())
+            for _ in range(4)
+        ]  # fmt: skip
+        for child in children:
+            assert child.wait(timeout=300) == 0
+
+    benchmark.pedantic(run, rounds=3)
+    if kind == "sqlite":
+        conn = sqlite3.connect(path)
+        assert conn.execute("SELECT COUNT(*) FROM logs").fetchone()[0] == N * len(runs)
+        conn.close()
