@@ -272,22 +272,6 @@ def test_sqlite_workers_own_logger_never_feeds_back(db_path):
     handler.close()
 
 
-def test_no_threads_or_files_leak_over_many_handlers(tmp_path):
-    def open_fds() -> int:
-        return len(os.listdir("/proc/self/fd"))
-
-    SQLiteHandler(tmp_path / "warm.db").close()
-    threads, fds = threading.active_count(), open_fds()
-    for i in range(100):
-        handler = SQLiteHandler(tmp_path / f"{i % 3}.db")
-        make_logger(handler).info("x")
-        handler.close()
-    # <=: threads and files of earlier tests may still be winding down; a leak of
-    # even one per handler would show as 100 more.
-    assert threading.active_count() <= threads
-    assert open_fds() <= fds
-
-
 def test_a_database_file_removed_while_running_is_recreated(db_path, capsys):
     handler = SQLiteHandler(db_path)
     log = make_logger(handler)
