@@ -72,3 +72,24 @@ def test_python_dash_m_runs_the_command_line():
     )
     assert result.returncode == 0, result.stderr
     assert "demo" in result.stdout
+
+
+def test_lines_are_coloured_by_level_only_when_asked(tmp_path):
+    from sqlite_logging_handler import LogStore, SQLiteHandler
+    from sqlite_logging_handler._render import log_line, sparkline
+
+    from .conftest import make_logger
+
+    handler = SQLiteHandler(tmp_path / "c.db")
+    log = make_logger(handler)
+    log.error("red")
+    log.info("plain")
+    handler.close()
+    with LogStore(tmp_path / "c.db") as store:
+        plain, error = store.logs()
+    assert log_line(error, colour=True).startswith("\033[31m")
+    assert log_line(error, colour=True).endswith("\033[0m")
+    assert "\033[" not in log_line(plain, colour=True)  # INFO keeps the terminal's colour
+    assert "\033[" not in log_line(error)
+    assert sparkline([1, None, 8]) == "▁ █"
+    assert sparkline([]) == ""

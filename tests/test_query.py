@@ -366,13 +366,23 @@ def test_follow_takes_filters_and_after_id_and_ends_on_close(db_path):
 
 
 def test_follow_stops_cleanly_on_keyboard_interrupt(db_path):
+    import signal
+
+    # Python only raises KeyboardInterrupt where SIGINT is handled: a background job
+    # (CI, nohup) may start with SIGINT ignored.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     SQLiteHandler(db_path).close()
     store = LogStore(db_path)
     followed = store.follow(poll_interval=0.01)
-    timer = threading.Timer(0.1, lambda: __import__("_thread").interrupt_main())
-    timer.start()
+    interrupt = threading.Timer(0.1, lambda: __import__("_thread").interrupt_main())
+    safety = threading.Timer(20, store.close)  # a failure, never a hang
+    interrupt.start()
+    safety.start()
     try:
         assert list(followed) == []
+        assert safety.is_alive()  # it ended by the interrupt, not by the safety close
     finally:
-        timer.join()
+        interrupt.join()
+        safety.cancel()
         store.close()
+        signal.signal(signal.SIGINT, previous)
