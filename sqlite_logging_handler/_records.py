@@ -13,14 +13,16 @@ import logging
 import math
 import operator
 from collections.abc import Mapping
-from typing import Any, TypeAlias
+from typing import Any, NamedTuple, TypeAlias
 
 from .schema import LOG_RECORD_ATTRIBUTES
 
 __all__ = [
     "EXTRA_ATTR",
     "METRIC_ATTR",
+    "MetricPayload",
     "Row",
+    "VerbatimExtra",
     "extras_json",
     "is_metric",
     "level_number",
@@ -32,11 +34,29 @@ __all__ = [
 
 Row: TypeAlias = tuple[Any, ...]
 
-#: The record attribute MetricsAdapter sets: ``(name, value, unit, tags or None)``.
+#: The record attribute MetricsAdapter sets, holding a ``MetricPayload``.
 METRIC_ATTR = "sqlite_metric"
-#: A dict on a record merged into ``extra_data`` as it is: for extra keys that
-#: ``extra=`` refuses because they name LogRecord attributes (``filename``, ``lineno``).
+#: The record attribute MultiThreadedLogger sets, holding a ``VerbatimExtra``: merged
+#: into ``extra_data`` as it is, for keys ``extra=`` refuses (``filename``, ``lineno``).
 EXTRA_ATTR = "sqlite_extra"
+
+
+class MetricPayload(NamedTuple):
+    """What makes a record a metric.
+
+    Its own type, so that a user's ``extra=`` key of the same name is stored as an
+    ordinary extra, never mistaken for a metric.
+    """
+
+    name: str
+    value: float
+    unit: str | None
+    tags: Mapping[str, Any] | None
+
+
+class VerbatimExtra(dict[str, Any]):
+    """Extra data stored as it is (see ``EXTRA_ATTR``)."""
+
 
 # Attributes every LogRecord has, plus those formatters add: never "extra" data.
 _PLAIN_RECORD = logging.LogRecord("", logging.INFO, "", 0, "", None, None)
@@ -94,7 +114,7 @@ def log_row(
 
 def is_metric(record: logging.LogRecord) -> bool:
     """Whether ``record`` was made by MetricsAdapter and belongs in ``metrics``."""
-    return METRIC_ATTR in record.__dict__
+    return type(record.__dict__.get(METRIC_ATTR)) is MetricPayload
 
 
 def metric_row(record: logging.LogRecord) -> Row:
@@ -120,14 +140,11 @@ def extras_json(attrs: Mapping[str, Any]) -> str | None:
     Values JSON cannot encode (objects, NaN, cycles, odd keys) are stored as their
     ``repr()``, so the record is never lost for its extras.
     """
-    extras = {
-        key: value
-        for key, value in attrs.items()
-        if key not in _STANDARD_ATTRS and key != METRIC_ATTR
-    }
-    verbatim = extras.pop(EXTRA_ATTR, None)
-    if isinstance(verbatim, Mapping):
-        extras.update(verbatim)
+    extras = {key: value for key, value in attrs.items() if key not in _STANDARD_ATTRS}
+    if type(extras.get(METRIC_ATTR)) is MetricPayload:
+        del extras[METRIC_ATTR]
+    if type(extras.get(EXTRA_ATTR)) is VerbatimExtra:
+        extras.update(extras.pop(EXTRA_ATTR))
     return _encode(extras) if extras else None
 
 

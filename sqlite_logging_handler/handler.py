@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from . import maintenance, schema
 from ._queue import RecordQueue
-from ._records import METRIC_ATTR, Row, log_row, metric_row
+from ._records import METRIC_ATTR, MetricPayload, Row, log_row, metric_row
 from ._writer import BatchWriter, write_stderr
 from .exceptions import SQLiteLoggingError
 from .query import LogRow, LogStore, MetricRow, parse_age, read_rows
@@ -97,7 +97,7 @@ class _Listener(QueueListener):
                 writer.flush(item)
                 continue
             try:
-                if METRIC_ATTR in item[0].__dict__:
+                if type(item[0].__dict__.get(METRIC_ATTR)) is MetricPayload:
                     add_metric(metric_row(item[0]))
                 else:
                     add_log(log_row(*item))

@@ -16,7 +16,7 @@ import time
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
-from ._records import METRIC_ATTR, level_number
+from ._records import METRIC_ATTR, MetricPayload, level_number
 
 __all__ = ["MetricsAdapter", "Timer"]
 
@@ -120,7 +120,7 @@ class MetricsAdapter(logging.LoggerAdapter[logging.Logger]):
         if not self.logger.isEnabledFor(self.level):
             return
         merged = {**(self.extra or {}), **(tags or {})}
-        payload = (name, number, unit, merged or None)
+        payload = MetricPayload(name, number, unit, merged or None)
         template = "metric %s=%g %s" if unit else "metric %s=%g"
         args = (name, number, unit) if unit else (name, number)
         self.logger.log(

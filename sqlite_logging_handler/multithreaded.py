@@ -15,7 +15,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from ._records import EXTRA_ATTR, level_number
+from ._records import EXTRA_ATTR, VerbatimExtra, level_number
 from .handler import SQLiteHandler
 from .metrics import MetricsAdapter
 from .query import LogRow, LogStore, MetricRow
@@ -55,8 +55,8 @@ class MultiThreadedLogger:
         fn, lno, func, _ = self._logger.findCaller(False, 2)
         record = self._logger.makeRecord(str(module), levelno, fn, lno, message, (), None, func)
         if extra:
-            record.__dict__[EXTRA_ATTR] = (
-                dict(extra) if isinstance(extra, Mapping) else {"extra": extra}
+            record.__dict__[EXTRA_ATTR] = VerbatimExtra(
+                extra if isinstance(extra, Mapping) else {"extra": extra}
             )
         self._logger.handle(record)
 

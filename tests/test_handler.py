@@ -421,3 +421,17 @@ def test_repr_names_the_database_and_level(db_path):
     handler = SQLiteHandler(db_path, level="WARNING")
     assert repr(handler) == f"<SQLiteHandler {db_path} (WARNING)>"
     handler.close()
+
+
+def test_extras_named_like_the_packages_own_attributes_are_ordinary_extras(
+    handler, logger, db_path
+):
+    """Found by hypothesis: these keys must not be taken for a metric or dropped."""
+    logger.info("odd keys", extra={"sqlite_metric": ["a", 1, None, None], "sqlite_extra": None})
+    handler.flush()
+    (row,) = rows(db_path)
+    assert json.loads(row["extra_data"]) == {
+        "sqlite_metric": ["a", 1, None, None],
+        "sqlite_extra": None,
+    }
+    assert rows(db_path, "SELECT COUNT(*) FROM metrics")[0][0] == 0

@@ -22,7 +22,18 @@ SETTINGS = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
-COLUMN_NAMES = ["level", "thread_id", "module", "extra_data", "id", "timestamp", "levelno", "tags"]
+COLUMN_NAMES = [
+    "level",
+    "thread_id",
+    "module",
+    "extra_data",
+    "id",
+    "timestamp",
+    "levelno",
+    "tags",
+    "sqlite_metric",
+    "sqlite_extra",
+]  # also the names of the package's own attributes
 KEYS = st.one_of(st.sampled_from(COLUMN_NAMES), ANY_TEXT).filter(lambda k: k not in RESERVED)
 JSON_VALUES = st.recursive(
     st.none()
