@@ -19,12 +19,11 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping
-from logging.handlers import QueueListener
 from typing import Any, TypeVar
 
 from . import maintenance, schema
+from ._listener import LISTENER_STOP, Listener
 from ._queue import RecordQueue
-from ._records import METRIC_ATTR, MetricPayload, Row, log_row, metric_row
 from ._writer import BatchWriter, write_stderr
 from .exceptions import SQLiteLoggingError
 from .query import LogRow, LogStore, MetricRow, parse_age, read_rows
@@ -50,76 +49,10 @@ _OWN_LOGGER = __name__.partition(".")[0]
 _SQLITE_WORKER_LOGGER = "SqliteWorker"
 _DEFAULT_FORMATTER = logging.Formatter()
 _OVERFLOW_MODES = ("block", "drop")
-_LISTENER_STOP = getattr(QueueListener, "_sentinel", None)  # what QueueListener stops on
 
 # Pipelines a forked child inherited: never used, and never closed, in the child (an
 # SQLite connection must not be closed by a process that did not open it).
 _INHERITED: list[object] = []
-
-
-class _Listener(QueueListener):
-    """Moves records from the handler's queue into the writer's batches.
-
-    ``handle`` runs on the listener's own thread (stdlib ``QueueListener._monitor``);
-    it never raises, so the thread never dies.
-    """
-
-    def __init__(self, records: RecordQueue, writer: BatchWriter) -> None:
-        super().__init__(records)
-        self._records = records
-        self._writer = writer
-        self.received = 0  # records taken off the queue (listener thread only)
-
-    def start(self) -> None:
-        super().start()
-        if self._thread is not None:
-            self._thread.name = "sqlite-logging-listener"
-
-    def handle(self, record: Any) -> None:
-        """Turn a chunk of queued items into rows for the writer, in order.
-
-        ``RecordQueue.get`` hands over everything queued so far at once, so the
-        per-item overhead is paid per chunk. A flush marker in the chunk is passed on
-        after the rows queued before it.
-        """
-        items: list[Any] = record
-        self.received += len(items)
-        writer = self._writer
-        logs: list[Row] = []
-        metrics: list[Row] = []
-        add_log, add_metric = logs.append, metrics.append
-        for item in items:
-            if type(item) is not tuple:  # a flush marker
-                self.received -= 1
-                writer.add_rows(logs, metrics)
-                logs, metrics = [], []
-                add_log, add_metric = logs.append, metrics.append
-                writer.flush(item)
-                continue
-            try:
-                if type(item[0].__dict__.get(METRIC_ATTR)) is MetricPayload:
-                    add_metric(metric_row(item[0]))
-                else:
-                    add_log(log_row(*item))
-            except Exception as exc:
-                writer.record_failure(f"{type(exc).__name__}: {exc}")
-        writer.add_rows(logs, metrics)
-
-    def stop_by(self, deadline: float) -> bool:
-        """Ask the thread to finish what is queued and stop; wait until ``deadline``."""
-        thread = self._thread
-        if thread is None:
-            return True
-        try:
-            self._records.put(_LISTENER_STOP, timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Full:
-            return False
-        thread.join(max(0.0, deadline - time.monotonic()))
-        return not thread.is_alive()
-
-    def is_alive(self) -> bool:
-        """Whether the listener thread is running."""
-        return self._thread is not None and self._thread.is_alive()
 
 
 class SQLiteHandler(logging.Handler):
@@ -171,7 +104,7 @@ class SQLiteHandler(logging.Handler):
         self._failed_seen = 0
         self._queue: RecordQueue | None = None
         self._writer: BatchWriter | None = None
-        self._listener: _Listener | None = None
+        self._listener: Listener | None = None
         self._keeper: Any = None
         self.database = ""
         super().__init__(level)
@@ -313,7 +246,7 @@ class SQLiteHandler(logging.Handler):
         self,
         records: RecordQueue,
         writer: BatchWriter,
-        listener: _Listener,
+        listener: Listener,
         timeout: float | None,
     ) -> bool:
         done = threading.Event()
@@ -353,7 +286,7 @@ class SQLiteHandler(logging.Handler):
             _LIVE.discard(self)
             super().close()
 
-    def _shut_down(self, listener: _Listener, writer: BatchWriter) -> None:
+    def _shut_down(self, listener: Listener, writer: BatchWriter) -> None:
         deadline = time.monotonic() + CLOSE_TIMEOUT
         drained = listener.stop_by(deadline)
         unwritten = writer.close(deadline)
@@ -502,7 +435,7 @@ class SQLiteHandler(logging.Handler):
         return schema.open_for_writing(self._uri, self._pragmas)
 
     def _start(self) -> None:
-        records = RecordQueue(self.queue_size, sentinel=_LISTENER_STOP)
+        records = RecordQueue(self.queue_size, sentinel=LISTENER_STOP)
         writer = BatchWriter(
             self._opener,
             self.database,
@@ -513,7 +446,7 @@ class SQLiteHandler(logging.Handler):
             maintain=self._maintain,
             maintain_every=MAINTAIN_EVERY,
         )
-        listener = _Listener(records, writer)
+        listener = Listener(records, writer)
         listener.start()
         self._queue, self._writer, self._listener = records, writer, listener
 

@@ -1,0 +1,86 @@
+"""The listener: a stdlib ``QueueListener`` that turns queued records into rows.
+
+It runs on its own thread, takes chunks of records from the handler's ``RecordQueue``
+and hands rows to the ``BatchWriter``; it never raises, so the thread never dies.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from logging.handlers import QueueListener
+from typing import Any
+
+from ._queue import RecordQueue
+from ._records import METRIC_ATTR, MetricPayload, Row, log_row, metric_row
+from ._writer import BatchWriter
+
+__all__ = ["LISTENER_STOP", "Listener"]
+
+#: What QueueListener stops on.
+LISTENER_STOP = getattr(QueueListener, "_sentinel", None)
+
+
+class Listener(QueueListener):
+    """Moves records from the handler's queue into the writer's batches.
+
+    ``handle`` runs on the listener's own thread (stdlib ``QueueListener._monitor``);
+    it never raises, so the thread never dies.
+    """
+
+    def __init__(self, records: RecordQueue, writer: BatchWriter) -> None:
+        super().__init__(records)
+        self._records = records
+        self._writer = writer
+        self.received = 0  # records taken off the queue (listener thread only)
+
+    def start(self) -> None:
+        super().start()
+        if self._thread is not None:
+            self._thread.name = "sqlite-logging-listener"
+
+    def handle(self, record: Any) -> None:
+        """Turn a chunk of queued items into rows for the writer, in order.
+
+        ``RecordQueue.get`` hands over everything queued so far at once, so the
+        per-item overhead is paid per chunk. A flush marker in the chunk is passed on
+        after the rows queued before it.
+        """
+        items: list[Any] = record
+        self.received += len(items)
+        writer = self._writer
+        logs: list[Row] = []
+        metrics: list[Row] = []
+        add_log, add_metric = logs.append, metrics.append
+        for item in items:
+            if type(item) is not tuple:  # a flush marker
+                self.received -= 1
+                writer.add_rows(logs, metrics)
+                logs, metrics = [], []
+                add_log, add_metric = logs.append, metrics.append
+                writer.flush(item)
+                continue
+            try:
+                if type(item[0].__dict__.get(METRIC_ATTR)) is MetricPayload:
+                    add_metric(metric_row(item[0]))
+                else:
+                    add_log(log_row(*item))
+            except Exception as exc:
+                writer.record_failure(f"{type(exc).__name__}: {exc}")
+        writer.add_rows(logs, metrics)
+
+    def stop_by(self, deadline: float) -> bool:
+        """Ask the thread to finish what is queued and stop; wait until ``deadline``."""
+        thread = self._thread
+        if thread is None:
+            return True
+        try:
+            self._records.put(LISTENER_STOP, timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Full:
+            return False
+        thread.join(max(0.0, deadline - time.monotonic()))
+        return not thread.is_alive()
+
+    def is_alive(self) -> bool:
+        """Whether the listener thread is running."""
+        return self._thread is not None and self._thread.is_alive()
