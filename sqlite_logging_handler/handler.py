@@ -99,6 +99,7 @@ class SQLiteHandler(logging.Handler):
         # argument raised) is still in logging's list, and shutdown must skip it.
         self._state = threading.Lock()  # guards _closed and the caller-side counters
         self._closed = True
+        self._shut = False  # close() has stopped the threads and drained the queue
         self._dropped = 0
         self._caller_failed = 0
         self._failed_seen = 0
@@ -300,6 +301,7 @@ class SQLiteHandler(logging.Handler):
                 self._caller_failed += leftover
         if unwritten or (leftover and not drained):
             write_stderr(f"closed {self.database} with {unwritten + leftover} record(s) unwritten")
+        self._shut = True
 
     def stats(self) -> dict[str, Any]:
         """Counters of this handler; once ``flush()`` returns, written+dropped+failed == emitted.
@@ -310,6 +312,11 @@ class SQLiteHandler(logging.Handler):
         ``last_commit`` the ``time.time()`` of the last commit (None before one).
         """
         records, writer, listener = self._queue, self._writer, self._listener
+        if self._shut and records is not None and records.qsize():
+            # An emit that raced with close() put its record in after the last drain.
+            leftover = _drain(records)
+            with self._state:
+                self._dropped += leftover
         received = listener.received if listener is not None else 0
         waiting = records.qsize() if records is not None else 0
         written = writer.written if writer is not None else 0

@@ -11,7 +11,6 @@ would try to convert such columns on read.
 from __future__ import annotations
 
 import os
-import pathlib
 import re
 import sqlite3
 import time
@@ -19,6 +18,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from .exceptions import SchemaVersionError, SQLiteLoggingError
 
@@ -153,7 +153,9 @@ def database_uri(database: str | os.PathLike[str], *, readonly: bool = False) ->
         if readonly and "mode=" not in path:
             return f"{path}{'&' if '?' in path else '?'}mode=ro"
         return path
-    uri = pathlib.Path(os.path.abspath(path)).as_uri()
+    # Built here rather than by pathlib, which imports urllib lazily (Python 3.13):
+    # a process that drops privileges or chroots after import must still get a URI.
+    uri = "file:" + quote(os.path.abspath(path))
     return f"{uri}?mode=ro" if readonly else uri
 
 

@@ -150,6 +150,7 @@ class TestStalls:
         log.info("waits for the lock")
         assert handler.flush(timeout=0.3) is False
         lock.rollback()
+        lock.close()
         assert handler.flush(timeout=10) is True
         assert [r["message"] for r in rows(db_path)] == ["waits for the lock"]
         handler.close()
@@ -165,6 +166,7 @@ class TestStalls:
         caller.join(timeout=30)
         assert not caller.is_alive()
         lock.rollback()
+        lock.close()
         assert handler.flush(timeout=30)
         stats = handler.stats()
         assert stats["dropped"] > 0
@@ -183,6 +185,7 @@ class TestStalls:
         assert wait_until(lambda: handler._queue is not None and handler._queue.full())
         assert caller.is_alive()  # it is waiting for room
         lock.rollback()
+        lock.close()
         caller.join(timeout=30)
         assert not caller.is_alive()
         assert handler.flush(timeout=30)

@@ -435,3 +435,15 @@ def test_extras_named_like_the_packages_own_attributes_are_ordinary_extras(
         "sqlite_extra": None,
     }
     assert rows(db_path, "SELECT COUNT(*) FROM metrics")[0][0] == 0
+
+
+def test_paths_with_uri_special_characters(tmp_path):
+    from sqlite_logging_handler import LogStore
+
+    path = tmp_path / "my logs ?#%&.db"
+    handler = SQLiteHandler(path)
+    make_logger(handler).warning("odd path")
+    handler.close()
+    assert [r["message"] for r in rows(path)] == ["odd path"]
+    with LogStore(path) as store:
+        assert [r.message for r in store.logs()] == ["odd path"]
