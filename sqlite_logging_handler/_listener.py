@@ -12,7 +12,7 @@ from logging.handlers import QueueListener
 from typing import Any
 
 from ._queue import RecordQueue
-from ._records import METRIC_ATTR, MetricPayload, Row, log_row, metric_row
+from ._records import Row, is_metric, log_row, metric_row
 from ._writer import BatchWriter
 
 __all__ = ["LISTENER_STOP", "Listener"]
@@ -61,7 +61,7 @@ class Listener(QueueListener):
                 writer.flush(item)
                 continue
             try:
-                if type(item[0].__dict__.get(METRIC_ATTR)) is MetricPayload:
+                if is_metric(item[0]):
                     add_metric(metric_row(item[0]))
                 else:
                     add_log(log_row(*item))

@@ -1,6 +1,6 @@
 """The batching writer: groups rows into transactions and commits them on the worker.
 
-It knows rows, not LogRecords. ``add``, ``flush`` and ``close`` are called from the
+It knows rows, not LogRecords. ``add_rows``, ``flush`` and ``close`` are called from the
 handler's listener thread (``close`` from whichever thread closes the handler);
 ``_commit`` and ``_commit_due`` run on the worker thread, which owns the connection.
 
@@ -81,25 +81,25 @@ class _Batch:
 
 
 class _Reporter:
-    """Writes failures to stderr, at most one line every ``REPORT_EVERY`` seconds."""
+    """Lines on stderr, at most one every ``REPORT_EVERY`` seconds.
 
-    def __init__(self, label: str, what: str = "could not be written to") -> None:
-        self._label = label
-        self._what = what
+    What happens in between is summed into the next line: ``describe(count, cause)``
+    gets the number of events (failed records, failed hooks) since the last line.
+    """
+
+    def __init__(self, describe: Callable[[int, object], str]) -> None:
+        self._describe = describe
         self._last = -REPORT_EVERY
         self._unreported = 0
 
-    def failed(self, count: int, cause: object) -> None:
+    def report(self, count: int, cause: object) -> None:
         self._unreported += count
         now = time.monotonic()
         if now - self._last < REPORT_EVERY:
             return
         self._last = now
         count, self._unreported = self._unreported, 0
-        if count or self._what == "could not be written to":
-            write_stderr(f"{count} record(s) {self._what} {self._label}: {cause}")
-        else:
-            write_stderr(f"{self._what} {self._label}: {cause}")
+        write_stderr(self._describe(count, cause))
 
 
 def write_stderr(text: str) -> None:
@@ -165,8 +165,12 @@ class BatchWriter:
         self._fault_since: float | None = None
         self._abort_at = float("inf")
         self._abort = threading.Event()
-        self._reporter = _Reporter(label)
-        self._hook_reporter = _Reporter(label, what="error after writing to")
+        self._reporter = _Reporter(
+            lambda count, cause: f"{count} record(s) could not be written to {label}: {cause}"
+        )
+        self._after_reporter = _Reporter(
+            lambda count, cause: f"{count} error(s) after writing to {label}, last: {cause}"
+        )
         self.written = 0
         self.failed = 0
         self.batches = 0
@@ -372,13 +376,7 @@ class BatchWriter:
             with self._worker.io:
                 action(self._connection(), *args)
         except Exception as exc:
-            self._hook_reporter.failed(0, f"{getattr(action, '__name__', action)}: {exc!r}")
-
-    def maintain_now(self, timeout: float) -> None:
-        """Run the maintenance on the worker now, after the jobs queued so far."""
-        if self._maintain is not None:
-            maintain = self._maintain
-            self.call(lambda conn: maintain(conn, True), timeout)
+            self._after_reporter.report(1, exc)
 
     def _write_with_retries(self, batch: _Batch) -> None:
         sanitized = False
@@ -513,18 +511,17 @@ class BatchWriter:
             if batch.settled:
                 return
             batch.settled = True
-            if not written:
-                batch.ids.clear()  # nothing of it was committed
             if written:
                 self.written += len(batch)
                 self.batches += 1
                 return
+            batch.ids.clear()  # nothing of it was committed
         self._count_failed(len(batch), cause)
 
     def _count_failed(self, count: int, cause: object) -> None:
         with self._lock:
             self.failed += count
-        self._reporter.failed(count, cause)
+        self._reporter.report(count, cause)
 
     def _worker_error(self, exc: BaseException) -> None:
         write_stderr(f"writer error: {type(exc).__name__}: {exc}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import sqlite3
 import sys
@@ -182,8 +183,6 @@ def _age(text: str) -> float:
 def _level(text: str) -> int | str:
     if text.isdigit():
         return int(text)
-    import logging
-
     if not isinstance(logging.getLevelName(text.upper()), int):
         msg = f"unknown level {text!r}: use DEBUG, INFO, WARNING, ERROR, CRITICAL or a number"
         raise argparse.ArgumentTypeError(msg)

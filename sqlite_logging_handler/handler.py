@@ -389,11 +389,14 @@ class SQLiteHandler(logging.Handler):
         if not hooks:
             return
         committed = read_rows(conn, ids)
-        for hook in hooks:
+        failures = []
+        for hook in hooks:  # one failing hook does not keep the others from running
             try:
                 hook(committed)
             except Exception as exc:
-                write_stderr(f"hook {hook!r} failed: {type(exc).__name__}: {exc}")
+                failures.append(f"hook {hook!r} failed: {type(exc).__name__}: {exc}")
+        if failures:  # reported, rate-limited, by the writer
+            raise RuntimeError("; ".join(failures))
 
     def _maintain(self, conn: sqlite3.Connection, idle: bool) -> None:
         """Retention, space and WAL upkeep, every MAINTAIN_EVERY seconds on the writer."""
@@ -411,12 +414,7 @@ class SQLiteHandler(logging.Handler):
 
         Runs on the writer thread, after everything emitted before the call is written.
         """
-        writer = self._writer
-        if writer is None or self._closed:
-            msg = f"the handler of {self.database} is closed"
-            raise SQLiteLoggingError(msg)
-        self.flush(timeout)
-        writer.maintain_now(timeout)
+        self._call_writer(lambda conn: self._maintain(conn, True), timeout)
 
     def backup(self, destination: str | os.PathLike[str], timeout: float = 60.0) -> None:
         """Copy the database, with everything emitted before the call, to ``destination``.
