@@ -49,6 +49,8 @@ _OWN_LOGGER = __name__.partition(".")[0]
 _SQLITE_WORKER_LOGGER = "SqliteWorker"
 _DEFAULT_FORMATTER = logging.Formatter()
 _OVERFLOW_MODES = ("block", "drop")
+# What Handler.handle returns for a record that passed: the record from Python 3.12.
+_FILTER_RETURNS_RECORD = sys.version_info >= (3, 12)
 
 # Pipelines a forked child inherited: never used, and never closed, in the child (an
 # SQLite connection must not be closed by a process that did not open it).
@@ -151,7 +153,7 @@ class SQLiteHandler(logging.Handler):
             return False
         if not self.filters:  # the common case, without Filterer.filter's loop
             self.emit(record)
-            return True
+            return record if _FILTER_RETURNS_RECORD else True
         rv: Any = self.filter(record)
         if isinstance(rv, logging.LogRecord):  # Python 3.12+: a filter may replace it
             record = rv

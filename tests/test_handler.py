@@ -447,3 +447,15 @@ def test_paths_with_uri_special_characters(tmp_path):
     assert [r["message"] for r in rows(path)] == ["odd path"]
     with LogStore(path) as store:
         assert [r.message for r in store.logs()] == ["odd path"]
+
+
+def test_handle_returns_what_the_stdlib_handler_returns(handler, logger):
+    """True on Python 3.11, the record from 3.12 on; False when a filter refuses it."""
+    plain = logging.Handler()
+    plain.emit = lambda record: None  # type: ignore[method-assign]
+    record = logger.makeRecord(logger.name, logging.INFO, "f.py", 1, "x", (), None)
+    assert handler.handle(record) == plain.handle(record)
+    for h in (handler, plain):
+        h.addFilter(lambda r: False)
+    assert handler.handle(record) == plain.handle(record)
+    handler.flush()
