@@ -7,7 +7,6 @@ import io
 import json
 import logging
 import os
-import sqlite3
 import subprocess
 import time
 
@@ -266,4 +265,3 @@ def test_the_console_script_is_installed_by_pip():
     result = subprocess.run([path, "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
     assert "demo" in result.stdout
-    assert sqlite3.sqlite_version  # the stdlib module the tool runs on

@@ -155,6 +155,24 @@ class TestStalls:
         assert [r["message"] for r in rows(db_path)] == ["waits for the lock"]
         handler.close()
 
+    def test_flush_without_timeout_gives_up_on_a_writer_stuck_for_good(self, db_path, monkeypatch):
+        """So that logging.shutdown(), which calls flush(), never hangs the exit."""
+        from sqlite_logging_handler import handler as handler_module
+
+        monkeypatch.setattr(handler_module, "STALL_TIMEOUT", 0.5)
+        handler = SQLiteHandler(db_path, pragmas={"busy_timeout": 50})
+        log = make_logger(handler)
+        lock = hold_write_lock(db_path)
+        log.info("stuck behind the lock")
+        started = time.monotonic()
+        assert handler.flush() is False
+        assert time.monotonic() - started < 10
+        lock.rollback()
+        lock.close()
+        assert handler.flush(timeout=10) is True
+        handler.close()
+        assert [r["message"] for r in rows(db_path)] == ["stuck behind the lock"]
+
     def test_drop_mode_never_waits_and_counts_what_it_drops(self, db_path):
         handler = SQLiteHandler(
             db_path, batch_size=10, queue_size=100, overflow="drop", pragmas={"busy_timeout": 50}
