@@ -46,10 +46,10 @@ emitted = 0
 def work(t):
     global emitted
     while not os.path.exists(stop_path):
-        with lock:
-            i = next(counter)
-            emitted += 1
+        i = next(counter)
         log.info("soak %s %d", name, i, extra={"w": name, "i": i, "t": t})
+        with lock:  # counted once emit has returned, so a later flush() covers it
+            emitted += 1
 
 threads = [threading.Thread(target=work, args=(t,), daemon=True) for t in range(3)]
 for t in threads: t.start()
