@@ -20,6 +20,7 @@ from .schema import LOG_RECORD_ATTRIBUTES
 __all__ = [
     "EXTRA_ATTR",
     "METRIC_ATTR",
+    "PLAIN_RECORD_SIZE",
     "MetricPayload",
     "Row",
     "VerbatimExtra",
@@ -61,7 +62,14 @@ class VerbatimExtra(dict[str, Any]):
 # Attributes every LogRecord has, plus those formatters add: never "extra" data.
 _PLAIN_RECORD = logging.LogRecord("", logging.INFO, "", 0, "", None, None)
 _STANDARD_ATTRS = frozenset(_PLAIN_RECORD.__dict__) | {"message", "asctime", "taskName"}
-_PLAIN_LEN = len(_PLAIN_RECORD.__dict__)
+#: How many attributes a plain record has: one with more carries extras.
+PLAIN_RECORD_SIZE = len(_PLAIN_RECORD.__dict__)
+
+# OpenTelemetry's logging instrumentation sets these (``"0"`` outside a span); they
+# are stored in ``trace_id``/``span_id``, not in ``extra_data``.
+_TRACE_ATTR, _SPAN_ATTR = "otelTraceID", "otelSpanID"
+_NOT_EXTRA = _STANDARD_ATTRS | {_TRACE_ATTR, _SPAN_ATTR}
+_NO_TRACE = (None, None)
 
 _ENCODER = json.JSONEncoder(
     ensure_ascii=False, allow_nan=False, default=repr, separators=(",", ":")
@@ -97,19 +105,41 @@ def log_row(
     message: str,
     exc_text: str | None,
     stack_text: str | None,
+    trace: tuple[str, str] | None = None,
 ) -> Row:
-    """The ``logs`` row for ``record``, given the text snapshotted at emit time."""
+    """The ``logs`` row for ``record``, given what was snapshotted at emit time.
+
+    ``trace`` is the (trace id, span id) of the span active at emit time, if any; the
+    ids OpenTelemetry's logging instrumentation put on the record take precedence.
+    """
     attrs = record.__dict__
     msg = record.msg
+    if len(attrs) == PLAIN_RECORD_SIZE:
+        extra = None
+        trace_id, span_id = trace or _NO_TRACE
+    else:
+        extra = extras_json(attrs)
+        trace_id, span_id = _record_trace(attrs) or trace or _NO_TRACE
     return (
         *_RECORD_ATTRIBUTES(record),
         message,
-        None if len(attrs) == _PLAIN_LEN else extras_json(attrs),
+        extra,
         attrs.get("taskName"),
         exc_text,
         stack_text,
         msg if record.args and isinstance(msg, str) else None,
+        trace_id,
+        span_id,
     )
+
+
+def _record_trace(attrs: Mapping[str, Any]) -> tuple[str, str | None] | None:
+    """The ids OpenTelemetry's logging instrumentation set on a record, if in a span."""
+    trace_id = attrs.get(_TRACE_ATTR)
+    if not isinstance(trace_id, str) or trace_id.strip("0") == "":
+        return None
+    span_id = attrs.get(_SPAN_ATTR)
+    return trace_id, span_id if isinstance(span_id, str) and span_id.strip("0") else None
 
 
 def is_metric(record: logging.LogRecord) -> bool:
@@ -140,7 +170,7 @@ def extras_json(attrs: Mapping[str, Any]) -> str | None:
     Values JSON cannot encode (objects, NaN, cycles, odd keys) are stored as their
     ``repr()``, so the record is never lost for its extras.
     """
-    extras = {key: value for key, value in attrs.items() if key not in _STANDARD_ATTRS}
+    extras = {key: value for key, value in attrs.items() if key not in _NOT_EXTRA}
     if type(extras.get(METRIC_ATTR)) is MetricPayload:
         del extras[METRIC_ATTR]
     if type(extras.get(EXTRA_ATTR)) is VerbatimExtra:

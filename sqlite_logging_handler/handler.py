@@ -22,8 +22,10 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from . import maintenance, schema
+from ._bridges import active_trace, plain_record
 from ._listener import LISTENER_STOP, Listener
 from ._queue import RecordQueue
+from ._records import PLAIN_RECORD_SIZE
 from ._writer import BatchWriter, write_stderr
 from .exceptions import SQLiteLoggingError
 from .query import LogRow, LogStore, MetricRow, parse_age, read_rows
@@ -42,9 +44,14 @@ MAINTAIN_EVERY = 5.0
 #: WAL bytes above which an idle writer runs ``wal_checkpoint(TRUNCATE)``.
 WAL_CHECKPOINT_SIZE = 4 * 1024 * 1024
 
+#: Seconds after ``close()`` during which a record still sent to the closed handler
+#: waits for a new handler of the same database (dictConfig opens it right after).
+HANDOVER_WAIT = 1.0
+
 #: Seconds fork() waits for a writer to finish its statement before going ahead.
 FORK_PAUSE_TIMEOUT = 5.0
 
+_MODULES = sys.modules
 _OWN_LOGGER = __name__.partition(".")[0]
 _SQLITE_WORKER_LOGGER = "SqliteWorker"
 _DEFAULT_FORMATTER = logging.Formatter()
@@ -76,6 +83,8 @@ class SQLiteHandler(logging.Handler):
         retention: delete log and metric rows older than this (``"30d"``, ``"12h"``, or
             seconds); pruned by the writer in small batches, every few seconds.
         max_rows: keep only the newest ``max_rows`` log rows, pruned the same way.
+        full_text: maintain the full-text index ``logs_fts`` over message and
+            exception text (``LogStore.logs(search=...)``, Datasette's search box).
 
     Raises:
         SQLiteLoggingError: the database cannot be used (a directory, not an SQLite
@@ -96,6 +105,7 @@ class SQLiteHandler(logging.Handler):
         pragmas: Mapping[str, object] | None = None,
         retention: str | float | None = None,
         max_rows: object = None,
+        full_text: object = False,
     ) -> None:
         # Until the pipeline runs, the handler is closed: a half-built one (a bad
         # argument raised) is still in logging's list, and shutdown must skip it.
@@ -103,6 +113,10 @@ class SQLiteHandler(logging.Handler):
         self._closed = True
         self._shut = False  # close() has stopped the threads and drained the queue
         self._dropped = 0
+        self._handed_over = 0  # records emitted after close() passed to another handler
+        self._close_done = threading.Event()  # set while no close() is under way
+        self._close_done.set()
+        self._closed_at = -math.inf  # when close() finished (monotonic)
         self._caller_failed = 0
         self._failed_seen = 0
         self._queue: RecordQueue | None = None
@@ -120,6 +134,10 @@ class SQLiteHandler(logging.Handler):
             msg = f"max_rows must be a whole number of rows, not {max_rows!r}"
             raise ValueError(msg)
         self.max_rows: int | None = max_rows
+        if not isinstance(full_text, bool):
+            msg = f"full_text must be True or False, not {full_text!r}"
+            raise TypeError(msg)
+        self.full_text: bool = full_text
         self._hooks: list[Callable[[list[LogRow | MetricRow]], object]] = []
         self.batch_size = batch_size
         self.flush_interval = float(flush_interval)
@@ -129,9 +147,8 @@ class SQLiteHandler(logging.Handler):
         self.database, self._uri = _resolve(database)
         self._keeper = self._open_and_check()
         self._start()
-        self._closed = False
         self._paused: BatchWriter | None = None
-        _LIVE.add(self)
+        _LATE.open(self)
 
     def __repr__(self) -> str:
         level = logging.getLevelName(self.level)
@@ -168,15 +185,17 @@ class SQLiteHandler(logging.Handler):
         rendered now (with this handler's formatter if it has one), so later changes
         to the arguments change nothing.
         """
-        if self._closed:
-            self._count_dropped()
-            return
         try:
+            if len(record.__dict__) != PLAIN_RECORD_SIZE:  # extras: maybe structlog's, loguru's
+                record = plain_record(record)
             message = record.getMessage()
             if record.exc_info or record.exc_text or record.stack_info:
                 item = self._snapshot(record, message)
             else:
                 item = (record, message, None, None)
+            tracing = _MODULES.get("opentelemetry.trace")
+            if tracing is not None:  # the span active now, in this thread
+                item = (*item, active_trace(tracing))
         except RecursionError:  # as logging.StreamHandler.emit does (bpo-36272)
             raise
         except Exception:
@@ -184,6 +203,12 @@ class SQLiteHandler(logging.Handler):
                 self._caller_failed += 1
             self.handleError(record)
             return
+        if self._closed:
+            self._hand_over(item)
+            return
+        self._enqueue(item)
+
+    def _enqueue(self, item: tuple[Any, ...]) -> None:
         records = self._queue
         if records is None:
             records = self._start_after_fork()
@@ -197,6 +222,12 @@ class SQLiteHandler(logging.Handler):
                 self._count_dropped()
             else:
                 self._put_waiting(records, item)
+        if self._shut:  # close() finished, maybe just before this put: pass it on
+            self._hand_over_queued(records)
+
+    def _hand_over_queued(self, records: RecordQueue) -> None:
+        for item in _drain(records):
+            self._hand_over(item, wait=False)
 
     def _snapshot(self, record: logging.LogRecord, message: str) -> tuple[Any, ...]:
         """The queued item of a record with exception or stack information."""
@@ -218,8 +249,38 @@ class SQLiteHandler(logging.Handler):
                 return
             except queue.Full:
                 if self._closed:
-                    self._count_dropped()
+                    self._hand_over(item)
                     return
+
+    def _hand_over(self, item: tuple[Any, ...], *, wait: bool = True) -> None:
+        """A record that reached this handler after ``close()``: pass it on if it can be.
+
+        ``dictConfig`` closes the old handlers before it detaches them, so threads
+        that log meanwhile still reach this one. Such a record goes to another open
+        handler of the same database in this process, and is counted there (here
+        only in ``handed_over``). While logging is being reconfigured (its module
+        lock is held, as dictConfig and fileConfig hold it) and with
+        ``overflow="block"``, a logging thread (``wait``) first waits for ``close()``
+        to finish writing, so late callers do not starve it, then up to
+        ``HANDOVER_WAIT`` s for the new handler to open; records the closing thread
+        found in the queue are kept for that handler. Anything else is dropped and
+        counted, as the contract says.
+        """
+        configuring = _configuring()
+        wait_until = None
+        if wait and configuring == "elsewhere" and not self._drop:
+            self._close_done.wait(CLOSE_TIMEOUT)
+            wait_until = self._closed_at + HANDOVER_WAIT
+        keep = not wait and configuring is not None and self.database != ":memory:"
+        with self._state:
+            self._dropped += 1  # until another handler takes it
+        _LATE.hand_over(self, item, wait_until, keep=keep)
+
+    def _handed_over_one(self) -> None:
+        """Another handler took a record counted as dropped here."""
+        with self._state:
+            self._dropped -= 1
+            self._handed_over += 1
 
     def _count_dropped(self) -> None:
         with self._state:
@@ -279,6 +340,9 @@ class SQLiteHandler(logging.Handler):
         """
         with self._state:
             closing, self._closed = not self._closed, True
+            if closing:
+                self._close_done.clear()
+        _LATE.close(self)  # from now on, late records go to another handler
         try:
             if closing and self._listener is not None and self._writer is not None:
                 self._shut_down(self._listener, self._writer)
@@ -287,6 +351,8 @@ class SQLiteHandler(logging.Handler):
                 self._keeper.close()
                 self._keeper = None
             _LIVE.discard(self)
+            self._closed_at = time.monotonic()
+            self._close_done.set()
             super().close()
 
     def _shut_down(self, listener: Listener, writer: BatchWriter) -> None:
@@ -295,15 +361,18 @@ class SQLiteHandler(logging.Handler):
         unwritten = writer.close(deadline)
         if not drained:
             listener.stop_by(time.monotonic() + 1.0)  # the writer gave up: let it end
-        leftover = _drain(self._queue)
-        with self._state:
-            if drained:
-                self._dropped += leftover  # emitted during close()
-            else:
-                self._caller_failed += leftover
-        if unwritten or (leftover and not drained):
-            write_stderr(f"closed {self.database} with {unwritten + leftover} record(s) unwritten")
+        # Set before the last drain: an emit whose put comes after it sees the flag
+        # and passes its record on itself (see _enqueue).
         self._shut = True
+        late = _drain(self._queue)
+        if drained:  # emitted during close(), after the listener's last chunk
+            for item in late:
+                self._hand_over(item, wait=False)
+        else:
+            with self._state:
+                self._caller_failed += len(late)
+        if unwritten or (late and not drained):
+            write_stderr(f"closed {self.database} with {unwritten + len(late)} record(s) unwritten")
 
     def stats(self) -> dict[str, Any]:
         """Counters of this handler; once ``flush()`` returns, written+dropped+failed == emitted.
@@ -314,11 +383,6 @@ class SQLiteHandler(logging.Handler):
         ``last_commit`` the ``time.time()`` of the last commit (None before one).
         """
         records, writer, listener = self._queue, self._writer, self._listener
-        if self._shut and records is not None and records.qsize():
-            # An emit that raced with close() put its record in after the last drain.
-            leftover = _drain(records)
-            with self._state:
-                self._dropped += leftover
         received = listener.received if listener is not None else 0
         waiting = records.qsize() if records is not None else 0
         written = writer.written if writer is not None else 0
@@ -332,6 +396,7 @@ class SQLiteHandler(logging.Handler):
             "written": written,
             "dropped": self._dropped,
             "failed": failed,
+            "handed_over": self._handed_over,
             "batches": writer.batches if writer is not None else 0,
             "queue_depth": max(0, emitted - written - self._dropped - failed),
             "writer_restarts": writer.restarts if writer is not None else 0,
@@ -430,7 +495,7 @@ class SQLiteHandler(logging.Handler):
             store.backup(destination)
 
     def _open_writable(self) -> sqlite3.Connection:
-        conn = schema.open_for_writing(self._uri, self._pragmas)
+        conn = self._opener()
         try:
             schema.check_writable(conn)
         except BaseException:
@@ -438,8 +503,15 @@ class SQLiteHandler(logging.Handler):
             raise
         return conn
 
-    def _opener(self) -> Any:
-        return schema.open_for_writing(self._uri, self._pragmas)
+    def _opener(self) -> sqlite3.Connection:
+        conn = schema.open_for_writing(self._uri, self._pragmas)
+        if self.full_text:
+            try:
+                schema.ensure_full_text(conn)
+            except BaseException:
+                conn.close()
+                raise
+        return conn
 
     def _start(self) -> None:
         records = RecordQueue(self.queue_size, sentinel=LISTENER_STOP)
@@ -497,6 +569,22 @@ class SQLiteHandler(logging.Handler):
         return self._queue
 
 
+def _configuring() -> str | None:
+    """Who holds logging's module lock, as dictConfig and fileConfig do while they run.
+
+    ``"here"`` (this thread), ``"elsewhere"``, or None when it is free.
+    """
+    lock = getattr(logging, "_lock", None)  # private, but the one both configs hold
+    if lock is None or not hasattr(lock, "_is_owned"):
+        return None
+    if lock._is_owned():
+        return "here"
+    if not lock.acquire(blocking=False):
+        return "elsewhere"
+    lock.release()
+    return None
+
+
 def _check_options(
     batch_size: object, flush_interval: object, queue_size: object, overflow: object
 ) -> None:
@@ -545,9 +633,9 @@ def _unusable(database: str, exc: Exception) -> str:
     return f"cannot use {database!r} as a log database: {cause}"
 
 
-def _drain(records: RecordQueue | None) -> int:
-    """Empty ``records``, returning how many log records it held."""
-    count = 0
+def _drain(records: RecordQueue | None) -> list[tuple[Any, ...]]:
+    """Empty ``records``, returning the log records it held (flush markers are released)."""
+    items: list[tuple[Any, ...]] = []
     while records is not None:
         try:
             chunk = records.get_nowait()
@@ -555,10 +643,10 @@ def _drain(records: RecordQueue | None) -> int:
             break
         for item in chunk if isinstance(chunk, list) else ():
             if type(item) is tuple:
-                count += 1
+                items.append(item)
             else:
                 item()  # a flush marker: release its waiter
-    return count
+    return items
 
 
 def _close_with_multiprocessing(handler: SQLiteHandler) -> None:
@@ -575,6 +663,72 @@ def _close_with_multiprocessing(handler: SQLiteHandler) -> None:
         return  # not a multiprocessing child
     util.Finalize(handler, handler.close, exitpriority=100)
 
+
+class _LateRecords:
+    """Open handlers by database, and records kept for the next handler to open.
+
+    One lock orders the two events that race during a reconfiguration: a closed
+    handler handing a record over, and a new handler of the same database opening.
+    Either the record finds the new handler, or the new handler finds the record.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._opened = threading.Condition(self._lock)
+        self._open: dict[str, list[SQLiteHandler]] = {}
+        self._kept: dict[str, list[tuple[SQLiteHandler, tuple[Any, ...]]]] = {}
+
+    def open(self, handler: SQLiteHandler) -> None:
+        """Mark ``handler`` open and give it the records kept for its database."""
+        with self._lock:
+            handler._closed = False
+            self._open.setdefault(handler._uri, []).append(handler)
+            kept = self._kept.pop(handler._uri, [])
+            self._opened.notify_all()
+        _LIVE.add(handler)
+        for closed, item in kept:
+            closed._handed_over_one()
+            handler._enqueue(item)
+
+    def close(self, handler: SQLiteHandler) -> None:
+        """Forget ``handler`` (it takes no more records)."""
+        with self._lock:
+            handlers = self._open.get(handler._uri, [])
+            if handler in handlers:
+                handlers.remove(handler)
+            if not handlers:
+                self._open.pop(handler._uri, None)
+
+    def hand_over(
+        self,
+        closed: SQLiteHandler,
+        item: tuple[Any, ...],
+        wait_until: float | None,
+        *,
+        keep: bool,
+    ) -> None:
+        """Pass ``item`` from ``closed`` to an open handler of its database, if any.
+
+        Until the monotonic time ``wait_until``, waits for one to open. Without one,
+        ``keep`` keeps the record (up to ``queue_size`` of them) for the next.
+        """
+        uri = closed._uri
+        with self._lock:
+            while not (handlers := self._open.get(uri)):
+                left = -1.0 if wait_until is None else wait_until - time.monotonic()
+                if left > 0:
+                    self._opened.wait(left)
+                    continue
+                kept = self._kept.setdefault(uri, [])
+                if keep and len(kept) < closed.queue_size:
+                    kept.append((closed, item))
+                return
+            successor = handlers[-1]
+        closed._handed_over_one()
+        successor._enqueue(item)
+
+
+_LATE = _LateRecords()
 
 _LIVE: weakref.WeakSet[SQLiteHandler] = weakref.WeakSet()
 

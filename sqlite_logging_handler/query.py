@@ -50,6 +50,8 @@ class LogRow(NamedTuple):
     exc_text: str | None
     stack_info: str | None
     template: str | None
+    trace_id: str | None
+    span_id: str | None
 
 
 class MetricRow(NamedTuple):
@@ -231,9 +233,20 @@ class LogStore:
         extra: Mapping[str, Any] | None = None,
         limit: int | None = 100,
         newest_first: bool = True,
+        *,
+        trace_id: str | None = None,
+        search: str | None = None,
     ) -> list[LogRow]:
-        """Log rows matching every given filter, in time order (ties by id)."""
-        where = _log_filters(level, min_level, logger, since, until, contains, thread, extra)
+        """Log rows matching every given filter, in time order (ties by id).
+
+        Beyond the filters of the contract: ``trace_id`` (an OpenTelemetry trace id, 32
+        hex digits) and ``search``, a full-text query in SQLite's FTS5 syntax
+        (``"timeout AND db"``, ``"conn*"``, ``'"disk full"'``) over message and
+        exception text; it needs the index ``SQLiteHandler(full_text=True)`` creates.
+        """
+        where = self._log_filters(
+            level, min_level, logger, since, until, contains, thread, extra, trace_id, search
+        )
         sql, params = _ordered(
             f"SELECT {_LOG_SELECT} FROM logs {where.sql()}", where.params, newest_first, limit
         )
@@ -251,19 +264,52 @@ class LogStore:
         extra: Mapping[str, Any] | None = None,
         limit: int | None = None,
         newest_first: bool = False,
+        *,
+        trace_id: str | None = None,
+        search: str | None = None,
     ) -> Iterator[LogRow]:
         """Like ``logs()``, but yields rows one at a time, in constant memory.
 
         For exports of any size: it reads through a connection of its own, in one
         consistent snapshot, oldest first and without a limit by default.
         """
-        where = _log_filters(level, min_level, logger, since, until, contains, thread, extra)
+        where = self._log_filters(
+            level, min_level, logger, since, until, contains, thread, extra, trace_id, search
+        )
         sql, params = _ordered(
             f"SELECT {_LOG_SELECT} FROM logs {where.sql()}", where.params, newest_first, limit
         )
         if self._before_query is not None:
             self._before_query()
         return self._stream(sql, params, _log_row)
+
+    def _log_filters(self, *filters: Any) -> _Where:
+        """The WHERE clause of the log filters, after checking a full-text query."""
+        search = filters[-1]
+        if search is not None:
+            self._check_search(search)
+        return _log_filters(*filters)
+
+    def _check_search(self, search: object) -> None:
+        """Raise a clear error for a search on a database without ``logs_fts``, or bad syntax."""
+        if not isinstance(search, str):
+            msg = f"search must be a full-text query string, not {type(search).__name__}"
+            raise TypeError(msg)
+        with self._lock:
+            conn = self._connection()
+            if not schema.has_full_text(conn):
+                msg = (
+                    f"{self.database!r} has no full-text index: create its handler with "
+                    "SQLiteHandler(..., full_text=True), or use contains= for a substring"
+                )
+                raise SQLiteLoggingError(msg)
+            try:
+                conn.execute(
+                    f"SELECT rowid FROM {schema.FULL_TEXT_TABLE} WHERE {_MATCH} LIMIT 1", (search,)
+                ).fetchall()
+            except sqlite3.OperationalError as exc:
+                msg = f"cannot read {search!r} as a full-text query: {exc}"
+                raise ValueError(msg) from exc
 
     def _stream(
         self, sql: str, params: list[Any], build: Callable[[sqlite3.Row], _RowT]
@@ -289,6 +335,8 @@ class LogStore:
         thread: int | str | None = None,
         extra: Mapping[str, Any] | None = None,
         *,
+        trace_id: str | None = None,
+        search: str | None = None,
         poll_interval: float = 0.2,
         after_id: int | None = None,
     ) -> Iterator[LogRow]:
@@ -300,7 +348,9 @@ class LogStore:
         Ids only grow: a transaction's rows get ids above every committed row, so
         polling by id misses nothing.
         """
-        where = _log_filters(level, min_level, logger, since, until, contains, thread, extra)
+        where = self._log_filters(
+            level, min_level, logger, since, until, contains, thread, extra, trace_id, search
+        )
         conditions = " AND ".join(["id > ?", "id <= ?", *where.conditions])
         sql = f"SELECT {_LOG_SELECT} FROM logs WHERE {conditions} ORDER BY id"
         start = self._max_id() if after_id is None else after_id  # now, not at first next()
@@ -472,6 +522,8 @@ def _log_filters(
     contains: str | None,
     thread: int | str | None,
     extra: Mapping[str, Any] | None,
+    trace_id: str | None,
+    search: str | None,
 ) -> _Where:
     where = _Where()
     where.level(level, min_level)
@@ -480,7 +532,14 @@ def _log_filters(
     where.contains(contains)
     where.thread(thread)
     where.extra(extra)
+    if trace_id is not None:
+        where.add("trace_id = ?", trace_id.lower())
+    if search is not None:
+        where.add(f"id IN (SELECT rowid FROM {schema.FULL_TEXT_TABLE} WHERE {_MATCH})", search)
     return where
+
+
+_MATCH = f"{schema.FULL_TEXT_TABLE} MATCH ?"
 
 
 class _Where:

@@ -24,6 +24,7 @@ from .exceptions import SchemaVersionError, SQLiteLoggingError
 
 __all__ = [
     "DEFAULT_PRAGMAS",
+    "FULL_TEXT_TABLE",
     "LOG_COLUMNS",
     "LOG_INSERT_COLUMNS",
     "LOG_RECORD_ATTRIBUTES",
@@ -35,7 +36,9 @@ __all__ = [
     "check_writable",
     "connect",
     "database_uri",
+    "ensure_full_text",
     "ensure_schema",
+    "has_full_text",
     "insert_sql",
     "is_busy",
     "memory_uri",
@@ -45,7 +48,9 @@ __all__ = [
 ]
 
 #: Bumped on every change to the tables; ``ensure_schema`` upgrades older files.
-SCHEMA_VERSION = 1
+#: 1: the first layout; 2: ``trace_id``/``span_id`` columns, the ``errors`` and
+#: ``recent`` views.
+SCHEMA_VERSION = 2
 
 #: Column name and declared type of ``logs``, in table order (the seed's seven first).
 _LOG_TABLE: tuple[tuple[str, str], ...] = (
@@ -70,6 +75,8 @@ _LOG_TABLE: tuple[tuple[str, str], ...] = (
     ("exc_text", "TEXT"),  # rendered traceback, not part of message
     ("stack_info", "TEXT"),  # rendered stack_info=True text
     ("template", "TEXT"),  # record.msg when args were merged into message
+    ("trace_id", "TEXT"),  # OpenTelemetry trace id (32 hex digits), or NULL
+    ("span_id", "TEXT"),  # OpenTelemetry span id (16 hex digits), or NULL
 )
 
 _METRIC_TABLE: tuple[tuple[str, str], ...] = (
@@ -97,6 +104,7 @@ LOG_INSERT_COLUMNS: tuple[str, ...] = (
     "filename", "source_module", "lineno", "func_name", "process", "process_name",
     "thread_name",
     "message", "extra_data", "task_name", "exc_text", "stack_info", "template",
+    "trace_id", "span_id",
 )  # fmt: skip
 #: The LogRecord attributes behind the first columns of LOG_INSERT_COLUMNS.
 LOG_RECORD_ATTRIBUTES: tuple[str, ...] = (
@@ -115,6 +123,44 @@ _INDEXES = (
     "CREATE INDEX IF NOT EXISTS idx_logs_thread_timestamp ON logs(thread_id, timestamp)",
     "CREATE INDEX IF NOT EXISTS idx_metrics_name ON metrics(metric_name, timestamp)",
     "CREATE INDEX IF NOT EXISTS idx_metrics_timestamp ON metrics(timestamp)",
+    # Partial: records without a trace cost nothing; ``trace_id = ?`` implies NOT NULL.
+    "CREATE INDEX IF NOT EXISTS idx_logs_trace ON logs(trace_id, span_id) "
+    "WHERE trace_id IS NOT NULL",
+)
+
+#: Views every database gets, for SQL tools and Datasette (``SELECT *`` is expanded
+#: when the view is used, so columns added later appear in them). A user's own table
+#: or view of the same name is left alone.
+_VIEWS = (
+    "CREATE VIEW IF NOT EXISTS errors AS SELECT * FROM logs WHERE levelno >= 40",
+    "CREATE VIEW IF NOT EXISTS recent AS SELECT * FROM logs "
+    "WHERE timestamp >= strftime('%Y-%m-%d %H:%M:%f', 'now', '-1 hour')",
+)
+
+#: The opt-in full-text index over ``logs``, declared as sqlite-utils declares one
+#: (``content="logs"``, triggers named ``logs_ai``/``logs_ad``/``logs_au``), which is
+#: how sqlite-utils and Datasette find it.
+FULL_TEXT_TABLE = "logs_fts"
+FULL_TEXT_COLUMNS = ("message", "exc_text")
+_FULL_TEXT = (
+    'CREATE VIRTUAL TABLE IF NOT EXISTS "logs_fts" USING FTS5 (\n'
+    '    "message", "exc_text",\n'
+    '    content="logs"\n'
+    ")",
+    'CREATE TRIGGER IF NOT EXISTS "logs_ai" AFTER INSERT ON "logs" BEGIN\n'
+    '  INSERT INTO "logs_fts" (rowid, "message", "exc_text") '
+    'VALUES (new.rowid, new."message", new."exc_text");\n'
+    "END",
+    'CREATE TRIGGER IF NOT EXISTS "logs_ad" AFTER DELETE ON "logs" BEGIN\n'
+    '  INSERT INTO "logs_fts" ("logs_fts", rowid, "message", "exc_text") '
+    'VALUES(\'delete\', old.rowid, old."message", old."exc_text");\n'
+    "END",
+    'CREATE TRIGGER IF NOT EXISTS "logs_au" AFTER UPDATE ON "logs" BEGIN\n'
+    '  INSERT INTO "logs_fts" ("logs_fts", rowid, "message", "exc_text") '
+    'VALUES(\'delete\', old.rowid, old."message", old."exc_text");\n'
+    '  INSERT INTO "logs_fts" (rowid, "message", "exc_text") '
+    'VALUES (new.rowid, new."message", new."exc_text");\n'
+    "END",
 )
 
 #: SQL rendering an epoch (seconds, float) as the stored UTC timestamp text.
@@ -266,8 +312,38 @@ def _create_or_upgrade(conn: sqlite3.Connection) -> None:
                 decl = decl.replace(" NOT NULL", "")
                 conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
         _backfill(conn, table)
-    for statement in _INDEXES:
+    for statement in (*_INDEXES, *_VIEWS):
         conn.execute(statement)
+
+
+def has_full_text(conn: sqlite3.Connection) -> bool:
+    """Whether the database has the ``logs_fts`` full-text index."""
+    row = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE name = ? AND type = 'table'", (FULL_TEXT_TABLE,)
+    ).fetchone()
+    return row is not None
+
+
+def ensure_full_text(conn: sqlite3.Connection) -> None:
+    """Create ``logs_fts`` and its triggers if missing, indexing the rows already there.
+
+    The triggers keep it in step with every later insert, delete and update, by any
+    writer (also one without ``full_text=True``). Raises ``sqlite3.Error`` when this
+    SQLite has no FTS5.
+    """
+    if has_full_text(conn):
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if not has_full_text(conn):
+            for statement in _FULL_TEXT:
+                conn.execute(statement)
+            conn.execute(f"INSERT INTO {FULL_TEXT_TABLE}({FULL_TEXT_TABLE}) VALUES ('rebuild')")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 def _backfill(conn: sqlite3.Connection, table: str) -> None:

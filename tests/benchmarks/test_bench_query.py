@@ -53,7 +53,8 @@ def _fill(path, rows: int) -> None:
                 None,
                 "request %d done",
             ]
-            batch.append(values[:width])
+            values += [None] * (width - len(values))  # trace ids, and any later columns
+            batch.append(values)
         conn.executemany(sql, batch)
     conn.execute("COMMIT")
     conn.close()
