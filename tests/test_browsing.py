@@ -45,7 +45,7 @@ def test_datasette_shows_logs_with_date_facets_json_and_views(db_path):
     _write(db_path, full_text=False)
 
     body = _get(db_path, "/app/logs.json?_facet_date=timestamp&_json=extra_data&_shape=objects")
-    assert [r["message"] for r in body["rows"]][0] == "connection timeout talking to db primary"
+    assert body["rows"][0]["message"] == "connection timeout talking to db primary"
     assert body["rows"][0]["extra_data"] == {"user_id": 42, "tags": ["a"]}
     (day,) = body["facet_results"]["timestamp"]["results"]
     today = rows(db_path, "SELECT date(timestamp) FROM logs LIMIT 1")[0][0]
