@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TextIO
 
-from . import _render, maintenance, schema
+from . import _render, _report, maintenance, schema
 from ._demo import DEMO_DATABASE, run_demo
 from .exceptions import SQLiteLoggingError
 from .query import LogRow, LogStore, parse_age, parse_time
@@ -40,6 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, sqlite3.Error, SQLiteLoggingError) as exc:
         print(f"sqlite-logs: error: {exc}", file=sys.stderr)
         return 1
+    except ValueError as exc:  # a bad value only the database could judge (a search query)
+        print(f"sqlite-logs: error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     return result
@@ -94,6 +97,11 @@ def _parser() -> argparse.ArgumentParser:
     metrics.add_argument("--plot", action="store_true", help="a sparkline of each metric over time")
     metrics.add_argument("--buckets", type=_positive_int, default=40, help="plot width (40)")
 
+    report = command("report", _report_page, "one self-contained HTML page of charts (SVG)")
+    report.add_argument("-o", "--output", default="report.html", help="default: report.html")
+    report.add_argument("--since", type=_time, help="e.g. 24h, 7d (default: all)")
+    report.add_argument("--buckets", type=_positive_int, default=60, help="time buckets (60)")
+
     export = command("export", _export, "stream records to JSON lines or CSV, in constant memory")
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     export.add_argument("-o", "--output", help="file to write (default: stdout)")
@@ -119,6 +127,10 @@ def _add_filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--logger", help="this logger and its children")
     parser.add_argument("--contains", help="text in the message (any case)")
     parser.add_argument("--thread", help="a thread name or id")
+    parser.add_argument("--trace-id", help="an OpenTelemetry trace id (32 hex digits)")
+    parser.add_argument(
+        "--search", help="full-text query, e.g. 'timeout AND db' (needs full_text=True)"
+    )
     parser.add_argument(
         "--extra",
         action="append",
@@ -137,6 +149,7 @@ def _filters(args: argparse.Namespace) -> dict[str, Any]:
         "since": args.since, "until": args.until, "level": args.level,
         "min_level": args.min_level, "logger": args.logger, "contains": args.contains,
         "thread": thread, "extra": dict(args.extra) or None,
+        "trace_id": args.trace_id, "search": args.search,
     }  # fmt: skip
 
 
@@ -318,6 +331,23 @@ def _buckets(store: LogStore, name: str, since: Any, count: int) -> list[float |
         )
     )
     return [averages.get(i) for i in range(count)]
+
+
+def _report_page(args: argparse.Namespace, out: TextIO) -> int:
+    with _open_store(args) as store:
+        since = parse_time(args.since)
+        epoch = None if since is None else _report_epoch(store, since)
+        page = _report.render_report(store, since=epoch, buckets=args.buckets)
+    with open(args.output, "w", encoding="utf-8") as target:
+        target.write(page)
+    print(f"wrote {args.output}", file=out)
+    return 0
+
+
+def _report_epoch(store: LogStore, timestamp: str) -> float:
+    """The epoch of a stored timestamp text, computed by SQLite as the writer stores it."""
+    value = store.sql("SELECT (julianday(?) - 2440587.5) * 86400.0", (timestamp,))[0][0]
+    return float(value)
 
 
 def _export(args: argparse.Namespace, out: TextIO) -> int:

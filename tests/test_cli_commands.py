@@ -265,3 +265,40 @@ def test_the_console_script_is_installed_by_pip():
     result = subprocess.run([path, "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
     assert "demo" in result.stdout
+
+
+def test_report_writes_one_html_file(logs_db, tmp_path):
+    out = tmp_path / "report.html"
+    result = sqlite_logs("--db", str(logs_db), "report", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    page = out.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and page.count("<svg") == 3
+    assert 'data-name="latency"' in page
+
+
+def test_query_search_and_trace_id(db_path):
+    handler = SQLiteHandler(db_path, full_text=True)
+    log = make_logger(handler)
+    log.info("connection timeout on db")
+    log.info("timeout on cache")
+    handler.close()
+    found = sqlite_logs("--db", str(db_path), "query", "--search", "timeout AND db", "--json")
+    assert found.returncode == 0, found.stderr
+    assert [json.loads(line)["message"] for line in found.stdout.splitlines()] == [
+        "connection timeout on db"
+    ]
+    traced = sqlite_logs("--db", str(db_path), "query", "--trace-id", "0" * 31 + "1", "--json")
+    assert (traced.returncode, traced.stdout) == (0, "")
+
+
+def test_search_without_a_full_text_index_is_a_one_line_error(logs_db):
+    result = sqlite_logs("--db", str(logs_db), "query", "--search", "boom")
+    assert result.returncode == 1
+    assert "full_text=True" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_malformed_search_is_a_usage_error(db_path):
+    SQLiteHandler(db_path, full_text=True).close()
+    result = sqlite_logs("--db", str(db_path), "query", "--search", '"unterminated')
+    assert result.returncode == 2
+    assert "full-text query" in result.stderr and "Traceback" not in result.stderr

@@ -56,6 +56,8 @@ def _make(kind: str, tmp_path) -> logging.Handler:
     path = str(tmp_path / f"{next(_names)}")
     if kind == "sqlite":
         return SQLiteHandler(path + ".db")
+    if kind == "sqlite+full_text":
+        return SQLiteHandler(path + ".db", full_text=True)
     if kind == "file":
         return logging.FileHandler(path + ".log")
     if kind == "queue+file":
@@ -96,6 +98,21 @@ def test_caller_cost(benchmark, tmp_path, kind):
 @pytest.mark.parametrize("kind", KINDS)
 def test_end_to_end(benchmark, tmp_path, kind):
     """From the first call until every record is stored (flush() has returned)."""
+
+    def emit_and_flush(log, handler):
+        for i in range(N):
+            _message(log, i)
+        handler.flush()
+
+    benchmark.pedantic(
+        emit_and_flush, setup=lambda: _setup(kind, tmp_path), teardown=_teardown, rounds=5
+    )
+
+
+@pytest.mark.benchmark(group="full-text index: N records until flush() returns")
+@pytest.mark.parametrize("kind", ["file", "sqlite", "sqlite+full_text"])
+def test_full_text_cost(benchmark, tmp_path, kind):
+    """What ``full_text=True`` (FTS5 triggers on every row) adds end to end."""
 
     def emit_and_flush(log, handler):
         for i in range(N):

@@ -1,0 +1,116 @@
+"""``sqlite-logs report``: a self-contained HTML page whose charts match the database."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from html.parser import HTMLParser
+
+from sqlite_logging_handler import SQLiteHandler
+from sqlite_logging_handler._records import METRIC_ATTR, MetricPayload
+from sqlite_logging_handler.cli import main
+
+T0 = 1_790_000_000.0  # a fixed epoch: buckets of 100 s from here
+
+
+class _Marks(HTMLParser):
+    """Every start tag with its attributes, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def _record(offset: float, level: int, msg: str = "m", metric=None) -> logging.LogRecord:
+    record = logging.LogRecord("app", level, __file__, 1, msg, None, None)
+    record.created = T0 + offset
+    if metric is not None:
+        record.__dict__[METRIC_ATTR] = MetricPayload(*metric, None)
+    return record
+
+
+def _build(db_path) -> None:
+    handler = SQLiteHandler(db_path)
+    plan = {  # offset: levels logged there
+        10: [logging.INFO] * 3 + [logging.ERROR],
+        150: [logging.INFO, logging.WARNING],
+        420: [logging.ERROR, logging.ERROR],
+        600: [logging.INFO],
+    }
+    for offset, levels in plan.items():
+        for level in levels:
+            handler.handle(_record(offset, level))
+    for offset, value in [(20, 10.0), (30, 30.0), (40, 20.0), (590, 5.0)]:
+        handler.handle(_record(offset, logging.INFO, metric=("latency", value, "ms")))
+    handler.close()
+
+
+def _report(db_path, tmp_path, *args: str) -> tuple[str, list[tuple[str, dict]]]:
+    out = tmp_path / "report.html"
+    assert main(["--db", str(db_path), "report", "-o", str(out), *args]) == 0
+    page = out.read_text(encoding="utf-8")
+    parser = _Marks()
+    parser.feed(page)
+    return page, parser.tags
+
+
+def test_report_series_match_the_database(db_path, tmp_path):
+    _build(db_path)
+    page, tags = _report(db_path, tmp_path, "--buckets", "6")
+
+    bars = Counter()
+    for tag, attrs in tags:
+        if tag == "rect" and attrs.get("class") == "bar":
+            bars[int(attrs["data-bucket"]), attrs["data-level"]] += int(attrs["data-count"])
+    assert bars == {
+        (0, "INFO"): 3,
+        (0, "ERROR"): 1,
+        (1, "INFO"): 1,
+        (1, "WARNING"): 1,
+        (4, "ERROR"): 2,
+        (5, "INFO"): 1,
+    }
+    rates = {
+        int(a["data-bucket"]): float(a["data-rate"])
+        for t, a in tags
+        if t == "circle" and a.get("class") == "rate"
+    }
+    assert rates == {0: 0.25, 1: 0.0, 4: 1.0, 5: 0.0}
+
+    (metric,) = [a for t, a in tags if t == "section" and a.get("class") == "metric"]
+    assert metric["data-name"] == "latency"
+    points = {
+        int(a["data-bucket"]): (float(a["data-p50"]), float(a["data-p95"]))
+        for t, a in tags
+        if t == "circle" and a.get("class") == "p50"
+    }
+    assert points == {0: (20.0, 30.0), 5: (5.0, 5.0)}  # nearest rank of 10, 30, 20
+    assert "latency (ms)" in page
+
+
+def test_report_is_self_contained(db_path, tmp_path):
+    _build(db_path)
+    page, tags = _report(db_path, tmp_path)
+    assert "<script" not in page.lower()
+    assert not [a for _, a in tags if "src" in a or "href" in a]
+    assert sum(1 for t, _ in tags if t == "svg") == 3  # volume, error rate, one metric
+
+
+def test_report_on_an_empty_database_says_so(db_path, tmp_path):
+    SQLiteHandler(db_path).close()
+    page, _ = _report(db_path, tmp_path)
+    assert "No records yet." in page
+
+
+def test_report_since_leaves_older_records_out(db_path, tmp_path):
+    handler = SQLiteHandler(db_path)
+    handler.handle(_record(0, logging.INFO))  # long ago (T0 is in the past)
+    now = logging.LogRecord("app", logging.ERROR, __file__, 1, "now", None, None)
+    handler.handle(now)
+    handler.close()
+    _, tags = _report(db_path, tmp_path, "--since", "1h")
+    counts = [int(a["data-count"]) for t, a in tags if t == "rect" and a.get("class") == "bar"]
+    assert counts == [1]
