@@ -149,7 +149,7 @@ def _volume_chart(counts: dict[str, list[int]], span: Buckets) -> str:
     top = max(totals) or 1
     bar = (_WIDTH - 2 * _PAD) / span.count
     marks = []
-    below = [0] * span.count
+    below = [0.0] * span.count
     for level, column in counts.items():
         colour = _LEVEL_COLOURS.get(level, _OTHER_COLOUR)
         for index, n in enumerate(column):
