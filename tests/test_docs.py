@@ -61,9 +61,9 @@ def test_examples_run(path, tmp_path, monkeypatch, capsys):
 
 @pytest.fixture
 def sample_db(tmp_path):
-    """A database with a few records, for the SQL examples."""
+    """A database with a few records (and the full-text index), for the SQL examples."""
     path = tmp_path / "sample.db"
-    handler = SQLiteHandler(path)
+    handler = SQLiteHandler(path, full_text=True)
     log = make_logger(handler)
     log.info("request %d done", 1, extra={"user_id": 12345})
     log.error("it broke")
