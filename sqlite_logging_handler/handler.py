@@ -678,6 +678,11 @@ class _LateRecords:
         self._open: dict[str, list[SQLiteHandler]] = {}
         self._kept: dict[str, list[tuple[SQLiteHandler, tuple[Any, ...]]]] = {}
 
+    def reinit_after_fork(self) -> None:
+        """In a forked child: fresh locks (a parent thread may have held them at fork)."""
+        self._lock = threading.Lock()
+        self._opened = threading.Condition(self._lock)
+
     def open(self, handler: SQLiteHandler) -> None:
         """Mark ``handler`` open and give it the records kept for its database."""
         with self._lock:
@@ -743,4 +748,8 @@ def _after_fork_in_parent() -> None:
         handler._resume_after_fork()
 
 
-os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent)
+os.register_at_fork(
+    before=_before_fork,
+    after_in_parent=_after_fork_in_parent,
+    after_in_child=_LATE.reinit_after_fork,
+)

@@ -28,11 +28,11 @@ def test_structlog_render_to_log_kwargs(handler, db_path, structlog_reset):
     stdlib_logger = make_logger(handler)
     structlog.configure(
         processors=[structlog.stdlib.add_log_level, structlog.stdlib.render_to_log_kwargs],
-        logger_factory=lambda *args: stdlib_logger,
+        logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,
     )
-    log = structlog.get_logger().bind(user_id=42)
+    log = structlog.get_logger(stdlib_logger.name).bind(user_id=42)
     log.info("user logged in", path="/login")
     try:
         1 / 0
@@ -60,11 +60,11 @@ def test_structlog_processor_formatter_event_dict(handler, db_path, structlog_re
             structlog.processors.TimeStamper(fmt="iso"),
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
-        logger_factory=lambda *args: stdlib_logger,
+        logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,
     )
-    log = structlog.get_logger().bind(request_id="r-1")
+    log = structlog.get_logger(stdlib_logger.name).bind(request_id="r-1")
     log.warning("cache miss", key="user:42", attempts=3)
     try:
         {}["missing"]
