@@ -257,13 +257,29 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
     repeated inside a ``BEGIN IMMEDIATE`` transaction. A database written by a newer
     version of this package raises ``SchemaVersionError`` and is left untouched.
     """
-    if _checked_version(conn) == SCHEMA_VERSION:
+    _unless_done(conn, lambda: _checked_version(conn) == SCHEMA_VERSION, _upgrade_to_current)
+
+
+def _upgrade_to_current(conn: sqlite3.Connection) -> None:
+    _create_or_upgrade(conn)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _unless_done(
+    conn: sqlite3.Connection,
+    done: Callable[[], bool],
+    change: Callable[[sqlite3.Connection], None],
+) -> None:
+    """Run ``change`` in a write transaction unless ``done()``, checked again inside it.
+
+    The second check makes it safe against other processes making the same change.
+    """
+    if done():
         return
     conn.execute("BEGIN IMMEDIATE")
     try:
-        if _checked_version(conn) < SCHEMA_VERSION:
-            _create_or_upgrade(conn)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        if not done():
+            change(conn)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
@@ -331,19 +347,13 @@ def ensure_full_text(conn: sqlite3.Connection) -> None:
     writer (also one without ``full_text=True``). Raises ``sqlite3.Error`` when this
     SQLite has no FTS5.
     """
-    if has_full_text(conn):
-        return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        if not has_full_text(conn):
-            for statement in _FULL_TEXT:
-                conn.execute(statement)
-            conn.execute(f"INSERT INTO {FULL_TEXT_TABLE}({FULL_TEXT_TABLE}) VALUES ('rebuild')")
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
+    _unless_done(conn, lambda: has_full_text(conn), _create_full_text)
+
+
+def _create_full_text(conn: sqlite3.Connection) -> None:
+    for statement in _FULL_TEXT:
+        conn.execute(statement)
+    conn.execute(f"INSERT INTO {FULL_TEXT_TABLE}({FULL_TEXT_TABLE}) VALUES ('rebuild')")
 
 
 def _backfill(conn: sqlite3.Connection, table: str) -> None:
