@@ -7,6 +7,7 @@ import logging
 import logging.config
 import threading
 import time
+from typing import Any
 
 from sqlite_logging_handler import SQLiteHandler
 
@@ -137,7 +138,7 @@ def test_incremental_dictconfig_changes_the_handlers_level(tmp_path):
     assert handler.stats()["emitted"] == 2
 
 
-def _config(db, batch_size: int) -> dict:
+def _config(db, batch_size: int) -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,

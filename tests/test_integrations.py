@@ -67,7 +67,7 @@ def test_structlog_processor_formatter_event_dict(handler, db_path, structlog_re
     log = structlog.get_logger(stdlib_logger.name).bind(request_id="r-1")
     log.warning("cache miss", key="user:42", attempts=3)
     try:
-        {}["missing"]
+        _ = {"present": 1}["missing"]
     except KeyError:
         log.exception("lookup failed")
     assert handler.flush()

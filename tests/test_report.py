@@ -18,13 +18,15 @@ class _Marks(HTMLParser):
 
     def __init__(self) -> None:
         super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.tags: list[tuple[str, dict[str, str]]] = []
 
     def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs)))
+        self.tags.append((tag, {name: value or "" for name, value in attrs}))
 
 
-def _record(offset: float, level: int, msg: str = "m", metric=None) -> logging.LogRecord:
+def _record(
+    offset: float, level: int, msg: str = "m", metric: tuple[str, float, str] | None = None
+) -> logging.LogRecord:
     record = logging.LogRecord("app", level, __file__, 1, msg, None, None)
     record.created = T0 + offset
     if metric is not None:
@@ -48,7 +50,10 @@ def _build(db_path) -> None:
     handler.close()
 
 
-def _report(db_path, tmp_path, *args: str) -> tuple[str, list[tuple[str, dict]]]:
+Tags = list[tuple[str, dict[str, str]]]
+
+
+def _report(db_path, tmp_path, *args: str) -> tuple[str, Tags]:
     out = tmp_path / "report.html"
     assert main(["--db", str(db_path), "report", "-o", str(out), *args]) == 0
     page = out.read_text(encoding="utf-8")
@@ -61,7 +66,7 @@ def test_report_series_match_the_database(db_path, tmp_path):
     _build(db_path)
     page, tags = _report(db_path, tmp_path, "--buckets", "6")
 
-    bars = Counter()
+    bars: Counter[tuple[int, str]] = Counter()
     for tag, attrs in tags:
         if tag == "rect" and attrs.get("class") == "bar":
             bars[int(attrs["data-bucket"]), attrs["data-level"]] += int(attrs["data-count"])
