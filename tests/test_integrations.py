@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
 import threading
 
 import pytest
@@ -15,7 +16,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from sqlite_logging_handler import LogStore, SQLiteHandler
 
-from .conftest import make_logger, rows
+from .conftest import PYTHON, child_env, make_logger, rows
 
 
 @pytest.fixture
@@ -183,3 +184,25 @@ def test_a_trace_id_on_an_untraced_record_stays_null(handler, logger, db_path):
     handler.flush()
     (row,) = rows(db_path)
     assert row["trace_id"] is None
+
+
+def test_none_of_these_packages_is_imported_by_the_handler(db_path):
+    """They are test extras only: logging, searching and reading import none of them."""
+    script = f"""
+import logging, sys
+from sqlite_logging_handler import LogStore, SQLiteHandler
+handler = SQLiteHandler({str(db_path)!r}, full_text=True)
+log = logging.getLogger("plain")
+log.addHandler(handler)
+log.warning("hello", extra={{"extra": 1}})
+handler.close()
+with LogStore({str(db_path)!r}) as store:
+    assert [r.message for r in store.logs(search="hello")] == ["hello"]
+foreign = ("opentelemetry", "structlog", "loguru", "datasette", "sqlite_utils")
+print(sorted(m for m in sys.modules if m.split(".")[0] in foreign))
+"""
+    done = subprocess.run(
+        [PYTHON, "-c", script], env=child_env(), capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
