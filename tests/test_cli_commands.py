@@ -13,6 +13,7 @@ import time
 import pytest
 
 from sqlite_logging_handler import MetricsAdapter, SQLiteHandler
+from sqlite_logging_handler.schema import SCHEMA_VERSION
 
 from .conftest import PYTHON, child_env, make_logger, rows
 from .test_schema import make_seed_database
@@ -191,7 +192,7 @@ def test_backup_vacuum_and_upgrade(logs_db, tmp_path):
     assert refused.returncode == 1
     assert "sqlite-logs upgrade" in refused.stderr or "SQLiteHandler" in refused.stderr
     upgraded = sqlite_logs("--db", str(seed), "upgrade")
-    assert upgraded.stdout.strip() == f"upgraded {seed} from schema version 0 to 1"
+    assert upgraded.stdout.strip() == f"upgraded {seed} from schema version 0 to {SCHEMA_VERSION}"
     assert sqlite_logs("--db", str(seed), "upgrade").stdout.startswith(f"{seed} is already")
     assert sqlite_logs("--db", str(seed), "tail").returncode == 0
 

@@ -158,9 +158,60 @@ def test_no_column_has_a_date_type_that_parse_decltypes_would_convert(db_path):
             "SELECT * FROM metrics WHERE metric_name = 'x' AND timestamp >= '2026'",
             "idx_metrics_name",
         ),
+        ("SELECT * FROM logs WHERE trace_id = 'abc'", "idx_logs_trace"),
     ],
 )
 def test_common_queries_are_served_by_an_index(db_path, sql, index):
     SQLiteHandler(db_path).close()
     plan = " ".join(r[3] for r in rows(db_path, f"EXPLAIN QUERY PLAN {sql}"))
     assert index in plan
+
+
+def _as_version_1(path) -> None:
+    """Turn a current database back into the version 1 layout (no trace ids, no views)."""
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        """
+        DROP INDEX idx_logs_trace;
+        DROP VIEW errors;
+        DROP VIEW recent;
+        ALTER TABLE logs DROP COLUMN trace_id;
+        ALTER TABLE logs DROP COLUMN span_id;
+        PRAGMA user_version = 1;
+        """
+    )
+    conn.close()
+
+
+def test_a_version_1_database_is_upgraded_keeping_its_rows(db_path):
+    handler = SQLiteHandler(db_path)
+    make_logger(handler).error("written by version 1")
+    handler.close()
+    _as_version_1(db_path)
+    with pytest.raises(SchemaVersionError, match="SQLiteHandler"):
+        LogStore(db_path)
+
+    handler = SQLiteHandler(db_path)
+    make_logger(handler).error("written by version 2")
+    handler.close()
+
+    assert rows(db_path, "PRAGMA user_version")[0][0] == schema.SCHEMA_VERSION == 2
+    assert [(r["message"], r["trace_id"]) for r in rows(db_path, "SELECT * FROM errors")] == [
+        ("written by version 1", None),
+        ("written by version 2", None),
+    ]
+    with LogStore(db_path) as store:
+        assert len(store.logs(since="1h")) == 2
+
+
+def test_a_users_own_table_named_errors_is_left_alone(db_path):
+    conn = sqlite3.connect(db_path)
+    conn.execute("CREATE TABLE errors (code INTEGER, meaning TEXT)")
+    conn.execute("INSERT INTO errors VALUES (404, 'not found')")
+    conn.commit()
+    conn.close()
+    handler = SQLiteHandler(db_path)
+    make_logger(handler).error("logged")
+    handler.close()
+    assert [tuple(r) for r in rows(db_path, "SELECT * FROM errors")] == [(404, "not found")]
+    assert len(rows(db_path, "SELECT * FROM recent")) == 1
