@@ -127,7 +127,8 @@ def render_report(store: LogStore, *, since: float | None = None, buckets: int =
     title = f"Logs and metrics: {store.database}"
     parts = [_HEAD.format(title=html.escape(title)), f"<h1>{html.escape(title)}</h1>"]
     if span is None:
-        parts.append("<p>No records yet.</p>")
+        empty = "No records yet." if since is None else "No records in this period."
+        parts.append(f"<p>{empty}</p>")
     else:
         parts.append(
             f'<p class="span">{span.label(0)} to {span.label(span.count)} UTC, '

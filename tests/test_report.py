@@ -110,6 +110,15 @@ def test_report_on_an_empty_database_says_so(db_path, tmp_path):
     assert "No records yet." in page
 
 
+def test_report_of_a_quiet_period_says_so(db_path, tmp_path):
+    handler = SQLiteHandler(db_path)
+    handler.handle(_record(0, logging.INFO))  # long before the last hour
+    handler.close()
+    page, tags = _report(db_path, tmp_path, "--since", "1h")
+    assert "No records in this period." in page
+    assert not [t for t, _ in tags if t == "svg"]
+
+
 def test_report_since_leaves_older_records_out(db_path, tmp_path):
     handler = SQLiteHandler(db_path)
     handler.handle(_record(0, logging.INFO))  # long ago (T0 is in the past)
