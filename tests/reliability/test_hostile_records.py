@@ -178,3 +178,32 @@ def test_any_level_custom_or_not_is_stored_with_its_name(db_path):
     finally:
         store.close()
         handler.close()
+
+
+EVENT_KEYS = KEYS.filter(lambda k: k not in {"event", "exc_info", "exception", "stack"})
+
+
+def test_any_structlog_event_dict_is_taken_apart(db_path):
+    """A ``record.msg`` that is an event dict (structlog's wrap_for_formatter)."""
+    handler = SQLiteHandler(db_path)
+    log = make_logger(handler)
+    store = handler.store()
+
+    @SETTINGS
+    @given(
+        event=ANY_TEXT | st.integers() | st.none(),
+        fields=st.dictionaries(EVENT_KEYS, JSON_VALUES, max_size=6),
+    )
+    def check(event, fields):
+        event_dict = {"event": event, **fields}
+        log.info(event_dict, extra={"_logger": object(), "_name": "info"})
+        event_dict.clear()  # what was stored was taken at emit time
+        row = last_row(store)
+        assert row.message == escaped(event if isinstance(event, str) else str(event))
+        assert row.extra_data == (fields or None)
+
+    try:
+        check()
+    finally:
+        store.close()
+        handler.close()
