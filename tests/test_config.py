@@ -220,3 +220,42 @@ def test_without_an_open_handler_of_the_database_late_records_are_dropped_and_co
     log.info("nowhere to go")
     stats = handler.stats()
     assert (stats["emitted"], stats["dropped"], stats["handed_over"]) == (1, 1, 0)
+
+
+def test_reconfiguring_to_another_database_stalls_no_one_for_long(tmp_path):
+    """No handler of the old database opens again: late records are dropped and counted,
+    after a bounded wait, and every other record is in one of the two files."""
+    first, second = tmp_path / "first.db", tmp_path / "second.db"
+    logging.config.dictConfig(_config(first, 100))
+    old = _root_handler()
+    stop = threading.Event()
+    sent = [0, 0]
+    slowest = [0.0, 0.0]
+
+    def produce(n: int) -> None:
+        log = logging.getLogger(f"mover.{n}")
+        while not stop.is_set():
+            started = time.monotonic()
+            log.info("record", extra={"worker": n})
+            slowest[n] = max(slowest[n], time.monotonic() - started)
+            sent[n] += 1
+
+    threads = [threading.Thread(target=produce, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(0.05)
+        logging.config.dictConfig(_config(second, 100))
+        new = _root_handler()
+        time.sleep(0.05)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+    new.close()
+
+    stored = len(rows(first)) + len(rows(second))
+    emitted = old.stats()["emitted"] + new.stats()["emitted"]
+    assert emitted == sum(sent)
+    assert stored + old.stats()["dropped"] + new.stats()["dropped"] == sum(sent)
+    assert max(slowest) < 10  # the late callers' wait is bounded (HANDOVER_WAIT and the close)
