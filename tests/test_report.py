@@ -10,6 +10,8 @@ from sqlite_logging_handler import SQLiteHandler
 from sqlite_logging_handler._records import METRIC_ATTR, MetricPayload
 from sqlite_logging_handler.cli import main
 
+from .conftest import rows
+
 T0 = 1_790_000_000.0  # a fixed epoch: buckets of 100 s from here
 
 
@@ -94,6 +96,12 @@ def test_report_series_match_the_database(db_path, tmp_path):
     }
     assert points == {0: (20.0, 30.0), 5: (5.0, 5.0)}  # nearest rank of 10, 30, 20
     assert "latency (ms)" in page
+
+    per_level: Counter[str] = Counter()
+    for (_, level), n in bars.items():
+        per_level[level] += n
+    stored = rows(db_path, "SELECT level, COUNT(*) AS n FROM logs GROUP BY level")
+    assert per_level == {row["level"]: row["n"] for row in stored}
 
 
 def test_report_is_self_contained(db_path, tmp_path):
