@@ -209,6 +209,7 @@ class SQLiteHandler(logging.Handler):
         self._enqueue(item)
 
     def _enqueue(self, item: tuple[Any, ...]) -> None:
+        """Put a snapshotted record on the queue, as ``overflow`` says when it is full."""
         records = self._queue
         if records is None:
             records = self._start_after_fork()
@@ -226,6 +227,7 @@ class SQLiteHandler(logging.Handler):
             self._hand_over_queued(records)
 
     def _hand_over_queued(self, records: RecordQueue) -> None:
+        """Pass on what reached the queue after close() drained it for the last time."""
         for item in _drain(records):
             self._hand_over(item, wait=False)
 
