@@ -12,6 +12,7 @@ import json.encoder
 import logging
 import math
 import operator
+import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple, TypeAlias
 
@@ -67,8 +68,9 @@ PLAIN_RECORD_SIZE = len(_PLAIN_RECORD.__dict__)
 
 # OpenTelemetry's logging instrumentation sets these (``"0"`` outside a span); they
 # are stored in ``trace_id``/``span_id``, not in ``extra_data``.
+# Only hex text is theirs: any other value under those names is an ordinary extra.
 _TRACE_ATTR, _SPAN_ATTR = "otelTraceID", "otelSpanID"
-_NOT_EXTRA = _STANDARD_ATTRS | {_TRACE_ATTR, _SPAN_ATTR}
+_ID_TEXT = re.compile(r"[0-9a-fA-F]{1,32}")
 _NO_TRACE = (None, None)
 
 _ENCODER = json.JSONEncoder(
@@ -135,11 +137,22 @@ def log_row(
 
 def _record_trace(attrs: Mapping[str, Any]) -> tuple[str, str | None] | None:
     """The ids OpenTelemetry's logging instrumentation set on a record, if in a span."""
-    trace_id = attrs.get(_TRACE_ATTR)
-    if not isinstance(trace_id, str) or trace_id.strip("0") == "":
+    trace_id = _id_text(attrs.get(_TRACE_ATTR))
+    if trace_id is None:
         return None
-    span_id = attrs.get(_SPAN_ATTR)
-    return trace_id, span_id if isinstance(span_id, str) and span_id.strip("0") else None
+    return trace_id.lower(), _id_text(attrs.get(_SPAN_ATTR))
+
+
+def _id_text(value: object) -> str | None:
+    """``value`` if it is a trace or span id as text, not all zeros (no span)."""
+    if isinstance(value, str) and _ID_TEXT.fullmatch(value) and value.strip("0"):
+        return value.lower()
+    return None
+
+
+def _is_id_text(value: object) -> bool:
+    """Whether ``value`` is what the instrumentation sets: hex text ("0" outside a span)."""
+    return isinstance(value, str) and _ID_TEXT.fullmatch(value) is not None
 
 
 def is_metric(record: logging.LogRecord) -> bool:
@@ -170,7 +183,10 @@ def extras_json(attrs: Mapping[str, Any]) -> str | None:
     Values JSON cannot encode (objects, NaN, cycles, odd keys) are stored as their
     ``repr()``, so the record is never lost for its extras.
     """
-    extras = {key: value for key, value in attrs.items() if key not in _NOT_EXTRA}
+    extras = {key: value for key, value in attrs.items() if key not in _STANDARD_ATTRS}
+    for name in (_TRACE_ATTR, _SPAN_ATTR):  # stored in trace_id / span_id instead
+        if name in extras and _is_id_text(extras[name]):
+            del extras[name]
     if type(extras.get(METRIC_ATTR)) is MetricPayload:
         del extras[METRIC_ATTR]
     if type(extras.get(EXTRA_ATTR)) is VerbatimExtra:
