@@ -24,10 +24,8 @@ __all__ = ["active_trace", "plain_record"]
 
 _ExcInfo: TypeAlias = tuple[type[BaseException], BaseException, TracebackType | None]
 
-# structlog: the extras wrap_for_formatter adds (the bound logger and its method
-# name), and the event dict keys that only ProcessorFormatter itself uses.
+# structlog: the extras wrap_for_formatter adds (the bound logger and its method name).
 _STRUCTLOG_EXTRAS = ("_logger", "_name")
-_STRUCTLOG_META = ("_record", "_from_structlog")
 
 # loguru: the sink that makes a LogRecord out of loguru's own record, and the name of
 # its local variable holding that record (loguru 0.7).
@@ -53,7 +51,7 @@ def _from_structlog(record: logging.LogRecord, event_dict: dict[str, Any]) -> lo
     plain = copy.copy(record)
     for name in _STRUCTLOG_EXTRAS:
         plain.__dict__.pop(name, None)
-    fields = {k: v for k, v in event_dict.items() if k not in _STRUCTLOG_META}
+    fields = dict(event_dict)  # a copy: the caller may reuse its dict
     event = fields.pop("event")
     plain.msg, plain.args = event if isinstance(event, str) else str(event), ()
     exc_info = _exc_info(fields.pop("exc_info", None))

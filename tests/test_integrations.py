@@ -82,7 +82,7 @@ def test_structlog_processor_formatter_event_dict(handler, db_path, structlog_re
         "attempts": 3,
     }
     assert extra["level"] == "warning" and "timestamp" in extra
-    assert not {"event", "_logger", "_name", "_record", "_from_structlog"} & set(extra)
+    assert not {"event", "_logger", "_name"} & set(extra)
     assert second["message"] == "lookup failed"
     assert "KeyError: 'missing'" in second["exc_text"]
     assert "exc_info" not in json.loads(second["extra_data"])
