@@ -68,9 +68,10 @@ PLAIN_RECORD_SIZE = len(_PLAIN_RECORD.__dict__)
 
 # OpenTelemetry's logging instrumentation sets these (``"0"`` outside a span); they
 # are stored in ``trace_id``/``span_id``, not in ``extra_data``.
-# Only hex text is theirs: any other value under those names is an ordinary extra.
+# Only what the instrumentation writes is theirs (lowercase hex of the id's length,
+# or "0" outside a span): any other value under those names is an ordinary extra.
 _TRACE_ATTR, _SPAN_ATTR = "otelTraceID", "otelSpanID"
-_ID_TEXT = re.compile(r"[0-9a-fA-F]{1,32}")
+_ID_TEXT = {_TRACE_ATTR: re.compile(r"0|[0-9a-f]{32}"), _SPAN_ATTR: re.compile(r"0|[0-9a-f]{16}")}
 _NO_TRACE = (None, None)
 
 _ENCODER = json.JSONEncoder(
@@ -137,22 +138,22 @@ def log_row(
 
 def _record_trace(attrs: Mapping[str, Any]) -> tuple[str, str | None] | None:
     """The ids OpenTelemetry's logging instrumentation set on a record, if in a span."""
-    trace_id = _id_text(attrs.get(_TRACE_ATTR))
+    trace_id = _id_text(_TRACE_ATTR, attrs.get(_TRACE_ATTR))
     if trace_id is None:
         return None
-    return trace_id.lower(), _id_text(attrs.get(_SPAN_ATTR))
+    return trace_id, _id_text(_SPAN_ATTR, attrs.get(_SPAN_ATTR))
 
 
-def _id_text(value: object) -> str | None:
-    """``value`` if it is a trace or span id as text, not all zeros (no span)."""
-    if isinstance(value, str) and _ID_TEXT.fullmatch(value) and value.strip("0"):
-        return value.lower()
+def _id_text(name: str, value: object) -> str | None:
+    """``value`` if it is an id as the instrumentation writes it, and not "0" (no span)."""
+    if isinstance(value, str) and value != "0" and _is_id_text(name, value):
+        return value
     return None
 
 
-def _is_id_text(value: object) -> bool:
-    """Whether ``value`` is what the instrumentation sets: hex text ("0" outside a span)."""
-    return isinstance(value, str) and _ID_TEXT.fullmatch(value) is not None
+def _is_id_text(name: str, value: object) -> bool:
+    """Whether ``value`` is what the instrumentation writes under ``name``."""
+    return isinstance(value, str) and _ID_TEXT[name].fullmatch(value) is not None
 
 
 def is_metric(record: logging.LogRecord) -> bool:
@@ -185,7 +186,7 @@ def extras_json(attrs: Mapping[str, Any]) -> str | None:
     """
     extras = {key: value for key, value in attrs.items() if key not in _STANDARD_ATTRS}
     for name in (_TRACE_ATTR, _SPAN_ATTR):  # stored in trace_id / span_id instead
-        if name in extras and _is_id_text(extras[name]):
+        if name in extras and _is_id_text(name, extras[name]):
             del extras[name]
     if type(extras.get(METRIC_ATTR)) is MetricPayload:
         del extras[METRIC_ATTR]

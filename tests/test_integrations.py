@@ -210,12 +210,13 @@ print(sorted(m for m in sys.modules if m.split(".")[0] in foreign))
 
 def test_only_id_text_under_the_instrumentations_names_is_taken_as_ids(handler, logger, db_path):
     """Found by hypothesis: an ``extra={"otelSpanID": None}`` was dropped."""
-    logger.info("not ids", extra={"otelSpanID": None, "otelTraceID": "not hex"})
-    logger.info("ids", extra={"otelTraceID": "ABCDEF0123456789abcdef0123456789", "otelSpanID": "0"})
+    odd = {"otelSpanID": None, "otelTraceID": "ABCDEF0123456789abcdef0123456789"}
+    logger.info("not ids", extra=odd)
+    logger.info("ids", extra={"otelTraceID": "abcdef0123456789abcdef0123456789", "otelSpanID": "0"})
     handler.flush()
 
     not_ids, ids = rows(db_path)
-    assert json.loads(not_ids["extra_data"]) == {"otelSpanID": None, "otelTraceID": "not hex"}
+    assert json.loads(not_ids["extra_data"]) == odd  # upper case: not what OTel writes
     assert not_ids["trace_id"] is None
     assert (ids["trace_id"], ids["span_id"]) == ("abcdef0123456789abcdef0123456789", None)
     assert ids["extra_data"] is None
