@@ -21,7 +21,7 @@ from typing import Any, TextIO
 from . import _render, _report, maintenance, schema
 from ._demo import DEMO_DATABASE, run_demo
 from .exceptions import SQLiteLoggingError
-from .query import LogRow, LogStore, parse_age, parse_time
+from .query import LogRow, LogStore, parse_age, parse_epoch, parse_time
 
 __all__ = ["main"]
 
@@ -335,19 +335,11 @@ def _buckets(store: LogStore, name: str, since: Any, count: int) -> list[float |
 
 def _report_page(args: argparse.Namespace, out: TextIO) -> int:
     with _open_store(args) as store:
-        since = parse_time(args.since)
-        epoch = None if since is None else _report_epoch(store, since)
-        page = _report.render_report(store, since=epoch, buckets=args.buckets)
+        page = _report.render_report(store, since=parse_epoch(args.since), buckets=args.buckets)
     with open(args.output, "w", encoding="utf-8") as target:
         target.write(page)
     print(f"wrote {args.output}", file=out)
     return 0
-
-
-def _report_epoch(store: LogStore, timestamp: str) -> float:
-    """The epoch of a stored timestamp text, computed by SQLite as the writer stores it."""
-    value = store.sql("SELECT (julianday(?) - 2440587.5) * 86400.0", (timestamp,))[0][0]
-    return float(value)
 
 
 def _export(args: argparse.Namespace, out: TextIO) -> int:

@@ -737,6 +737,8 @@ class _LateRecords:
 
 _LATE = _LateRecords()
 
+# Handlers whose threads may run, until close() has ended (paused around fork()); the
+# _LATE registry holds only those still taking records, until close() begins.
 _LIVE: weakref.WeakSet[SQLiteHandler] = weakref.WeakSet()
 
 

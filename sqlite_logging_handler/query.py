@@ -23,7 +23,15 @@ from . import schema
 from ._records import level_number
 from .exceptions import SchemaVersionError, SQLiteLoggingError
 
-__all__ = ["LogRow", "LogStore", "MetricRow", "parse_age", "parse_time", "read_rows"]
+__all__ = [
+    "LogRow",
+    "LogStore",
+    "MetricRow",
+    "parse_age",
+    "parse_epoch",
+    "parse_time",
+    "read_rows",
+]
 
 
 class LogRow(NamedTuple):
@@ -92,6 +100,12 @@ def parse_time(value: TimeBound, *, now: float | None = None) -> str | None:
     Raises:
         ValueError: for anything else, naming the accepted forms.
     """
+    epoch = parse_epoch(value, now=now)
+    return None if epoch is None else _timestamp_text(epoch)
+
+
+def parse_epoch(value: TimeBound, *, now: float | None = None) -> float | None:
+    """The epoch seconds of a ``since``/``until`` bound, read as ``parse_time`` reads it."""
     if value is None:
         return None
     if isinstance(value, datetime):
@@ -104,7 +118,7 @@ def parse_time(value: TimeBound, *, now: float | None = None) -> str | None:
     else:
         msg = f"cannot read {value!r} as a time: use {_TIME_FORMS}"
         raise ValueError(msg)
-    return _timestamp_text(epoch)
+    return epoch
 
 
 def parse_age(age: str | float | int) -> float:
@@ -245,11 +259,10 @@ class LogStore:
         exception text; it needs the index ``SQLiteHandler(full_text=True)`` creates.
         """
         where = self._log_filters(
-            level, min_level, logger, since, until, contains, thread, extra, trace_id, search
-        )
-        sql, params = _ordered(
-            f"SELECT {_LOG_SELECT} FROM logs {where.sql()}", where.params, newest_first, limit
-        )
+            level, min_level, logger, since, until, contains, thread, extra,
+            trace_id=trace_id, search=search,
+        )  # fmt: skip
+        sql, params = _select_logs(where, newest_first, limit)
         return [_log_row(row) for row in self._query(sql, params)]
 
     def iter_logs(
@@ -274,21 +287,19 @@ class LogStore:
         consistent snapshot, oldest first and without a limit by default.
         """
         where = self._log_filters(
-            level, min_level, logger, since, until, contains, thread, extra, trace_id, search
-        )
-        sql, params = _ordered(
-            f"SELECT {_LOG_SELECT} FROM logs {where.sql()}", where.params, newest_first, limit
-        )
+            level, min_level, logger, since, until, contains, thread, extra,
+            trace_id=trace_id, search=search,
+        )  # fmt: skip
+        sql, params = _select_logs(where, newest_first, limit)
         if self._before_query is not None:
             self._before_query()
         return self._stream(sql, params, _log_row)
 
-    def _log_filters(self, *filters: Any) -> _Where:
+    def _log_filters(self, *filters: Any, trace_id: str | None, search: str | None) -> _Where:
         """The WHERE clause of the log filters, after checking a full-text query."""
-        search = filters[-1]
         if search is not None:
             self._check_search(search)
-        return _log_filters(*filters)
+        return _log_filters(*filters, trace_id=trace_id, search=search)
 
     def _check_search(self, search: object) -> None:
         """Raise a clear error for a search on a database without ``logs_fts``, or bad syntax."""
@@ -349,8 +360,9 @@ class LogStore:
         polling by id misses nothing.
         """
         where = self._log_filters(
-            level, min_level, logger, since, until, contains, thread, extra, trace_id, search
-        )
+            level, min_level, logger, since, until, contains, thread, extra,
+            trace_id=trace_id, search=search,
+        )  # fmt: skip
         conditions = " AND ".join(["id > ?", "id <= ?", *where.conditions])
         sql = f"SELECT {_LOG_SELECT} FROM logs WHERE {conditions} ORDER BY id"
         start = self._max_id() if after_id is None else after_id  # now, not at first next()
@@ -502,6 +514,13 @@ def read_rows(
     return rows
 
 
+def _select_logs(where: _Where, newest_first: bool, limit: int | None) -> tuple[str, list[Any]]:
+    """The log query of ``where``, in time order, limited."""
+    return _ordered(
+        f"SELECT {_LOG_SELECT} FROM logs {where.sql()}", where.params, newest_first, limit
+    )
+
+
 def _ordered(
     sql: str, params: list[Any], newest_first: bool, limit: int | None
 ) -> tuple[str, list[Any]]:
@@ -522,6 +541,7 @@ def _log_filters(
     contains: str | None,
     thread: int | str | None,
     extra: Mapping[str, Any] | None,
+    *,
     trace_id: str | None,
     search: str | None,
 ) -> _Where:

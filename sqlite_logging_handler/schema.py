@@ -141,7 +141,6 @@ _VIEWS = (
 #: (``content="logs"``, triggers named ``logs_ai``/``logs_ad``/``logs_au``), which is
 #: how sqlite-utils and Datasette find it.
 FULL_TEXT_TABLE = "logs_fts"
-FULL_TEXT_COLUMNS = ("message", "exc_text")
 _FULL_TEXT = (
     'CREATE VIRTUAL TABLE IF NOT EXISTS "logs_fts" USING FTS5 (\n'
     '    "message", "exc_text",\n'

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import logging
 import subprocess
+import sys
 import threading
 
 import pytest
@@ -178,8 +178,8 @@ def test_ids_from_opentelemetry_logging_instrumentation(handler, logger, db_path
     assert "otelTraceID" not in json.loads(outside["extra_data"] or "{}")
 
 
-def test_a_trace_id_on_an_untraced_record_stays_null(handler, logger, db_path):
-    logging.getLogger("unrelated").info("no handler here")
+def test_outside_a_span_the_trace_id_stays_null(handler, logger, db_path):
+    assert "opentelemetry.trace" in sys.modules  # so the handler does look for a span
     logger.info("plain")
     handler.flush()
     (row,) = rows(db_path)
