@@ -215,3 +215,30 @@ def test_a_users_own_table_named_errors_is_left_alone(db_path):
     handler.close()
     assert [tuple(r) for r in rows(db_path, "SELECT * FROM errors")] == [(404, "not found")]
     assert len(rows(db_path, "SELECT * FROM recent")) == 1
+
+
+def test_the_full_text_index_is_declared_as_sqlite_utils_declares_it(db_path):
+    handler = SQLiteHandler(db_path)
+    make_logger(handler).info("written before the index existed")
+    handler.close()
+    handler = SQLiteHandler(db_path, full_text=True)
+    log = make_logger(handler)
+    log.info("written after")
+    log.info("deleted later")
+    handler.close()
+
+    (ddl,) = [r[0] for r in rows(db_path, "SELECT sql FROM sqlite_master WHERE name = 'logs_fts'")]
+    assert 'content="logs"' in ddl
+    triggers = rows(db_path, "SELECT name FROM sqlite_master WHERE type = 'trigger'")
+    assert {r[0] for r in triggers} == {"logs_ai", "logs_ad", "logs_au"}
+    conn = sqlite3.connect(db_path)
+    conn.execute("DELETE FROM logs WHERE message = 'deleted later'")
+    conn.execute("INSERT INTO logs_fts(logs_fts) VALUES ('integrity-check')")  # raises if stale
+    conn.commit()
+    conn.close()
+    with LogStore(db_path) as store:
+        assert {r.message for r in store.logs(search="written")} == {
+            "written before the index existed",
+            "written after",
+        }
+        assert store.logs(search="deleted") == []
