@@ -33,7 +33,7 @@ from . import schema
 from ._records import Row, sanitize_row
 from ._worker import Worker
 
-__all__ = ["REPORT_EVERY", "RETRY_FOR", "BatchWriter"]
+__all__ = ["RELEASE_MEMORY_EVERY", "REPORT_EVERY", "RETRY_FOR", "BatchWriter"]
 
 _T = TypeVar("_T")
 AfterCommit = Callable[[sqlite3.Connection, list[tuple[str, int, int]]], None]
@@ -43,6 +43,11 @@ Maintain = Callable[[sqlite3.Connection, bool], None]
 RETRY_FOR = 30.0
 #: Seconds between two stderr lines about failed writes.
 REPORT_EVERY = 10.0
+#: Seconds between two releases of the write connection's unused page cache. The
+#: writer appends, so it only ever needs the right edges of its B-trees; without the
+#: release the cache (``cache_size``, 64 MB by default) fills with pages it will not
+#: read again, and the process's memory grows with the database.
+RELEASE_MEMORY_EVERY = 1.0
 
 _REJECT_CODES = frozenset(
     {sqlite3.SQLITE_CONSTRAINT, sqlite3.SQLITE_MISMATCH, sqlite3.SQLITE_TOOBIG}
@@ -148,7 +153,7 @@ class BatchWriter:
         self._after_commit = after_commit
         self._maintain = maintain
         self._maintain_every = maintain_every
-        self._maintained = time.monotonic()
+        self._maintained = self._released = time.monotonic()
         self.last_commit: float | None = None  # time.time() of the last commit
         self._opener = opener
         self._path = path
@@ -369,6 +374,9 @@ class BatchWriter:
         ):
             self._maintained = time.monotonic()
             self._contained(self._maintain, idle)
+        if time.monotonic() - self._released >= RELEASE_MEMORY_EVERY:
+            self._released = time.monotonic()
+            self._contained(_release_memory)
 
     def _contained(self, action: Callable[..., None], *args: Any) -> None:
         """Run ``action(connection, *args)`` holding the connection; report its errors."""
@@ -525,6 +533,14 @@ class BatchWriter:
 
     def _worker_error(self, exc: BaseException) -> None:
         write_stderr(f"writer error: {type(exc).__name__}: {exc}")
+
+
+def _release_memory(conn: sqlite3.Connection) -> None:
+    """Give back the page cache the connection is not using (``PRAGMA shrink_memory``).
+
+    SQLite frees only pages it can read again: an in-memory database keeps its data.
+    """
+    conn.execute("PRAGMA shrink_memory").fetchall()
 
 
 def _file_identity(path: str | None) -> tuple[int, int] | None:
