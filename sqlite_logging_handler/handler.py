@@ -274,8 +274,7 @@ class SQLiteHandler(logging.Handler):
             self._close_done.wait(CLOSE_TIMEOUT)
             wait_until = self._closed_at + HANDOVER_WAIT
         keep = not wait and configuring is not None and self.database != ":memory:"
-        with self._state:
-            self._dropped += 1  # until another handler takes it
+        self._count_dropped()  # until another handler takes it
         _LATE.hand_over(self, item, wait_until, keep=keep)
 
     def _handed_over_one(self) -> None:
