@@ -18,8 +18,9 @@ import uuid
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
+from ._stderr import write_once
 from .exceptions import SchemaVersionError, SQLiteLoggingError
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "check_writable",
     "connect",
     "database_uri",
+    "display_name",
     "ensure_full_text",
     "ensure_schema",
     "has_full_text",
@@ -204,6 +206,13 @@ def database_uri(database: str | os.PathLike[str], *, readonly: bool = False) ->
     return f"{uri}?mode=ro" if readonly else uri
 
 
+def display_name(uri: str) -> str:
+    """The path a ``file:`` URI stands for, as messages name it."""
+    if not uri.startswith("file:"):
+        return uri
+    return unquote(uri.removeprefix("file:").partition("?")[0])
+
+
 def memory_uri() -> str:
     """A fresh in-memory database shared by this process's connections (memdb VFS)."""
     return f"file:/sqlite-logging-handler-{uuid.uuid4().hex}?vfs=memdb"
@@ -242,6 +251,34 @@ def apply_pragmas(conn: sqlite3.Connection, pragmas: Mapping[str, object]) -> No
     """Run ``PRAGMA name = value`` for each entry (values were checked by check_pragmas)."""
     for name, value in pragmas.items():
         conn.execute(f"PRAGMA {name} = {value}").fetchall()
+
+
+#: PRAGMAs kept in the database file itself: they apply to a new file only (before its
+#: first table, and before the switch to WAL), or after a VACUUM rebuilds it.
+_FILE_FORMAT = ("page_size", "auto_vacuum")
+_AUTO_VACUUM = {"none": 0, "full": 1, "incremental": 2}
+
+
+def pragmas_not_in_effect(conn: sqlite3.Connection, pragmas: Mapping[str, object]) -> list[str]:
+    """What ``pragmas`` asked that the database does not do, read back, in words."""
+    notes = []
+    for name in ("journal_mode", *_FILE_FORMAT):
+        if name not in pragmas:
+            continue
+        wanted = str(pragmas[name]).lower()
+        actual = str(conn.execute(f"PRAGMA {name}").fetchone()[0]).lower()
+        if name == "auto_vacuum":
+            wanted = str(_AUTO_VACUUM.get(wanted, wanted))
+        if wanted == actual or (name == "journal_mode" and actual == "memory"):
+            continue  # an in-memory database has no journal file to choose
+        hint = (
+            "it applies to a new database, or after a VACUUM rebuilds this one "
+            "('sqlite-logs vacuum' makes it auto_vacuum=INCREMENTAL)"
+            if name in _FILE_FORMAT
+            else "SQLite refused the change"
+        )
+        notes.append(f"{name}={pragmas[name]} is not in effect (the database has {actual}): {hint}")
+    return notes
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
@@ -395,12 +432,17 @@ def open_for_writing(uri: str, pragmas: Mapping[str, object]) -> sqlite3.Connect
     try:
         schema_version(conn)
         if not _table_names(conn):
-            # A new file: auto_vacuum only takes effect before the first table and
-            # before the switch to WAL, so space freed by pruning can be returned.
-            vacuum = pragmas.get("auto_vacuum", "INCREMENTAL")
-            conn.execute(f"PRAGMA auto_vacuum = {vacuum}")
+            # A new file: page_size and auto_vacuum only take effect before the first
+            # table and before the switch to WAL; INCREMENTAL by default, so space
+            # freed by pruning can be given back.
+            defaults = {"auto_vacuum": "INCREMENTAL"}
+            apply_pragmas(
+                conn, {n: v for n in _FILE_FORMAT if (v := pragmas.get(n, defaults.get(n)))}
+            )
         apply_pragmas(conn, pragmas)
         ensure_schema(conn)
+        for note in pragmas_not_in_effect(conn, pragmas):
+            write_once(f"{uri} {note}", f"{display_name(uri)}: {note}")
     except BaseException:
         conn.close()
         raise

@@ -1,0 +1,140 @@
+"""Space given back, checked as a user checks it: file sizes, free pages, rows.
+
+Issue 14.1: pruning must give the space back (``PRAGMA incremental_vacuum`` through
+``execute()`` freed one page).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from sqlite_logging_handler import SQLiteHandler, cli
+
+from .conftest import make_logger, rows
+
+MB = 1024 * 1024
+
+
+def wait_until(condition, timeout: float = 20.0) -> bool:
+    """Poll ``condition`` until it holds: nothing signals work done by the clock."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def fill(path: Path, count: int = 20_000, **options) -> None:
+    """About 10 MB of records, written through a handler that is then closed."""
+    handler = SQLiteHandler(path, batch_size=500, **options)
+    log = make_logger(handler)
+    for i in range(count):
+        log.info("record %d %s", i, "x" * 400)
+    handler.close()
+
+
+def free_pages(path: Path) -> int:
+    return int(rows(path, "PRAGMA freelist_count")[0][0])
+
+
+def file_size(path: Path) -> int:
+    """Bytes of the database and its WAL, as ``ls`` shows them."""
+    wal = Path(f"{path}-wal")
+    return path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+
+
+def count(path: Path) -> int:
+    return int(rows(path, "SELECT COUNT(*) FROM logs")[0][0])
+
+
+# -- 14.1: the space comes back --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", [["--keep-rows", "100"], ["--older-than", "1s"]])
+def test_prune_from_the_shell_gives_the_space_back(tmp_path, capsys, how):
+    path = tmp_path / "big.db"
+    fill(path)
+    before = file_size(path)
+    assert before > 8 * MB  # the premise: megabytes to give back
+    if how[0] == "--older-than":
+        time.sleep(1.1)  # every record is now older than 1 s
+    assert cli.main(["--db", str(path), "prune", *how]) == 0
+    out = capsys.readouterr().out
+    assert count(path) == (100 if how[0] == "--keep-rows" else 0)
+    assert free_pages(path) == 0
+    assert file_size(path) < before / 10, out
+    assert "gave back" in out
+
+
+def test_prune_rebuilds_a_database_that_cannot_give_pages_back(tmp_path, capsys):
+    """A file made without auto_vacuum (an application's, the seed's) is converted once."""
+    path = tmp_path / "app.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+    conn.close()
+    fill(path)  # the handler adds its tables beside the application's
+    assert rows(path, "PRAGMA auto_vacuum")[0][0] == 0  # the premise
+    before = file_size(path)
+    assert cli.main(["--db", str(path), "prune", "--keep-rows", "10"]) == 0
+    out = capsys.readouterr().out
+    assert free_pages(path) == 0
+    assert file_size(path) < before / 10
+    assert rows(path, "PRAGMA auto_vacuum")[0][0] == 2  # INCREMENTAL from now on
+    assert "VACUUM" in out
+
+
+def test_vacuum_makes_the_file_incremental_and_compact(tmp_path, capsys):
+    path = tmp_path / "app.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY)")
+    conn.close()
+    fill(path, 5_000)
+    conn = sqlite3.connect(path)
+    conn.execute("DELETE FROM logs WHERE id > 10")
+    conn.commit()
+    conn.close()
+    assert free_pages(path) > 100
+    assert cli.main(["--db", str(path), "vacuum"]) == 0
+    assert free_pages(path) == 0
+    assert rows(path, "PRAGMA auto_vacuum")[0][0] == 2
+    assert not Path(f"{path}-wal").exists() or Path(f"{path}-wal").stat().st_size == 0
+    assert count(path) == 10
+
+
+def test_max_rows_and_maintain_give_the_space_back_while_the_handler_runs(db_path):
+    handler = SQLiteHandler(db_path, batch_size=500, max_rows=100)
+    try:
+        log = make_logger(handler)
+        for i in range(20_000):
+            log.info("record %d %s", i, "x" * 400)
+        handler.flush()
+        handler.maintain()
+        assert count(db_path) == 100
+        assert free_pages(db_path) == 0
+        assert file_size(db_path) < 2 * MB  # was about 10 MB
+    finally:
+        handler.close()
+
+
+def test_a_users_auto_vacuum_pragma_that_cannot_apply_is_said(tmp_path, capsys):
+    path = tmp_path / "app.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY)")
+    conn.close()
+    SQLiteHandler(path, pragmas={"auto_vacuum": "INCREMENTAL"}).close()
+    err = capsys.readouterr().err
+    assert f"{path}: auto_vacuum=INCREMENTAL is not in effect" in err
+    assert "sqlite-logs vacuum" in err
+    assert rows(path, "PRAGMA auto_vacuum")[0][0] == 0  # a VACUUM would be needed
+
+
+def test_file_format_pragmas_apply_to_a_new_database(db_path):
+    """page_size used to be set after the switch to WAL, where SQLite ignores it."""
+    SQLiteHandler(db_path, pragmas={"page_size": 8192}).close()
+    assert rows(db_path, "PRAGMA page_size")[0][0] == 8192
+    assert rows(db_path, "PRAGMA auto_vacuum")[0][0] == 2
