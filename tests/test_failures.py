@@ -10,7 +10,12 @@ import time
 
 import pytest
 
-from sqlite_logging_handler import SchemaVersionError, SQLiteHandler, SQLiteLoggingError, _writer
+from sqlite_logging_handler import (
+    SchemaVersionError,
+    SQLiteHandler,
+    SQLiteLoggingError,
+    _transactions,
+)
 
 from .conftest import make_logger, rows
 
@@ -214,7 +219,7 @@ class TestStalls:
 
 class TestFaults:
     def test_disk_full_is_counted_reported_and_writing_resumes(self, db_path, monkeypatch, capsys):
-        monkeypatch.setattr(_writer, "RETRY_FOR", 0.3)
+        monkeypatch.setattr(_transactions, "RETRY_FOR", 0.3)
         conn = sqlite3.connect(db_path)
         conn.execute("CREATE TABLE ballast (b BLOB)")
         conn.executemany("INSERT INTO ballast VALUES (zeroblob(3000))", [()] * 100)
@@ -245,7 +250,7 @@ class TestFaults:
         handler.close()
 
     def test_the_caller_never_sees_a_write_error(self, db_path, monkeypatch):
-        monkeypatch.setattr(_writer, "RETRY_FOR", 0.1)
+        monkeypatch.setattr(_transactions, "RETRY_FOR", 0.1)
         handler = SQLiteHandler(db_path, batch_size=5)
         log = make_logger(handler)
         conn = sqlite3.connect(db_path)

@@ -1,18 +1,21 @@
-"""Space given back, checked as a user checks it: file sizes, free pages, rows.
+"""Space and time-driven upkeep, checked as a user checks them: file sizes, free pages, rows.
 
 Issue 14.1: pruning must give the space back (``PRAGMA incremental_vacuum`` through
-``execute()`` freed one page).
+``execute()`` freed one page). Issue 14.2: retention, ``max_rows`` and WAL checkpoints
+run by the clock, also while the application logs nothing.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
 import time
 from pathlib import Path
 
 import pytest
 
-from sqlite_logging_handler import SQLiteHandler, cli
+from sqlite_logging_handler import SQLiteHandler, _upkeep, cli
 
 from .conftest import make_logger, rows
 
@@ -50,6 +53,12 @@ def file_size(path: Path) -> int:
 
 def count(path: Path) -> int:
     return int(rows(path, "SELECT COUNT(*) FROM logs")[0][0])
+
+
+@pytest.fixture
+def quick_upkeep(monkeypatch):
+    """The writer's upkeep every 0.2 s instead of every 5 s (new handlers only)."""
+    monkeypatch.setattr(_upkeep, "MAINTAIN_EVERY", 0.2)
 
 
 # -- 14.1: the space comes back --------------------------------------------------------------
@@ -138,3 +147,104 @@ def test_file_format_pragmas_apply_to_a_new_database(db_path):
     SQLiteHandler(db_path, pragmas={"page_size": 8192}).close()
     assert rows(db_path, "PRAGMA page_size")[0][0] == 8192
     assert rows(db_path, "PRAGMA auto_vacuum")[0][0] == 2
+
+
+# -- 14.2: by the clock, also while nothing is logged -----------------------------------------
+
+
+def test_max_rows_applies_while_the_application_is_quiet(db_path, quick_upkeep):
+    handler = SQLiteHandler(db_path, max_rows=100, batch_size=50, flush_interval=0.05)
+    try:
+        log = make_logger(handler)
+        for i in range(300):
+            log.info("burst %d", i)
+        assert handler.flush()
+        # Nothing more is logged: the writer must still prune, by the clock.
+        assert wait_until(lambda: count(db_path) == 100), count(db_path)
+        assert [r["message"] for r in rows(db_path)][-1] == "burst 299"
+    finally:
+        handler.close()
+
+
+def test_retention_applies_while_the_application_is_quiet(db_path, quick_upkeep):
+    handler = SQLiteHandler(db_path, retention="2s", flush_interval=0.05)
+    try:
+        log = make_logger(handler)
+        log.info("ages while nothing else is logged")
+        assert handler.flush()
+        assert count(db_path) == 1
+        assert wait_until(lambda: count(db_path) == 0)
+    finally:
+        handler.close()
+
+
+def test_a_restarted_application_prunes_without_logging_again(db_path):
+    """Default upkeep interval: the first run is right after the handler starts."""
+    old = SQLiteHandler(db_path)
+    log = make_logger(old)
+    for age in (7200, 7100, 10):
+        record = log.makeRecord(log.name, logging.INFO, __file__, 1, f"{age}s old", (), None)
+        record.created = time.time() - age
+        log.handle(record)
+    old.close()
+    restarted = SQLiteHandler(db_path, retention="1h")
+    try:
+        assert wait_until(lambda: count(db_path) == 1, timeout=4.0)  # < MAINTAIN_EVERY
+        assert [r["message"] for r in rows(db_path)] == ["10s old"]
+    finally:
+        restarted.close()
+
+
+def test_a_short_lived_program_prunes_before_it_exits(db_path):
+    """Closed long before the next run by the clock: close() runs the upkeep once more."""
+    for run in range(3):
+        handler = SQLiteHandler(db_path, max_rows=10)
+        log = make_logger(handler)
+        for i in range(100):
+            log.info("run %d record %d", run, i)
+        handler.close()
+        assert count(db_path) == 10
+    assert rows(db_path)[0]["message"] == "run 2 record 90"
+
+
+@pytest.mark.slow
+def test_an_idle_writer_checkpoints_a_large_wal_without_new_records(db_path, monkeypatch):
+    monkeypatch.setattr(_upkeep, "MAINTAIN_EVERY", 0.2)
+    monkeypatch.setattr(_upkeep, "WAL_CHECKPOINT_SIZE", 256 * 1024)
+    handler = SQLiteHandler(db_path, batch_size=500)
+    try:
+        log = make_logger(handler)
+        reader = sqlite3.connect(db_path)  # another connection: the WAL outlives commits
+        for i in range(5_000):
+            log.info("record %d %s", i, "x" * 400)
+        assert handler.flush()
+        reader.execute("SELECT COUNT(*) FROM logs").fetchall()
+        wal = Path(f"{db_path}-wal")
+        assert wal.stat().st_size > 1 * MB  # the premise
+        assert wait_until(lambda: wal.stat().st_size <= 256 * 1024)
+        reader.close()
+    finally:
+        handler.close()
+    assert count(db_path) == 5_000
+
+
+def test_a_large_backlog_is_pruned_in_slices_while_records_keep_coming(db_path, monkeypatch):
+    """Rows past retention are deleted a budget at a time, between batches."""
+    old = SQLiteHandler(db_path, batch_size=1000)
+    log = make_logger(old)
+    for i in range(30_000):
+        record = log.makeRecord(log.name, logging.INFO, __file__, 1, f"old {i}", (), None)
+        record.created = time.time() - 7200
+        log.handle(record)
+    old.close()
+    monkeypatch.setattr(_upkeep, "BUDGET", 0.01)
+    handler = SQLiteHandler(db_path, retention="1h", flush_interval=0.05)
+    try:
+        log = make_logger(handler)
+        log.info("new")
+        assert handler.flush(timeout=30)
+        assert rows(db_path, "SELECT COUNT(*) FROM logs WHERE message = 'new'")[0][0] == 1
+        assert wait_until(lambda: count(db_path) == 1 and free_pages(db_path) == 0)
+    finally:
+        handler.close()
+    assert os.path.getsize(db_path) < 1 * MB  # given back, then checkpointed at close
