@@ -28,7 +28,7 @@ from ._queue import RecordQueue
 from ._records import PLAIN_RECORD_SIZE
 from ._writer import BatchWriter, write_stderr
 from .exceptions import SQLiteLoggingError
-from .query import LogRow, LogStore, MetricRow, parse_age, read_rows
+from .query import LogRow, LogStore, MetricRow, parse_age, read_rows, release_readers
 
 __all__ = ["CLOSE_TIMEOUT", "SQLiteHandler"]
 
@@ -354,6 +354,7 @@ class SQLiteHandler(logging.Handler):
     def _shut_down(self, listener: Listener, writer: BatchWriter) -> None:
         deadline = time.monotonic() + CLOSE_TIMEOUT
         drained = listener.stop_by(deadline)
+        release_readers(self.database)  # so the writer's connection closes last: no WAL left
         unwritten = writer.close(deadline)
         if not drained:
             listener.stop_by(time.monotonic() + 1.0)  # the writer gave up: let it end

@@ -31,6 +31,7 @@ __all__ = [
     "parse_epoch",
     "parse_time",
     "read_rows",
+    "release_readers",
 ]
 
 
@@ -661,6 +662,34 @@ def _metric_row(row: sqlite3.Row) -> MetricRow:
 _LIVE: weakref.WeakSet[LogStore] = weakref.WeakSet()
 _FORK_PAUSE_TIMEOUT = 5.0
 _paused: list[LogStore] = []
+
+
+def release_readers(database: str) -> None:
+    """Close this process's idle read connections to ``database``; they reopen on use.
+
+    ``SQLiteHandler.close()`` calls it, so that its write connection is the last one to
+    close and SQLite removes the WAL and shared-memory files: whatever the entry point
+    (a ``MultiThreadedLogger``, whose getters read through a store, ``handler.store()``,
+    a ``LogStore``), the program leaves one clean database file.
+    """
+    target = _file_identity(database)
+    if target is None:
+        return
+    for store in list(_LIVE):
+        if _file_identity(store.database) == target and store._lock.acquire(timeout=0.5):
+            try:
+                store._disconnect()
+            finally:
+                store._lock.release()
+
+
+def _file_identity(database: str) -> tuple[int, int] | None:
+    path = schema.display_name(database)
+    try:
+        stat = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def _before_fork() -> None:
