@@ -11,15 +11,21 @@ would try to convert such columns on read.
 from __future__ import annotations
 
 import os
-import re
 import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import TypeVar
 from urllib.parse import quote, unquote
 
+from ._pragmas import (
+    DEFAULT_PRAGMAS,
+    FILE_FORMAT_PRAGMAS,
+    apply_pragmas,
+    check_pragmas,
+    pragmas_not_in_effect,
+)
 from ._stderr import write_once
 from .exceptions import SchemaVersionError, SQLiteLoggingError
 
@@ -167,20 +173,6 @@ _FULL_TEXT = (
 #: SQL rendering an epoch (seconds, float) as the stored UTC timestamp text.
 TIMESTAMP_SQL = "strftime('%Y-%m-%d %H:%M:%f', {}, 'unixepoch')"
 
-#: Applied to every write connection; ``SQLiteHandler(pragmas=...)`` overrides them.
-DEFAULT_PRAGMAS: Mapping[str, object] = {
-    "journal_mode": "WAL",
-    "synchronous": "NORMAL",
-    "cache_size": -64_000,  # 64 MB
-    # ms; the writer retries past it (nothing is dropped), and a short wait inside
-    # SQLite keeps fork() and close() responsive.
-    "busy_timeout": 1_000,
-    "journal_size_limit": 64 * 1024 * 1024,  # bytes a WAL is truncated to after a checkpoint
-}
-
-_PRAGMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_PRAGMA_WORD = re.compile(r"-?[A-Za-z0-9_.]+")
-
 # The seed's levels, to fill ``levelno`` when upgrading a database it wrote.
 _LEVEL_NUMBERS = {
     "DEBUG": 10,
@@ -227,58 +219,6 @@ def connect(uri: str, *, timeout: float = 5.0) -> sqlite3.Connection:
     return sqlite3.connect(
         uri, uri=True, timeout=timeout, isolation_level=None, check_same_thread=False
     )
-
-
-def check_pragmas(pragmas: Mapping[Any, object] | None) -> dict[str, object]:
-    """Merge ``pragmas`` over the defaults, refusing anything that is not a plain value."""
-    merged = dict(DEFAULT_PRAGMAS)
-    for name, value in (pragmas or {}).items():
-        if not isinstance(name, str) or not _PRAGMA_NAME.fullmatch(name):
-            msg = f"pragma name {name!r} is not an identifier"
-            raise ValueError(msg)
-        if isinstance(value, bool):
-            value = int(value)
-        if not isinstance(value, int | float | str) or (
-            isinstance(value, str) and not _PRAGMA_WORD.fullmatch(value)
-        ):
-            msg = f"pragma {name}={value!r}: value must be a number or a single word"
-            raise ValueError(msg)
-        merged[name.lower()] = value
-    return merged
-
-
-def apply_pragmas(conn: sqlite3.Connection, pragmas: Mapping[str, object]) -> None:
-    """Run ``PRAGMA name = value`` for each entry (values were checked by check_pragmas)."""
-    for name, value in pragmas.items():
-        conn.execute(f"PRAGMA {name} = {value}").fetchall()
-
-
-#: PRAGMAs kept in the database file itself: they apply to a new file only (before its
-#: first table, and before the switch to WAL), or after a VACUUM rebuilds it.
-_FILE_FORMAT = ("page_size", "auto_vacuum")
-_AUTO_VACUUM = {"none": 0, "full": 1, "incremental": 2}
-
-
-def pragmas_not_in_effect(conn: sqlite3.Connection, pragmas: Mapping[str, object]) -> list[str]:
-    """What ``pragmas`` asked that the database does not do, read back, in words."""
-    notes = []
-    for name in ("journal_mode", *_FILE_FORMAT):
-        if name not in pragmas:
-            continue
-        wanted = str(pragmas[name]).lower()
-        actual = str(conn.execute(f"PRAGMA {name}").fetchone()[0]).lower()
-        if name == "auto_vacuum":
-            wanted = str(_AUTO_VACUUM.get(wanted, wanted))
-        if wanted == actual or (name == "journal_mode" and actual == "memory"):
-            continue  # an in-memory database has no journal file to choose
-        hint = (
-            "it applies to a new database, or after a VACUUM rebuilds this one "
-            "('sqlite-logs vacuum' makes it auto_vacuum=INCREMENTAL)"
-            if name in _FILE_FORMAT
-            else "SQLite refused the change"
-        )
-        notes.append(f"{name}={pragmas[name]} is not in effect (the database has {actual}): {hint}")
-    return notes
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
@@ -437,7 +377,7 @@ def open_for_writing(uri: str, pragmas: Mapping[str, object]) -> sqlite3.Connect
             # freed by pruning can be given back.
             defaults = {"auto_vacuum": "INCREMENTAL"}
             apply_pragmas(
-                conn, {n: v for n in _FILE_FORMAT if (v := pragmas.get(n, defaults.get(n)))}
+                conn, {n: v for n in FILE_FORMAT_PRAGMAS if (v := pragmas.get(n, defaults.get(n)))}
             )
         apply_pragmas(conn, pragmas)
         ensure_schema(conn)
