@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TextIO
 
 from . import _render, _report, maintenance, schema
+from ._access import open_writer
 from ._demo import DEMO_DATABASE, run_demo
 from .exceptions import SQLiteLoggingError
 from .query import LogRow, LogStore, parse_age, parse_epoch, parse_time
@@ -366,20 +367,9 @@ def _output(path: str | None, default: TextIO) -> Iterator[TextIO]:
 # -- writing ----------------------------------------------------------------------------------
 
 
-def _writable(args: argparse.Namespace) -> sqlite3.Connection:
+def _writable(args: argparse.Namespace, *, upgrade: bool = False) -> sqlite3.Connection:
     """A write connection to an existing log database (never creating one)."""
-    path = database(args)
-    if not os.path.isfile(path):
-        msg = f"no log database at {path!r}"
-        raise FileNotFoundError(msg)
-    conn = schema.connect(schema.database_uri(path), timeout=30)
-    if schema.schema_version(conn) != schema.SCHEMA_VERSION:
-        conn.close()
-        msg = (
-            f"{path!r} is not at schema version {schema.SCHEMA_VERSION}: run 'sqlite-logs upgrade'"
-        )
-        raise SQLiteLoggingError(msg)
-    return conn
+    return open_writer(database(args), upgrade=upgrade)
 
 
 def _prune(args: argparse.Namespace, out: TextIO) -> int:
@@ -442,10 +432,7 @@ def _vacuum(args: argparse.Namespace, out: TextIO) -> int:
 
 def _upgrade(args: argparse.Namespace, out: TextIO) -> int:
     path = database(args)
-    if not os.path.isfile(path):
-        msg = f"no log database at {path!r}"
-        raise FileNotFoundError(msg)
-    conn = schema.connect(schema.database_uri(path), timeout=30)
+    conn = _writable(args, upgrade=True)
     try:
         before = schema.schema_version(conn)
         schema.ensure_schema(conn)

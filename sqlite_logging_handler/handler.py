@@ -9,6 +9,7 @@ batches; the writer thread (a sqlite-worker ``SqliteWorker``) commits each batch
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import math
 import os
@@ -21,7 +22,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from . import _upkeep, maintenance, schema
+from . import _access, _upkeep, maintenance, schema
 from ._bridges import active_trace, plain_record
 from ._listener import LISTENER_STOP, Listener
 from ._queue import RecordQueue
@@ -427,7 +428,7 @@ class SQLiteHandler(logging.Handler):
             conn = schema.retry_while_busy(self._open_writable, CLOSE_TIMEOUT)
         except Exception as exc:
             error = type(exc) if isinstance(exc, SQLiteLoggingError) else SQLiteLoggingError
-            raise error(_unusable(self.database, exc)) from exc
+            raise error(_access.unusable(self.database, exc)) from exc
         if self.database == ":memory:":
             return conn  # keeps the in-memory database alive for the handler's life
         conn.close()
@@ -519,6 +520,7 @@ class SQLiteHandler(logging.Handler):
                 None if self._keeper is not None else self.database, self.retention, self.max_rows
             ).run,
             maintain_every=_upkeep.MAINTAIN_EVERY,
+            describe_error=functools.partial(_access.write_error_cause, self.database),
         )
         listener = Listener(records, writer)
         listener.start()
@@ -617,15 +619,6 @@ def _resolve(database: object) -> tuple[str, str]:
         return path, path
     absolute = os.path.abspath(path)
     return absolute, schema.database_uri(absolute)
-
-
-def _unusable(database: str, exc: Exception) -> str:
-    cause = str(exc) or type(exc).__name__
-    if os.path.isdir(database):
-        cause = "it is a directory"
-    elif "not a database" in cause:
-        cause = "the file exists and is not an SQLite database (it was not modified)"
-    return f"cannot use {database!r} as a log database: {cause}"
 
 
 def _drain(records: RecordQueue | None, listener: Listener | None) -> list[tuple[Any, ...]]:

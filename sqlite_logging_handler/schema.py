@@ -265,6 +265,14 @@ def _unless_done(
 
 def _checked_version(conn: sqlite3.Connection) -> int:
     version = schema_version(conn)
+    if version and not _table_names(conn) & {"logs", "metrics"}:
+        # An application's database: its user_version is the application's own.
+        msg = (
+            f"the database has no log tables and its user_version is {version}, set by "
+            "another application: SQLiteHandler keeps its schema version there, and "
+            "will not overwrite that one (use a database file of its own)"
+        )
+        raise SQLiteLoggingError(msg)
     if version > SCHEMA_VERSION:
         msg = (
             f"the database has schema version {version}, newer than this package's "

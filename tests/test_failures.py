@@ -49,10 +49,11 @@ class TestConstruction:
     def test_an_unreachable_location_is_refused(self, tmp_path):
         blocker = tmp_path / "file"
         blocker.write_text("x")
-        with pytest.raises(SQLiteLoggingError, match="unable to open"):
+        with pytest.raises(SQLiteLoggingError, match="is not a directory"):
             SQLiteHandler(blocker / "sub" / "app.db")
 
     def test_a_database_from_a_newer_schema_is_refused(self, db_path):
+        SQLiteHandler(db_path).close()
         conn = sqlite3.connect(db_path)
         conn.execute("PRAGMA user_version = 99")
         conn.close()
