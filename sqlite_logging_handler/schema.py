@@ -19,6 +19,7 @@ from functools import lru_cache
 from typing import TypeVar
 from urllib.parse import quote, unquote
 
+from . import _derived
 from ._pragmas import (
     DEFAULT_PRAGMAS,
     FILE_FORMAT_PRAGMAS,
@@ -173,17 +174,6 @@ _FULL_TEXT = (
 #: SQL rendering an epoch (seconds, float) as the stored UTC timestamp text.
 TIMESTAMP_SQL = "strftime('%Y-%m-%d %H:%M:%f', {}, 'unixepoch')"
 
-# The seed's levels, to fill ``levelno`` when upgrading a database it wrote.
-_LEVEL_NUMBERS = {
-    "DEBUG": 10,
-    "INFO": 20,
-    "WARN": 30,
-    "WARNING": 30,
-    "ERROR": 40,
-    "FATAL": 50,
-    "CRITICAL": 50,
-}
-
 
 def database_uri(database: str | os.PathLike[str], *, readonly: bool = False) -> str:
     """The ``file:`` URI of a database path, made absolute (``mode=ro`` if readonly)."""
@@ -233,7 +223,16 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
     repeated inside a ``BEGIN IMMEDIATE`` transaction. A database written by a newer
     version of this package raises ``SchemaVersionError`` and is left untouched.
     """
-    _unless_done(conn, lambda: _checked_version(conn) == SCHEMA_VERSION, _upgrade_to_current)
+    _unless_done(conn, lambda: _current(conn), _upgrade_to_current)
+
+
+def _current(conn: sqlite3.Connection) -> bool:
+    """Whether the database is at ``SCHEMA_VERSION`` with the derived-column triggers.
+
+    The triggers are added to databases of this version written before they existed,
+    without a version bump: they change nothing for any reader or writer.
+    """
+    return _checked_version(conn) == SCHEMA_VERSION and _derived.has_triggers(conn)
 
 
 def _upgrade_to_current(conn: sqlite3.Connection) -> None:
@@ -311,8 +310,8 @@ def _create_or_upgrade(conn: sqlite3.Connection) -> None:
             if name not in present:
                 decl = decl.replace(" NOT NULL", "")
                 conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
-        _backfill(conn, table)
-    for statement in (*_INDEXES, *_VIEWS):
+        _derived.backfill(conn, table)
+    for statement in (*_INDEXES, *_VIEWS, *_derived.TRIGGERS):
         conn.execute(statement)
 
 
@@ -338,28 +337,6 @@ def _create_full_text(conn: sqlite3.Connection) -> None:
     for statement in _FULL_TEXT:
         conn.execute(statement)
     conn.execute(f"INSERT INTO {FULL_TEXT_TABLE}({FULL_TEXT_TABLE}) VALUES ('rebuild')")
-
-
-def _backfill(conn: sqlite3.Connection, table: str) -> None:
-    """Derive ``created``, UTC ``timestamp`` and ``levelno`` for rows of the seed's layout.
-
-    The seed stored ``datetime.now().isoformat()``: local time with a ``T``. SQLite's
-    ``'utc'`` modifier converts local time to UTC, as the seed's own machine saw it.
-    """
-    conn.execute(
-        f"UPDATE {table} SET created = "
-        "(julianday(timestamp, 'utc') - 2440587.5) * 86400.0 "
-        "WHERE created IS NULL AND julianday(timestamp) IS NOT NULL"
-    )
-    conn.execute(
-        f"UPDATE {table} SET timestamp = {TIMESTAMP_SQL.format('created')} "
-        "WHERE created IS NOT NULL AND timestamp LIKE '____-__-__T%'"
-    )
-    if table == "logs":
-        cases = " ".join(f"WHEN '{n}' THEN {v}" for n, v in _LEVEL_NUMBERS.items())
-        conn.execute(
-            f"UPDATE logs SET levelno = CASE upper(level) {cases} END WHERE levelno IS NULL"
-        )
 
 
 @lru_cache(maxsize=64)
