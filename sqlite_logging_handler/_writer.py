@@ -24,6 +24,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, TypeVar
 
+from . import schema
 from ._batch import Batch
 from ._records import Row
 from ._stderr import REPORT_EVERY, Reporter, write_stderr
@@ -397,8 +398,16 @@ class BatchWriter(Transactions):
             self._contained(_release_memory)
 
     def _upkeep(self, conn: sqlite3.Connection, idle: bool) -> bool:
+        """One slice of upkeep; lock contention and a close under way just end it early."""
         assert self._maintain is not None
-        return self._maintain(conn, idle=idle, commit=self._commit_guarded)
+        try:
+            return self._maintain(conn, idle=idle, commit=self._commit_guarded)
+        except WriterClosedError:
+            return False
+        except sqlite3.OperationalError as exc:
+            if schema.is_busy(exc):
+                return False  # another connection holds the lock: the next run goes on
+            raise
 
     def _last_upkeep(self, conn: sqlite3.Connection) -> None:
         """At close: the upkeep if rows came since it last ran; the WAL into the file.

@@ -207,6 +207,29 @@ def test_a_short_lived_program_prunes_before_it_exits(db_path):
     assert rows(db_path)[0]["message"] == "run 2 record 90"
 
 
+def test_upkeep_waits_out_another_writers_lock_quietly(db_path, quick_upkeep, capsys):
+    handler = SQLiteHandler(db_path, max_rows=1, pragmas={"busy_timeout": 50})
+    try:
+        other = sqlite3.connect(db_path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        for i in range(3):
+            other.execute(
+                "INSERT INTO logs (timestamp, level, module, message) "
+                "VALUES (datetime('now'), 'INFO', 'other', ?)",
+                (f"by another writer {i}",),
+            )
+        other.execute("COMMIT")
+        other.execute("BEGIN IMMEDIATE")  # and it keeps the lock
+        time.sleep(1.0)  # several runs of the upkeep find the database locked
+        assert count(db_path) == 3  # the premise: nothing could be pruned
+        other.execute("ROLLBACK")
+        other.close()
+        assert wait_until(lambda: count(db_path) == 1)
+    finally:
+        handler.close()
+    assert capsys.readouterr().err == ""
+
+
 @pytest.mark.slow
 def test_an_idle_writer_checkpoints_a_large_wal_without_new_records(db_path, monkeypatch):
     monkeypatch.setattr(_upkeep, "MAINTAIN_EVERY", 0.2)
