@@ -6,6 +6,7 @@ A hand-written INSERT (the seed README's custom-schema example) leaves ``levelno
 
 from __future__ import annotations
 
+import logging
 import socket
 import sqlite3
 import time
@@ -129,9 +130,9 @@ def test_rows_inserted_before_the_triggers_existed_are_filled_on_open(db_path):
 def test_the_handlers_own_rows_are_left_as_written(db_path):
     handler = SQLiteHandler(db_path)
     log = make_logger(handler)
-    record = log.makeRecord(log.name, 25, __file__, 1, "custom level", (), None)
+    record = log.makeRecord(log.name, 23, __file__, 1, "custom level", (), None)
     log.handle(record)
     handler.close()
     (row,) = rows(db_path, "SELECT level, levelno, created FROM logs")
-    assert (row["level"], row["levelno"]) == ("Level 25", 25)
+    assert (row["level"], row["levelno"]) == (logging.getLevelName(23), 23)
     assert row["created"] == record.created

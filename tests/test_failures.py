@@ -255,7 +255,9 @@ class TestFaults:
         handler = SQLiteHandler(db_path, batch_size=5)
         log = make_logger(handler)
         conn = sqlite3.connect(db_path)
-        conn.execute("DROP TABLE logs")  # every insert now fails
+        conn.execute(  # every insert now fails
+            "CREATE TRIGGER refuse BEFORE INSERT ON logs BEGIN SELECT RAISE(ABORT, 'no'); END"
+        )
         conn.close()
         for i in range(50):
             log.info("%d", i)
@@ -263,6 +265,22 @@ class TestFaults:
         stats = handler.stats()
         assert stats["failed"] == stats["emitted"] == 50
         handler.close()
+
+    def test_a_log_table_dropped_while_running_is_made_again(self, db_path):
+        """As a removed file is: the writer reconnects, and the schema is put back."""
+        handler = SQLiteHandler(db_path, batch_size=5)
+        log = make_logger(handler)
+        log.info("before")
+        assert handler.flush()
+        conn = sqlite3.connect(db_path)
+        conn.execute("DROP TABLE logs")
+        conn.close()
+        for i in range(50):
+            log.info("%d", i)
+        assert handler.flush(timeout=30)
+        handler.close()
+        assert len(rows(db_path)) == 50
+        assert handler.stats()["failed"] == 0
 
     def test_close_is_bounded_when_the_database_stays_locked(self, db_path, monkeypatch, capsys):
         from sqlite_logging_handler import handler as handler_module
