@@ -40,6 +40,7 @@ class Listener(QueueListener):
         self._records = records
         self._writer = writer
         self.received = 0  # records taken off the queue (listener thread only)
+        self._stop_sent = False
 
     def start(self) -> None:
         super().start()
@@ -79,14 +80,20 @@ class Listener(QueueListener):
         writer.add_rows(logs, metrics)
 
     def stop_by(self, deadline: float) -> bool:
-        """Ask the thread to finish what is queued and stop; wait until ``deadline``."""
+        """Ask the thread to finish what is queued and stop; wait until ``deadline``.
+
+        The stop marker is queued once, also into a full queue (the thread must end
+        with the handler); a second call only waits again.
+        """
         thread = self._thread
         if thread is None:
             return True
-        try:
-            self._records.put(LISTENER_STOP, timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Full:
-            return False
+        if not self._stop_sent:
+            self._stop_sent = True
+            try:
+                self._records.put(LISTENER_STOP, timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Full:
+                self._records.put_nowait_unbounded(LISTENER_STOP)
         thread.join(max(0.0, deadline - time.monotonic()))
         return not thread.is_alive()
 

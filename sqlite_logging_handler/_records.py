@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple, TypeAlias
 
+from ._json import safe_repr, to_json
 from .schema import LOG_RECORD_ATTRIBUTES
 
 __all__ = [
@@ -74,8 +75,10 @@ _TRACE_ATTR, _SPAN_ATTR = "otelTraceID", "otelSpanID"
 _ID_TEXT = {_TRACE_ATTR: re.compile(r"0|[0-9a-f]{32}"), _SPAN_ATTR: re.compile(r"0|[0-9a-f]{16}")}
 _NO_TRACE = (None, None)
 
+# Values of types JSON lacks go through to_json (ISO 8601 for dates, str() for UUIDs,
+# ...; see _json). The C encoder calls it only for those: plain values pay nothing.
 _ENCODER = json.JSONEncoder(
-    ensure_ascii=False, allow_nan=False, default=repr, separators=(",", ":")
+    ensure_ascii=False, allow_nan=False, default=to_json, separators=(",", ":")
 )
 # JSONEncoder.encode builds a C encoder on every call (half its cost for a small
 # dict); build it once. It keeps cycle markers in _MARKERS, which a failed encode may
@@ -86,7 +89,7 @@ _C_ENCODER = (
     if json.encoder.c_make_encoder is None  # type: ignore[attr-defined]
     else json.encoder.c_make_encoder(  # type: ignore[attr-defined]
         _MARKERS,
-        repr,
+        to_json,
         json.encoder.c_encode_basestring,  # type: ignore[attr-defined]
         None,
         ":",
@@ -181,8 +184,10 @@ def metric_row(record: logging.LogRecord) -> Row:
 def extras_json(attrs: Mapping[str, Any]) -> str | None:
     """JSON of a record's non-standard attributes (its ``extra=``), or None if none.
 
-    Values JSON cannot encode (objects, NaN, cycles, odd keys) are stored as their
-    ``repr()``, so the record is never lost for its extras.
+    Values of common types JSON lacks are encoded as ``_json`` says (ISO 8601 for
+    dates and times, ``str()`` for UUIDs, ...); anything else JSON cannot encode
+    (objects, NaN, cycles, odd keys) is stored as its ``repr()``, so the record is
+    never lost for its extras.
     """
     extras = {key: value for key, value in attrs.items() if key not in _STANDARD_ATTRS}
     for name in (_TRACE_ATTR, _SPAN_ATTR):  # stored in trace_id / span_id instead
@@ -217,14 +222,6 @@ def _jsonable(value: Any) -> Any:
     except Exception:
         return safe_repr(value)
     return value
-
-
-def safe_repr(value: Any) -> str:
-    """``repr(value)``, or a stand-in when the object's own ``__repr__`` fails."""
-    try:
-        return repr(value)
-    except Exception:
-        return object.__repr__(value)
 
 
 def sanitize_row(row: Row) -> Row:

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TextIO
 
 from . import _render, _report, maintenance, schema
+from ._access import open_writer
 from ._demo import DEMO_DATABASE, run_demo
 from .exceptions import SQLiteLoggingError
 from .query import LogRow, LogStore, parse_age, parse_epoch, parse_time
@@ -366,38 +367,44 @@ def _output(path: str | None, default: TextIO) -> Iterator[TextIO]:
 # -- writing ----------------------------------------------------------------------------------
 
 
-def _writable(args: argparse.Namespace) -> sqlite3.Connection:
+def _writable(args: argparse.Namespace, *, upgrade: bool = False) -> sqlite3.Connection:
     """A write connection to an existing log database (never creating one)."""
-    path = database(args)
-    if not os.path.isfile(path):
-        msg = f"no log database at {path!r}"
-        raise FileNotFoundError(msg)
-    conn = schema.connect(schema.database_uri(path), timeout=30)
-    if schema.schema_version(conn) != schema.SCHEMA_VERSION:
-        conn.close()
-        msg = (
-            f"{path!r} is not at schema version {schema.SCHEMA_VERSION}: run 'sqlite-logs upgrade'"
-        )
-        raise SQLiteLoggingError(msg)
-    return conn
+    return open_writer(database(args), upgrade=upgrade)
 
 
 def _prune(args: argparse.Namespace, out: TextIO) -> int:
     if args.older_than is None and args.keep_rows is None:
         print("sqlite-logs prune: error: give --older-than and/or --keep-rows", file=sys.stderr)
         return 2
+    path = database(args)
+    before = sum(maintenance.file_sizes(path))
     conn = _writable(args)
+    returned = None
     try:
         deleted = maintenance.prune(
             conn, older_than=args.older_than, keep_rows=args.keep_rows, dry_run=args.dry_run
         )
         if not args.dry_run and any(deleted.values()):
-            maintenance.reclaim_space(conn, pages=1_000_000)
+            returned = maintenance.give_back_space(conn)
     finally:
         conn.close()
     verb = "would delete" if args.dry_run else "deleted"
     print(f"{verb} {deleted['logs']:,} log rows and {deleted['metrics']:,} metric rows", file=out)
+    if returned is not None:
+        _print_space(path, before, returned, out)
     return 0
+
+
+def _print_space(path: str, before: int, returned: maintenance.SpaceReturned, out: TextIO) -> None:
+    """Say how much space went back to the file system, and what is still to come."""
+    after = sum(maintenance.file_sizes(path))
+    print(f"gave back {_bytes(max(0, before - after))}: {path} is now {_bytes(after)}", file=out)
+    if returned.rebuilt:
+        print(
+            "(the file had no auto_vacuum: rebuilt with VACUUM, INCREMENTAL from now on)", file=out
+        )
+    if not returned.checkpoint.complete:
+        print("(a reader holds the WAL: the file shrinks at the next checkpoint)", file=out)
 
 
 def _backup(args: argparse.Namespace, out: TextIO) -> int:
@@ -413,20 +420,19 @@ def _vacuum(args: argparse.Namespace, out: TextIO) -> int:
     conn = _writable(args)
     try:
         maintenance.vacuum(conn)
-        maintenance.checkpoint(conn)
+        done = maintenance.checkpoint(conn)
     finally:
         conn.close()
     after = sum(maintenance.file_sizes(path))
     print(f"vacuumed {path}: {_bytes(before)} -> {_bytes(after)}", file=out)
+    if not done.complete:
+        print("(a reader holds the WAL: the file shrinks at the next checkpoint)", file=out)
     return 0
 
 
 def _upgrade(args: argparse.Namespace, out: TextIO) -> int:
     path = database(args)
-    if not os.path.isfile(path):
-        msg = f"no log database at {path!r}"
-        raise FileNotFoundError(msg)
-    conn = schema.connect(schema.database_uri(path), timeout=30)
+    conn = _writable(args, upgrade=True)
     try:
         before = schema.schema_version(conn)
         schema.ensure_schema(conn)

@@ -9,6 +9,7 @@ batches; the writer thread (a sqlite-worker ``SqliteWorker``) commits each batch
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import math
 import os
@@ -21,14 +22,14 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from . import maintenance, schema
+from . import _access, _upkeep, maintenance, schema
 from ._bridges import active_trace, plain_record
 from ._listener import LISTENER_STOP, Listener
 from ._queue import RecordQueue
 from ._records import PLAIN_RECORD_SIZE
 from ._writer import BatchWriter, write_stderr
 from .exceptions import SQLiteLoggingError
-from .query import LogRow, LogStore, MetricRow, parse_age, read_rows
+from .query import LogRow, LogStore, MetricRow, parse_age, read_rows, release_readers
 
 __all__ = ["CLOSE_TIMEOUT", "SQLiteHandler"]
 
@@ -38,11 +39,6 @@ _T = TypeVar("_T")
 CLOSE_TIMEOUT = 25.0
 #: Seconds without any progress after which ``flush(None)`` gives up on a stuck writer.
 STALL_TIMEOUT = 35.0
-
-#: Seconds between two runs of retention and WAL upkeep on the writer.
-MAINTAIN_EVERY = 5.0
-#: WAL bytes above which an idle writer runs ``wal_checkpoint(TRUNCATE)``.
-WAL_CHECKPOINT_SIZE = 4 * 1024 * 1024
 
 #: Seconds after ``close()`` during which a record still sent to the closed handler
 #: waits for a new handler of the same database (dictConfig opens it right after).
@@ -228,7 +224,7 @@ class SQLiteHandler(logging.Handler):
 
     def _hand_over_queued(self, records: RecordQueue) -> None:
         """Pass on what reached the queue after close() drained it for the last time."""
-        for item in _drain(records):
+        for item in _drain(records, self._listener):
             self._hand_over(item, wait=False)
 
     def _snapshot(self, record: logging.LogRecord, message: str) -> tuple[Any, ...]:
@@ -359,13 +355,14 @@ class SQLiteHandler(logging.Handler):
     def _shut_down(self, listener: Listener, writer: BatchWriter) -> None:
         deadline = time.monotonic() + CLOSE_TIMEOUT
         drained = listener.stop_by(deadline)
+        release_readers(self.database)  # so the writer's connection closes last: no WAL left
         unwritten = writer.close(deadline)
         if not drained:
             listener.stop_by(time.monotonic() + 1.0)  # the writer gave up: let it end
         # Set before the last drain: an emit whose put comes after it sees the flag
         # and passes its record on itself (see _enqueue).
         self._shut = True
-        late = _drain(self._queue)
+        late = _drain(self._queue, listener)
         if drained:  # emitted during close(), after the listener's last chunk
             for item in late:
                 self._hand_over(item, wait=False)
@@ -431,7 +428,7 @@ class SQLiteHandler(logging.Handler):
             conn = schema.retry_while_busy(self._open_writable, CLOSE_TIMEOUT)
         except Exception as exc:
             error = type(exc) if isinstance(exc, SQLiteLoggingError) else SQLiteLoggingError
-            raise error(_unusable(self.database, exc)) from exc
+            raise error(_access.unusable(self.database, exc)) from exc
         if self.database == ":memory:":
             return conn  # keeps the in-memory database alive for the handler's life
         conn.close()
@@ -466,23 +463,19 @@ class SQLiteHandler(logging.Handler):
         if failures:  # reported, rate-limited, by the writer
             raise RuntimeError("; ".join(failures))
 
-    def _maintain(self, conn: sqlite3.Connection, idle: bool) -> None:
-        """Retention, space and WAL upkeep, every MAINTAIN_EVERY seconds on the writer."""
-        if self.retention is not None or self.max_rows is not None:
-            pruned = maintenance.prune(conn, older_than=self.retention, keep_rows=self.max_rows)
-            if any(pruned.values()):
-                maintenance.reclaim_space(conn)
-        if idle and self._keeper is None:
-            _, wal = maintenance.file_sizes(self.database)
-            if wal > WAL_CHECKPOINT_SIZE:
-                maintenance.checkpoint(conn)
-
     def maintain(self, timeout: float = 60.0) -> None:
-        """Run retention and WAL upkeep now (the writer does it every few seconds).
+        """Run retention and space and WAL upkeep now, all of it (the writer does it by the clock).
 
-        Runs on the writer thread, after everything emitted before the call is written.
+        Runs on the writer thread, after everything emitted before the call is written:
+        rows past ``retention``/``max_rows`` are deleted, their pages given back to the
+        file system and the WAL checkpointed.
         """
-        self._call_writer(lambda conn: self._maintain(conn, True), timeout)
+        writer = self._writer
+        if writer is None or self._closed:
+            msg = f"the handler of {self.database} is closed"
+            raise SQLiteLoggingError(msg)
+        self.flush(timeout)
+        writer.maintain_now(timeout)
 
     def backup(self, destination: str | os.PathLike[str], timeout: float = 60.0) -> None:
         """Copy the database, with everything emitted before the call, to ``destination``.
@@ -523,8 +516,11 @@ class SQLiteHandler(logging.Handler):
             batch_size=self.batch_size,
             flush_interval=self.flush_interval,
             after_commit=self._run_hooks,
-            maintain=self._maintain,
-            maintain_every=MAINTAIN_EVERY,
+            maintain=_upkeep.Upkeep(
+                None if self._keeper is not None else self.database, self.retention, self.max_rows
+            ).run,
+            maintain_every=_upkeep.MAINTAIN_EVERY,
+            describe_error=functools.partial(_access.write_error_cause, self.database),
         )
         listener = Listener(records, writer)
         listener.start()
@@ -625,28 +621,27 @@ def _resolve(database: object) -> tuple[str, str]:
     return absolute, schema.database_uri(absolute)
 
 
-def _unusable(database: str, exc: Exception) -> str:
-    cause = str(exc) or type(exc).__name__
-    if os.path.isdir(database):
-        cause = "it is a directory"
-    elif "not a database" in cause:
-        cause = "the file exists and is not an SQLite database (it was not modified)"
-    return f"cannot use {database!r} as a log database: {cause}"
+def _drain(records: RecordQueue | None, listener: Listener | None) -> list[tuple[Any, ...]]:
+    """Empty ``records``, returning the log records it held (flush markers are released).
 
-
-def _drain(records: RecordQueue | None) -> list[tuple[Any, ...]]:
-    """Empty ``records``, returning the log records it held (flush markers are released)."""
+    The listener's stop marker is put back while the listener runs: it must see it, or
+    it would outlive ``close()``.
+    """
     items: list[tuple[Any, ...]] = []
+    stop = False
     while records is not None:
         try:
             chunk = records.get_nowait()
         except queue.Empty:
             break
+        stop = stop or chunk is LISTENER_STOP
         for item in chunk if isinstance(chunk, list) else ():
             if type(item) is tuple:
                 items.append(item)
             else:
                 item()  # a flush marker: release its waiter
+    if stop and records is not None and listener is not None and listener.is_alive():
+        records.put_nowait_unbounded(LISTENER_STOP)
     return items
 
 

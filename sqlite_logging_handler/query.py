@@ -20,8 +20,9 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple, TypeVar
 
 from . import schema
+from ._access import check_log_database, open_reader, same_file
 from ._records import level_number
-from .exceptions import SchemaVersionError, SQLiteLoggingError
+from .exceptions import SQLiteLoggingError
 
 __all__ = [
     "LogRow",
@@ -31,6 +32,7 @@ __all__ = [
     "parse_epoch",
     "parse_time",
     "read_rows",
+    "release_readers",
 ]
 
 
@@ -170,7 +172,8 @@ class LogStore:
         self._before_query = before_query
         self._lock = threading.Lock()
         self._closed = threading.Event()
-        self._uri = schema.database_uri(path, readonly=True)
+        self._reader = open_reader(path)  # also where SQLite cannot read it in place
+        self._uri = self._reader.uri
         self._conn: sqlite3.Connection | None = None
         try:
             self._check_version()
@@ -190,6 +193,7 @@ class LogStore:
         self._closed.set()
         with self._lock:
             self._disconnect()
+        self._reader.close()
         _LIVE.discard(self)
 
     def _connection(self) -> sqlite3.Connection:
@@ -216,22 +220,10 @@ class LogStore:
     def _check_version(self) -> None:
         try:
             with self._lock:
-                version = schema.schema_version(self._connection())
+                check_log_database(self._connection(), self.database)
         except sqlite3.DatabaseError as exc:
             msg = f"cannot read {self.database!r} as a log database: {exc}"
             raise SQLiteLoggingError(msg) from exc
-        if version > schema.SCHEMA_VERSION:
-            msg = (
-                f"{self.database!r} has schema version {version}, newer than this "
-                f"package's {schema.SCHEMA_VERSION}: upgrade sqlite-logging-handler"
-            )
-            raise SchemaVersionError(msg)
-        if version < schema.SCHEMA_VERSION:
-            msg = (
-                f"{self.database!r} has schema version {version}; open it once with "
-                "SQLiteHandler (which upgrades it in place, keeping its rows) to read it"
-            )
-            raise SchemaVersionError(msg)
 
     # -- queries ----------------------------------------------------------------------
 
@@ -661,6 +653,22 @@ def _metric_row(row: sqlite3.Row) -> MetricRow:
 _LIVE: weakref.WeakSet[LogStore] = weakref.WeakSet()
 _FORK_PAUSE_TIMEOUT = 5.0
 _paused: list[LogStore] = []
+
+
+def release_readers(database: str) -> None:
+    """Close this process's idle read connections to ``database``; they reopen on use.
+
+    ``SQLiteHandler.close()`` calls it, so that its write connection closes last and
+    SQLite removes the WAL and shared-memory files: one clean file, whatever the entry
+    point (``MultiThreadedLogger``'s getters, ``handler.store()``, a ``LogStore``).
+    """
+    target = same_file(database)
+    for store in list(_LIVE):
+        if target and same_file(store.database) == target and store._lock.acquire(timeout=0.5):
+            try:
+                store._disconnect()
+            finally:
+                store._lock.release()
 
 
 def _before_fork() -> None:

@@ -169,7 +169,8 @@ def test_prune_by_age_and_by_count(db_path):
     assert dry.stdout.strip() == "would delete 10 log rows and 0 metric rows"
     assert len(rows(db_path)) == 20
     real = sqlite_logs("--db", str(db_path), "prune", "--older-than", "30d")
-    assert real.stdout.strip() == "deleted 10 log rows and 0 metric rows"
+    assert real.stdout.splitlines()[0] == "deleted 10 log rows and 0 metric rows"
+    assert real.stdout.splitlines()[1].startswith("gave back ")
     keep = sqlite_logs("--db", str(db_path), "prune", "--keep-rows", "3")
     assert keep.returncode == 0, keep.stderr
     assert [r["message"] for r in rows(db_path)] == ["new 7", "new 8", "new 9"]
