@@ -22,6 +22,7 @@ from . import _render, _report, maintenance, schema
 from ._demo import DEMO_DATABASE, run_demo
 from .exceptions import SQLiteLoggingError
 from .query import LogRow, LogStore, parse_age, parse_epoch, parse_time
+from .shipping.command import add_ship_command
 
 __all__ = ["main"]
 
@@ -116,6 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     backup.add_argument("destination")
     command("vacuum", _vacuum, "rebuild the file to return free space to the file system")
     command("upgrade", _upgrade, "bring an older database (e.g. the seed's) to the current schema")
+    add_ship_command(command)
     return parser
 
 

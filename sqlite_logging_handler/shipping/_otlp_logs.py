@@ -1,0 +1,136 @@
+"""Log rows as an OTLP ``ExportLogsServiceRequest``.
+
+One ``ResourceLogs`` per process that logged (the resource plus ``process.pid``), one
+``ScopeLogs`` per logger (the logger name is the instrumentation scope, as
+OpenTelemetry's logging bridge names it). Each row becomes a ``LogRecord`` with the
+attribute names of OpenTelemetry's semantic conventions (code, thread, exception) and
+``log.record.uid`` = ``<database instance id>:<row id>``, stable across re-sends.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+from .. import schema
+from ._otlp_values import (
+    add_attribute,
+    epoch_nanos,
+    exception_parts,
+    set_resource,
+    set_value,
+    severity_number,
+)
+from .destination import SourceInfo
+from .source import Row
+
+__all__ = ["RESERVED_ATTRIBUTES", "LogEncoder"]
+
+_C = {name: index for index, name in enumerate(schema.LOG_COLUMNS)}
+_ID, _TIMESTAMP, _LEVEL, _THREAD_ID = _C["id"], _C["timestamp"], _C["level"], _C["thread_id"]
+_LOGGER, _MESSAGE, _EXTRA, _LEVELNO = _C["module"], _C["message"], _C["extra_data"], _C["levelno"]
+_CREATED, _PATH, _LINENO, _FUNC = _C["created"], _C["pathname"], _C["lineno"], _C["func_name"]
+_PROCESS, _THREAD_NAME, _EXC, _STACK = (
+    _C["process"],
+    _C["thread_name"],
+    _C["exc_text"],
+    _C["stack_info"],
+)
+_TRACE, _SPAN = _C["trace_id"], _C["span_id"]
+
+#: Attributes the encoder sets from the row itself; an extra of the same name is not
+#: sent (attribute keys must be unique, and the row's own facts win).
+RESERVED_ATTRIBUTES = frozenset(
+    {
+        "code.file.path", "code.function.name", "code.line.number", "code.stacktrace",
+        "thread.id", "thread.name", "exception.type", "exception.message",
+        "exception.stacktrace", "log.record.uid",
+    }
+)  # fmt: skip
+
+
+class LogEncoder:
+    """Turns ``logs`` rows into OTLP requests for one source database."""
+
+    def __init__(self, source: SourceInfo) -> None:
+        self._resource = dict(source.resource)
+        self._uid = f"{source.instance_id}:"
+
+    def encode(self, rows: Sequence[Row]) -> ExportLogsServiceRequest:
+        """One request holding every row, grouped by process and logger, in row order."""
+        request = ExportLogsServiceRequest()
+        resources: dict[Any, Any] = {}
+        scopes: dict[tuple[Any, Any], Any] = {}
+        record = self._record
+        for row in rows:
+            key = (row[_PROCESS], row[_LOGGER])
+            records = scopes.get(key)
+            if records is None:
+                records = scopes[key] = self._scope(request, resources, *key)
+            record(records.add(), row)
+        return request
+
+    def _scope(self, request: Any, resources: dict[Any, Any], pid: Any, logger: Any) -> Any:
+        resource_logs = resources.get(pid)
+        if resource_logs is None:
+            resource_logs = resources[pid] = request.resource_logs.add()
+            set_resource(resource_logs.resource, self._resource, pid)
+        scope_logs = resource_logs.scope_logs.add()
+        scope_logs.scope.name = str(logger or "")
+        return scope_logs.log_records
+
+    def _record(self, record: Any, row: Row) -> None:
+        nanos = epoch_nanos(row[_CREATED], row[_TIMESTAMP])
+        record.time_unix_nano = nanos
+        record.observed_time_unix_nano = nanos  # when the handler took it
+        record.severity_number = severity_number(row[_LEVELNO])
+        record.severity_text = str(row[_LEVEL] or "")
+        set_value(record.body, row[_MESSAGE])
+        attributes = record.attributes
+        if row[_EXTRA] is not None:
+            _add_extras(attributes, row[_EXTRA])
+        add_attribute(attributes, "code.file.path", row[_PATH])
+        add_attribute(attributes, "code.function.name", row[_FUNC])
+        add_attribute(attributes, "code.line.number", row[_LINENO])
+        add_attribute(attributes, "thread.id", row[_THREAD_ID])
+        add_attribute(attributes, "thread.name", row[_THREAD_NAME])
+        if row[_EXC]:
+            kind, message = exception_parts(str(row[_EXC]))
+            add_attribute(attributes, "exception.type", kind)
+            add_attribute(attributes, "exception.message", message)
+            add_attribute(attributes, "exception.stacktrace", row[_EXC])
+        add_attribute(attributes, "code.stacktrace", row[_STACK])
+        add_attribute(attributes, "log.record.uid", f"{self._uid}{row[_ID]}")
+        if row[_TRACE]:
+            _set_ids(record, row[_TRACE], row[_SPAN])
+
+
+def _add_extras(attributes: Any, text: Any) -> None:
+    """The record's extras as typed attributes (non-JSON text as ``extra_data``)."""
+    try:
+        extras = json.loads(text)
+    except (TypeError, ValueError, RecursionError):
+        extras = None
+    if type(extras) is not dict:
+        add_attribute(attributes, "extra_data", text)
+        return
+    for key, value in extras.items():
+        if key not in RESERVED_ATTRIBUTES:
+            entry = attributes.add()
+            entry.key = key
+            set_value(entry.value, value)
+
+
+def _set_ids(record: Any, trace_id: Any, span_id: Any) -> None:
+    """Trace and span ids from their stored hex text; text that is not an id is left out."""
+    try:
+        trace = bytes.fromhex(trace_id)
+        span = bytes.fromhex(span_id) if span_id else b""
+    except (TypeError, ValueError):
+        return
+    if len(trace) == 16 and len(span) in (0, 8):
+        record.trace_id = trace
+        record.span_id = span
