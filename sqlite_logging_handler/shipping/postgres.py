@@ -115,9 +115,12 @@ class PostgresDestination:
     def send(self, table: str, rows: Sequence[Row]) -> Delivery:
         """Insert ``rows`` in one transaction; rows already there are counted, not repeated."""
         try:
-            inserted = self._insert(table, rows)
-        except psycopg.DataError:
-            inserted = self._insert(table, [_sanitized(table, row) for row in rows])
+            try:
+                inserted = self._insert(table, rows)
+            except psycopg.DataError:  # a NUL, text that is not JSON: store what can be
+                inserted = self._insert(table, [_sanitized(table, row) for row in rows])
+        except psycopg.Error as exc:
+            raise self._classify(exc) from exc
         return Delivery(duplicates=len(rows) - inserted)
 
     def close(self) -> None:
@@ -128,16 +131,13 @@ class PostgresDestination:
 
     def _insert(self, table: str, rows: Sequence[Row]) -> int:
         conn = self._connection()
-        try:
-            with conn.transaction(), conn.cursor() as cursor:
-                columns = ", ".join(f'"{c}"' for c in _COLUMNS[table])
-                with cursor.copy(f"COPY ship_{table} ({columns}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
-                cursor.execute(_insert_sql(table), self._params)
-                return cursor.rowcount
-        except psycopg.Error as exc:
-            raise self._classify(exc) from exc
+        with conn.transaction(), conn.cursor() as cursor:
+            columns = ", ".join(f'"{c}"' for c in _COLUMNS[table])
+            with cursor.copy(f"COPY ship_{table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(_insert_sql(table), self._params)
+            return cursor.rowcount
 
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is not None and not self._conn.closed:

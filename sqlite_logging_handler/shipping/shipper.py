@@ -38,6 +38,7 @@ IDLE_RECHECK = 30.0
 #: Seconds between two reports of the same ongoing outage.
 REPORT_EVERY = 60.0
 ON_REJECTED = ("skip", "stop")
+_ROW = {"logs": "log", "metrics": "metric"}  # "log row 12", "500 metric rows"
 
 
 @dataclass
@@ -183,8 +184,16 @@ class Shipper:
         self._waiter.wake()
 
     def status(self) -> dict[str, Any]:
-        """The destination's cursor, counts, last success and error, and rows behind."""
-        return cursor_status(self._cursors.load(), self._source)
+        """The destination's cursor, counts, last success and error, and rows behind.
+
+        Reads the database afresh (also after ``run()`` has returned).
+        """
+        source = RowSource(self.database)
+        try:
+            (cursor,) = read_cursors(source.connection(), self._cursors.destination)
+            return cursor_status(cursor, source)
+        finally:
+            source.close()
 
     def close(self) -> None:
         """Close the database connections and the destination. Idempotent."""
@@ -227,7 +236,7 @@ class Shipper:
             return
         index, reason = refused  # on_rejected="stop": keep what came before, stop there
         self._acknowledge(batch, index, shipped, rejected)
-        message = f"{batch.table} row {batch.rows[index][0]} was rejected: {reason}"
+        message = f"{_ROW[batch.table]} row {batch.rows[index][0]} was rejected: {reason}"
         self._cursors.record_error(message)
         raise ShippingStoppedError(message)
 
@@ -247,8 +256,8 @@ class Shipper:
         counts["rejected"] += rejected
         if pruned:
             self._report(
-                f"{pruned:,} {batch.table} rows (ids {batch.after + 1}..{last}) were deleted by "
-                "retention or pruning before they were shipped"
+                f"{pruned:,} {_ROW[batch.table]} rows were deleted (retention, max_rows or prune) "
+                f"before they were shipped: missing from ids {batch.after + 1}..{last}"
             )
 
     def _deliver(
@@ -273,7 +282,9 @@ class Shipper:
                 elif self.on_rejected == "stop":
                     return outcomes, (start, str(exc))
                 else:
-                    self._report(f"{table} row {rows[start][0]} was rejected and skipped: {exc}")
+                    self._report(
+                        f"{_ROW[table]} row {rows[start][0]} was rejected and skipped: {exc}"
+                    )
                     outcomes.append((1, Delivery(rejected=1, message=str(exc))))
         return outcomes, None
 
@@ -281,8 +292,8 @@ class Shipper:
         delivery: Delivery = self._retrying(lambda: self.destination.send(table, rows))
         if delivery.rejected:
             self._report(
-                f"{self.destination.key} dropped {delivery.rejected:,} of {len(rows):,} {table} "
-                f"rows it accepted: {delivery.message or 'no reason given'}"
+                f"{self.destination.key} dropped {delivery.rejected:,} of the {len(rows):,} "
+                f"{_ROW[table]} rows it accepted: {delivery.message or 'no reason given'}"
             )
         return delivery
 
