@@ -35,17 +35,15 @@ Row = tuple[Any, ...]
 
 @dataclass
 class Batch:
-    """Rows of one table with ids in ``(after, last]``; every other id there is gone."""
+    """Rows of one table with ids in ``(after, last]``; every other id there is gone.
+
+    (``last - after - len(rows)`` rows were deleted before they could be shipped.)
+    """
 
     table: str
     rows: Sequence[Row]
     after: int
     last: int
-
-    @property
-    def pruned(self) -> int:
-        """Ids in the range with no row: deleted before they could be shipped."""
-        return self.last - self.after - len(self.rows)
 
 
 class RowSource:

@@ -70,6 +70,7 @@ class OTLPReceiver:
         self.hold = threading.Event()
         self.hold.set()
         self.hold_after: int | None = None
+        self.drop_held = False  # held requests then fail (503), never recorded
         self.held = threading.Event()  # set while a request waits on ``hold``
         self.changed = threading.Condition()
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -128,6 +129,8 @@ class OTLPReceiver:
         if not self.hold.is_set():
             self.held.set()
             self.hold.wait()
+            if self.drop_held:
+                return Answer(503)
         logs = path.endswith("/v1/logs")
         request = (ExportLogsServiceRequest if logs else ExportMetricsServiceRequest).FromString(
             body

@@ -78,17 +78,30 @@ def test_a_killed_shipper_restarted_leaves_every_row_exactly_once(db_path, pg_ur
         "ship", "postgres", pg_url, "--once", "--batch-size", "50",
     ]  # fmt: skip
     first = subprocess.Popen(command, env=child_env(), cwd=REPO, stderr=subprocess.PIPE)
+    blocker = psycopg.connect(pg_url)
     try:
         deadline = time.monotonic() + 60
         while count_logs(pg_url) < 1_000:
             assert time.monotonic() < deadline and first.poll() is None
             time.sleep(0.01)  # no event to wait on: PostgreSQL is polled
+        # Hold the next batch in flight (its INSERT waits for this lock), then kill.
+        blocker.execute("LOCK TABLE logs IN SHARE ROW EXCLUSIVE MODE")
+        while not query(
+            pg_url,
+            "SELECT 1 FROM pg_stat_activity WHERE application_name = 'sqlite-logs ship' "
+            "AND wait_event_type = 'Lock'",
+        ):
+            assert time.monotonic() < deadline and first.poll() is None
+            time.sleep(0.01)
         first.send_signal(signal.SIGKILL)
         assert first.wait(60) == -signal.SIGKILL
     finally:
+        blocker.rollback()
+        blocker.close()
         first.kill()
         first.communicate()
-    assert shipping_status(db_path)[0]["log_id"] < 6_000  # it really died mid-run
+    killed_at = shipping_status(db_path)[0]["log_id"]
+    assert 1_000 <= killed_at < 6_000  # it really died mid-run
 
     second = subprocess.run(command, env=child_env(), capture_output=True, text=True, timeout=120)
     assert second.returncode == 0, second.stderr
