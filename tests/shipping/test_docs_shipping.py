@@ -78,7 +78,7 @@ def test_a_ship_command_of_the_docs_runs(line, app_db, collector, receiver, requ
         line = line.replace(COLLECTOR, collector.url)
 
         def arrived() -> bool:
-            return receiver.wait_for(lambda: len(receiver.logs) >= 20, timeout=0.2)
+            return bool(receiver.wait_for(lambda: len(receiver.logs) >= 20, timeout=0.2))
 
     assert COLLECTOR not in line and POSTGRES not in line
     command = [PYTHON, "-m", "sqlite_logging_handler", *shlex.split(line)[1:]]
