@@ -16,6 +16,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 __all__ = [
+    "SEVERITIES",
     "add_attribute",
     "epoch_nanos",
     "exception_parts",
@@ -89,7 +90,7 @@ def set_resource(resource: Resource, attributes: Mapping[str, Any], pid: int | N
 # Python levels to OpenTelemetry severity numbers, as opentelemetry-sdk's logging
 # handler maps them (std_to_otel): 10 DEBUG=5, 20 INFO=9, 30 WARN=13, 40 ERROR=17,
 # 50 FATAL=21; the levels just above each take its 2nd, 3rd and 4th step.
-_SEVERITY = (
+SEVERITIES: list[int] = (
     [0] * 10
     + [base + min(step, 3) for base in (5, 9, 13, 17) for step in range(10)]
     + [21, 22, 23, 24]
@@ -100,7 +101,7 @@ def severity_number(levelno: int | None) -> int:
     """The OpenTelemetry ``SeverityNumber`` of a Python level number (0: unspecified)."""
     if levelno is None or levelno < 10:
         return 0
-    return _SEVERITY[levelno] if levelno < len(_SEVERITY) else 24
+    return SEVERITIES[levelno] if levelno < len(SEVERITIES) else 24
 
 
 def epoch_nanos(created: float | None, timestamp: str | None) -> int:

@@ -67,7 +67,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         "--resource", action="append", type=_pair, default=[], metavar="KEY=VALUE",
         help="a resource attribute, e.g. deployment.environment=prod; repeatable",
     )  # fmt: skip
-    parser.add_argument("--batch-size", type=_positive_int, default=1000, help="rows (1000)")
+    parser.add_argument(
+        "--batch-size", type=_positive_int, help="rows per request (otlp: 1000, postgres: 5000)"
+    )
     parser.add_argument(
         "--on-rejected", choices=("skip", "stop"), default="skip",
         help="rows the destination refuses as data: skip them (counted) or stop (skip)",

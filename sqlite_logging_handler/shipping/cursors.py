@@ -63,6 +63,9 @@ def open_log_database(database: str | os.PathLike[str]) -> sqlite3.Connection:
         raise FileNotFoundError(msg)
     conn = schema.connect(schema.database_uri(path), timeout=WRITE_TIMEOUT)
     try:
+        # A cursor update lost to a power cut only makes rows be sent again (at least
+        # once), so it need not wait for the disk (WAL: durable at the next checkpoint).
+        conn.execute("PRAGMA synchronous = NORMAL")
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if "logs" not in tables:
             msg = f"{path!r} has no log tables: is it a database written by SQLiteHandler?"

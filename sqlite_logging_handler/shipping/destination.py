@@ -65,7 +65,11 @@ class Delivery(NamedTuple):
 
 
 class Destination(Protocol):
-    """Where rows go. ``send`` returns once the rows are acknowledged, or raises."""
+    """Where rows go. ``send`` returns once the rows are acknowledged, or raises.
+
+    A destination may also have a ``batch_size`` attribute: the rows per request it
+    works best with (the shipper's default).
+    """
 
     @property
     def key(self) -> str:

@@ -99,6 +99,8 @@ class OTLPDestination:
         self._gzip = compression == "gzip"
         self.timeout = timeout
         self.max_request_bytes = max_request_bytes
+        #: Rows per request: well below collectors' batch limits (rotel: 8192).
+        self.batch_size = 1000
         self._conn: http.client.HTTPConnection | None = None
         self._encoders: dict[str, Any] = {}
 

@@ -100,6 +100,8 @@ class PostgresDestination:
         self.url = url
         self.key = f"postgres {public_url(url)}" if "://" in url else f"postgres {_safe_dsn(url)}"
         self.connect_timeout = connect_timeout
+        #: Rows per transaction: fewer commits (each waits for the disk) than OTLP's 1000.
+        self.batch_size = 5000
         self._conn: psycopg.Connection[Any] | None = None
         self._params: dict[str, Any] = {}
 

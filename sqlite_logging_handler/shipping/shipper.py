@@ -68,7 +68,8 @@ class Shipper:
         service_name: the ``service.name`` resource attribute (default:
             ``$OTEL_SERVICE_NAME``, else ``unknown_service``).
         resource: more resource attributes (``{"deployment.environment": "prod"}``).
-        batch_size: most rows per request (rows; requests are also split by size).
+        batch_size: most rows per request (default: the destination's ``batch_size``,
+            1000 for OTLP, 5000 for PostgreSQL; OTLP requests are also split by size).
         on_rejected: what to do with rows the destination refuses as data (HTTP 400):
             ``"skip"`` them (counted, reported) or ``"stop"`` before them.
         retry_for: seconds to keep retrying an unavailable destination before stopping
@@ -95,7 +96,7 @@ class Shipper:
         *,
         service_name: str | None = None,
         resource: Mapping[str, str] | None = None,
-        batch_size: int = 1000,
+        batch_size: int | None = None,
         on_rejected: str = "skip",
         retry_for: float | None = None,
         name: str | None = None,
@@ -103,7 +104,8 @@ class Shipper:
         report: Callable[[str], object] | None = None,
         poll_interval: float = 0.5,
     ) -> None:
-        _check_rows(batch_size)
+        if batch_size is not None:
+            _check_rows(batch_size)
         if on_rejected not in ON_REJECTED:
             msg = f"on_rejected must be one of {ON_REJECTED}, not {on_rejected!r}"
             raise ValueError(msg)
@@ -114,7 +116,8 @@ class Shipper:
             destination_for(destination) if isinstance(destination, str) else destination
         )
         self.database = os.fspath(database)
-        self.batch_size = batch_size
+        preferred = getattr(self.destination, "batch_size", 1000)
+        self.batch_size: int = batch_size if batch_size is not None else int(preferred)
         self.on_rejected = on_rejected
         self.retry_for = retry_for
         self._on_progress = on_progress

@@ -65,6 +65,7 @@ class Collector:
         self.sink_url = sink_url
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.exporter = "otlp"  # or "blackhole": acknowledge and discard (benchmarks)
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -72,11 +73,17 @@ class Collector:
             str(self.binary), "start",
             "--otlp-http-endpoint", f"127.0.0.1:{self.port}",
             "--otlp-grpc-endpoint", f"127.0.0.1:{free_port()}",
-            "--exporter", "otlp", "--otlp-exporter-protocol", "http",
-            "--otlp-exporter-endpoint", self.sink_url,
             "--pid-file", str(self.folder / "rotel.pid"),
             "--log-file", str(self.folder / "rotel.log"),
+            "--exporter", self.exporter,
         ]  # fmt: skip
+        if self.exporter == "otlp":
+            command += [
+                "--otlp-exporter-protocol",
+                "http",
+                "--otlp-exporter-endpoint",
+                self.sink_url,
+            ]
         with open(self.folder / "rotel.out", "ab") as out:
             self._process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
         wait_for_port(self.port, self._process)
