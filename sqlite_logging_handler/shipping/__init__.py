@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .cursors import Cursor, read_cursors
+from .cursors import Cursor, read_cursors, shipping_status
 from .destination import Delivery, Destination, SourceInfo, destination_for
 from .errors import (
     DestinationRefusedError,
@@ -19,7 +19,7 @@ from .errors import (
     ShippingError,
     ShippingStoppedError,
 )
-from .shipper import Progress, Shipper, shipping_status
+from .shipper import Progress, Shipper
 
 if TYPE_CHECKING:
     from .otlp import OTLPDestination

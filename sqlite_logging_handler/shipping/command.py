@@ -22,8 +22,9 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from .._render import table
+from .cursors import shipping_status
 from .destination import Destination, destination_for, parse_key_values
-from .shipper import Progress, Shipper, shipping_status
+from .shipper import Progress, Shipper
 
 __all__ = ["add_ship_command"]
 

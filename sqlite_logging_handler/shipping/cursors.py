@@ -16,8 +16,16 @@ from typing import Any
 
 from .. import schema
 from ..exceptions import SQLiteLoggingError
+from .source import RowSource
 
-__all__ = ["Cursor", "CursorStore", "open_log_database", "read_cursors"]
+__all__ = [
+    "Cursor",
+    "CursorStore",
+    "cursor_status",
+    "open_log_database",
+    "read_cursors",
+    "shipping_status",
+]
 
 _TABLE = schema.SHIP_CURSOR_TABLE
 #: Seconds a cursor write waits out other writers before giving up (then the rows are
@@ -150,3 +158,26 @@ def read_cursors(conn: sqlite3.Connection, destination: str | None = None) -> li
             return []
         raise
     return [Cursor(*row) for row in found]
+
+
+def shipping_status(database: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Every destination's cursor in ``database``, as ``sqlite-logs ship --status`` shows it.
+
+    Reads only (a database that never shipped, or an older one, has none: ``[]``).
+
+    Raises:
+        FileNotFoundError: the database does not exist.
+    """
+    source = RowSource(database)
+    try:
+        return [cursor_status(c, source) for c in read_cursors(source.connection())]
+    finally:
+        source.close()
+
+
+def cursor_status(cursor: Cursor, source: RowSource) -> dict[str, Any]:
+    """A cursor as ``ship --status`` shows it, with the rows behind it counted."""
+    status: dict[str, Any] = dict(vars(cursor))
+    status["logs_behind"] = source.behind("logs", cursor.log_id)
+    status["metrics_behind"] = source.behind("metrics", cursor.metric_id)
+    return status

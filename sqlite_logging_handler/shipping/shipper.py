@@ -19,17 +19,18 @@ from typing import Any
 from .. import schema
 from ._backoff import Backoff
 from ._wakeup import ChangeWaiter
-from .cursors import Cursor, CursorStore, open_log_database, read_cursors
+from .cursors import CursorStore, cursor_status, open_log_database, read_cursors
 from .destination import Delivery, Destination, SourceInfo, destination_for, resource_attributes
 from .errors import (
     DestinationRefusedError,
     DestinationUnavailableError,
     RowsRejectedError,
+    ShippingError,
     ShippingStoppedError,
 )
 from .source import TABLES, Batch, Row, RowSource
 
-__all__ = ["Progress", "Shipper", "cursor_status", "shipping_status"]
+__all__ = ["Progress", "Shipper"]
 
 _log = logging.getLogger(__name__)  # ignored by SQLiteHandler: never shipped into itself
 #: Seconds between checks for new rows while idle, beyond the change notifications
@@ -124,12 +125,17 @@ class Shipper:
         self._report_line = report or _log.warning
         self._source = RowSource(self.database)
         conn = open_log_database(self.database)
-        instance = schema.instance_id(conn) or ""
-        self._cursors = CursorStore(conn, name or self.destination.key)
+        try:
+            instance = schema.instance_id(conn) or ""
+            self._cursors = CursorStore(conn, name or self.destination.key)
+            self._waiter = ChangeWaiter(self.database, poll_interval)
+        except BaseException:
+            conn.close()
+            raise
         self.info = SourceInfo(
             self.database, instance, resource_attributes(instance, service_name, resource)
         )
-        self._waiter = ChangeWaiter(self.database, poll_interval)
+        self._closed = False
         self._stopping = False
         self._opened = False
         self._backoff = Backoff()
@@ -149,6 +155,7 @@ class Shipper:
             ShippingStoppedError: the destination refused permanently, ``retry_for`` ran out,
                 or a row was rejected with ``on_rejected="stop"``.
         """
+        self._check_open()
         try:
             while not self._stopping:
                 if not self._round():
@@ -168,6 +175,7 @@ class Shipper:
         Raises:
             ShippingStoppedError: as ``run()``.
         """
+        self._check_open()
         try:
             upto = {table: self._source.top(table) for table in TABLES}
             while not self._stopping and self._round(upto):
@@ -199,13 +207,23 @@ class Shipper:
             source.close()
 
     def close(self) -> None:
-        """Close the database connections and the destination. Idempotent."""
+        """Close the database connections and the destination. Idempotent.
+
+        ``run()`` and ``run_once()`` close the shipper when they return: a shipper runs
+        once (make another to ship again; it resumes from the cursor).
+        """
+        self._closed = True
         self.destination.close()
         self._source.close()
         self._cursors.close()
         self._waiter.close()
 
     # -- the loop ----------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            msg = "this Shipper has run and is closed; make a new one (it resumes from the cursor)"
+            raise ShippingError(msg)
 
     def _round(self, upto: Mapping[str, int] | None = None) -> bool:
         """One batch of each table; whether anything moved."""
@@ -359,26 +377,3 @@ def _check_rows(batch_size: object) -> None:
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         msg = f"batch_size must be a whole number of rows, at least 1, not {batch_size!r}"
         raise ValueError(msg)
-
-
-def shipping_status(database: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Every destination's cursor in ``database``, as ``sqlite-logs ship --status`` shows it.
-
-    Reads only (a database that never shipped, or an older one, has none: ``[]``).
-
-    Raises:
-        FileNotFoundError: the database does not exist.
-    """
-    source = RowSource(database)
-    try:
-        return [cursor_status(c, source) for c in read_cursors(source.connection())]
-    finally:
-        source.close()
-
-
-def cursor_status(cursor: Cursor, source: RowSource) -> dict[str, Any]:
-    """A cursor as ``ship --status`` shows it, with the rows behind it counted."""
-    status: dict[str, Any] = dict(vars(cursor))
-    status["logs_behind"] = source.behind("logs", cursor.log_id)
-    status["metrics_behind"] = source.behind("metrics", cursor.metric_id)
-    return status

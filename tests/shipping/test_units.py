@@ -9,7 +9,8 @@ import traceback
 
 import pytest
 
-from sqlite_logging_handler import SQLiteHandler
+from sqlite_logging_handler import SQLiteHandler, SQLiteLoggingError
+from sqlite_logging_handler.shipping import Shipper, ShippingError
 from sqlite_logging_handler.shipping._backoff import Backoff, parse_retry_after
 from sqlite_logging_handler.shipping._otlp_values import exception_parts
 from sqlite_logging_handler.shipping.destination import public_url, resource_attributes
@@ -116,3 +117,34 @@ def test_a_batch_counts_the_ids_deleted_inside_and_after_it(db_path):
         assert source.read("logs", 10, 100).last == 10  # nothing new
     finally:
         source.close()
+
+
+def test_bad_configuration_is_refused_at_construction(db_path, tmp_path):
+    SQLiteHandler(db_path).close()
+    with pytest.raises(ValueError, match="on_rejected"):
+        Shipper(db_path, "http://127.0.0.1:9", on_rejected="ignore")
+    with pytest.raises(ValueError, match="batch_size"):
+        Shipper(db_path, "http://127.0.0.1:9", batch_size=0)
+    with pytest.raises(ValueError, match="retry_for"):
+        Shipper(db_path, "http://127.0.0.1:9", retry_for=-1)
+    with pytest.raises(ValueError, match="http"):
+        Shipper(db_path, "ftp://example.com")
+    with pytest.raises(FileNotFoundError):
+        Shipper(tmp_path / "missing.db", "http://127.0.0.1:9")
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE users (name TEXT)")
+    conn.close()
+    with pytest.raises(SQLiteLoggingError, match="no log tables"):
+        Shipper(other, "http://127.0.0.1:9")
+    assert sqlite3.connect(other).execute("SELECT name FROM sqlite_master").fetchall() == [
+        ("users",)
+    ]
+
+
+def test_a_shipper_runs_once_and_says_so(db_path):
+    SQLiteHandler(db_path).close()
+    shipper = Shipper(db_path, "http://127.0.0.1:9")
+    shipper.run_once()  # nothing to ship: the destination is never contacted
+    with pytest.raises(ShippingError, match="make a new one"):
+        shipper.run()
