@@ -38,7 +38,7 @@ __all__ = ["DEFAULT_MAX_REQUEST_BYTES", "OTLPDestination"]
 #: (4 MiB) that a collector forwarding over OTLP/gRPC is held to, well under its HTTP
 #: receiver's default 20 MiB. A larger batch is split in two until it fits.
 DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
-#: gzip level: 1 compresses log batches about 13x here at a third of level 6's CPU.
+#: gzip level: 1 shrinks log batches about 13x (level 6: 15x) for 40 % of level 6's CPU.
 GZIP_LEVEL = 1
 RETRYABLE = frozenset({429, 502, 503, 504})
 _PATHS = {"logs": "v1/logs", "metrics": "v1/metrics"}
