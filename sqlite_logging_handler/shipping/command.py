@@ -16,6 +16,7 @@ import json
 import re
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -23,7 +24,7 @@ from typing import Any, TextIO
 
 from .._render import table
 from .cursors import shipping_status
-from .destination import Destination, destination_for, parse_key_values
+from .destination import Destination, destination_for
 from .shipper import Progress, Shipper
 
 __all__ = ["add_ship_command"]
@@ -85,11 +86,11 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 
 def _pair(text: str) -> tuple[str, str]:
-    pairs = parse_key_values(text.replace(",", "%2C"))
-    if len(pairs) != 1:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
         msg = f"expected KEY=VALUE, not {text!r}"
         raise argparse.ArgumentTypeError(msg)
-    return next(iter(pairs.items()))
+    return key.strip(), value
 
 
 def _positive_int(text: str) -> int:
@@ -124,7 +125,9 @@ def _ship(args: argparse.Namespace, out: TextIO) -> int:
         on_progress=console.progress if args.progress else None,
         report=console.report,
     )
-    previous = signal.signal(signal.SIGTERM, lambda *_: shipper.stop())
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    if in_main_thread:  # systemd stops services with SIGTERM: stop cleanly, exit 0
+        previous = signal.signal(signal.SIGTERM, lambda *_: shipper.stop())
     try:
         if args.once:
             totals = shipper.run_once()
@@ -132,7 +135,8 @@ def _ship(args: argparse.Namespace, out: TextIO) -> int:
             shipper.run()
             return 0
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
         console.end()
     logs, metrics = totals["logs"], totals["metrics"]
     print(

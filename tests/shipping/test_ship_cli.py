@@ -192,3 +192,18 @@ def test_status_from_python_before_and_after_a_run(db_path, receiver):
     after = shipper.status()  # also once the run has closed its connections
     assert (after["log_id"], after["logs_behind"], after["logs_shipped"]) == (20, 0, 20)
     assert after["last_success"] is not None
+
+
+def test_headers_and_resource_pairs_are_taken_literally(db_path, receiver, capsys):
+    logged(db_path, 1)
+    command = [
+        "--db", str(db_path), "ship", "otlp", receiver.url, "--once",
+        "--header", "Authorization=Bearer a%3D,b", "--resource", "team=a,b%20c",
+        "--service-name", "checkout",
+    ]  # fmt: skip
+    assert cli.main(command) == 0
+    headers = receiver.requests[0][1]
+    assert headers["Authorization"] == "Bearer a%3D,b"
+    (record,) = receiver.logs
+    assert record["resource"]["team"] == "a,b%20c"
+    assert record["resource"]["service.name"] == "checkout"
