@@ -148,3 +148,17 @@ def test_a_shipper_runs_once_and_says_so(db_path):
     shipper.run_once()  # nothing to ship: the destination is never contacted
     with pytest.raises(ShippingError, match="make a new one"):
         shipper.run()
+
+
+def test_the_shipping_package_imports_its_extras_only_when_used():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, sqlite_logging_handler.shipping as s, sqlite_logging_handler.cli; "
+        "print(sorted(m for m in ('psycopg', 'opentelemetry.proto') if m in sys.modules)); "
+        "[getattr(s, name) for name in s.__all__]; "
+        "print(sorted(m for m in ('psycopg', 'opentelemetry.proto') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:2] == ["[]", "['opentelemetry.proto', 'psycopg']"]
