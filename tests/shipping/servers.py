@@ -19,6 +19,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sysconfig
 import tempfile
 import time
 from pathlib import Path
@@ -84,8 +85,13 @@ class Collector:
                 "--otlp-exporter-endpoint",
                 self.sink_url,
             ]
+        # rotel's binary embeds the Python its wheel was built for (this one): let it
+        # find this interpreter's libpython where that is not on the loader's path (pyenv).
+        libdir = sysconfig.get_config_var("LIBDIR") or ""
+        path = os.environ.get("LD_LIBRARY_PATH")
+        env = dict(os.environ, LD_LIBRARY_PATH=f"{libdir}:{path}" if path else libdir)
         with open(self.folder / "rotel.out", "ab") as out:
-            self._process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+            self._process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
         wait_for_port(self.port, self._process)
 
     def stop(self) -> None:

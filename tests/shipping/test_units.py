@@ -137,9 +137,11 @@ def test_bad_configuration_is_refused_at_construction(db_path, tmp_path):
     conn.close()
     with pytest.raises(SQLiteLoggingError, match="no log tables"):
         Shipper(other, "http://127.0.0.1:9")
-    assert sqlite3.connect(other).execute("SELECT name FROM sqlite_master").fetchall() == [
-        ("users",)
-    ]
+    conn = sqlite3.connect(other)
+    try:  # nothing was added to it
+        assert conn.execute("SELECT name FROM sqlite_master").fetchall() == [("users",)]
+    finally:
+        conn.close()
 
 
 def test_a_shipper_runs_once_and_says_so(db_path):
