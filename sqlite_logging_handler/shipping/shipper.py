@@ -18,6 +18,7 @@ from typing import Any
 
 from .. import schema
 from ._backoff import Backoff
+from ._readahead import ReadAhead
 from ._wakeup import ChangeWaiter
 from .cursors import CursorStore, cursor_status, open_log_database, read_cursors
 from .destination import Delivery, Destination, SourceInfo, destination_for, resource_attributes
@@ -124,6 +125,7 @@ class Shipper:
         self._on_progress = on_progress
         self._report_line = report or _log.warning
         self._source = RowSource(self.database)
+        self._ahead = ReadAhead(self.database)
         conn = open_log_database(self.database)
         try:
             instance = schema.instance_id(conn) or ""
@@ -213,6 +215,7 @@ class Shipper:
         once (make another to ship again; it resumes from the cursor).
         """
         self._closed = True
+        self._ahead.close()
         self.destination.close()
         self._source.close()
         self._cursors.close()
@@ -237,8 +240,12 @@ class Shipper:
             limit = None if upto is None else upto[table]
             if limit is not None and after >= limit:
                 continue
-            batch = self._source.read(table, after, self.batch_size, limit)
+            batch = self._ahead.take(table, after, self.batch_size, limit)
+            if batch is None:
+                batch = self._source.read(table, after, self.batch_size, limit)
             if batch.last > batch.after:
+                if len(batch.rows) == self.batch_size:  # more to come: read it meanwhile
+                    self._ahead.start(table, batch.last, self.batch_size, limit)
                 self._ship(batch)
                 moved = True
         if moved:
