@@ -9,7 +9,6 @@ attribute names of OpenTelemetry's semantic conventions (code, thread, exception
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +20,7 @@ from .. import schema
 from ._otlp_values import (
     SEVERITIES,
     add_attribute,
+    decode_json,
     epoch_nanos,
     exception_parts,
     set_resource,
@@ -143,7 +143,8 @@ class LogEncoder:
             add_attribute(attributes, "exception.type", exc_type)
             add_attribute(attributes, "exception.message", text)
             add_attribute(attributes, "exception.stacktrace", row[_EXC])
-        add_attribute(attributes, "code.stacktrace", row[_STACK])
+        if row[_STACK] is not None:
+            add_attribute(attributes, "code.stacktrace", row[_STACK])
         entry = add()
         entry.key = "log.record.uid"
         entry.value.string_value = f"{self._uid}{row[_ID]}"
@@ -153,10 +154,7 @@ class LogEncoder:
 
 def _add_extras(attributes: Any, text: Any) -> None:
     """The record's extras as typed attributes (non-JSON text as ``extra_data``)."""
-    try:
-        extras = json.loads(text)
-    except (TypeError, ValueError, RecursionError):
-        extras = None
+    extras = decode_json(text)
     if type(extras) is not dict:
         add_attribute(attributes, "extra_data", text)
         return

@@ -17,7 +17,6 @@ measurement without becoming part of the time series' identity.
 from __future__ import annotations
 
 import bisect
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,7 +26,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality
 
 from .. import schema
-from ._otlp_values import add_attribute, epoch_nanos, set_resource, set_value
+from ._otlp_values import add_attribute, decode_json, epoch_nanos, set_resource, set_value
 from .destination import SourceInfo
 from .source import Row
 
@@ -148,10 +147,7 @@ class MetricEncoder:
 
 
 def _add_tags(attributes: Any, text: Any) -> None:
-    try:
-        tags = json.loads(text)
-    except (TypeError, ValueError, RecursionError):
-        tags = None
+    tags = decode_json(text)
     if type(tags) is not dict:
         add_attribute(attributes, "tags", text)
         return

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import email.utils
+import json
 import socket
 import sqlite3
 import traceback
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sqlite_logging_handler import SQLiteHandler, SQLiteLoggingError
 from sqlite_logging_handler.shipping import Shipper, ShippingError
 from sqlite_logging_handler.shipping._backoff import Backoff, parse_retry_after
-from sqlite_logging_handler.shipping._otlp_values import exception_parts
+from sqlite_logging_handler.shipping._otlp_values import INVALID, decode_json, exception_parts
 from sqlite_logging_handler.shipping.destination import public_url, resource_attributes
 from sqlite_logging_handler.shipping.source import RowSource
 
@@ -164,3 +167,22 @@ def test_the_shipping_package_imports_its_extras_only_when_used():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split("\n")[:2] == ["[]", "['opentelemetry.proto', 'psycopg']"]
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+    max_leaves=20,
+)
+
+
+@given(_json_values, st.sampled_from([(",", ":"), (", ", ": ")]), st.booleans())
+def test_json_is_read_as_json_loads_reads_it(value, separators, padded):
+    text = json.dumps(value, separators=separators)
+    text = f" {text}\n" if padded else text
+    assert decode_json(text) == json.loads(text)
+
+
+@pytest.mark.parametrize("text", ["{not json", "", "{} junk", "'single'"])
+def test_text_that_is_not_json_is_said_to_be(text):
+    assert decode_json(text) is INVALID
