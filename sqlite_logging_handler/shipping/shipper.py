@@ -37,6 +37,9 @@ _log = logging.getLogger(__name__)  # ignored by SQLiteHandler: never shipped in
 #: Seconds between checks for new rows while idle, beyond the change notifications
 #: (a safety net for file systems that do not report changes, such as NFS).
 IDLE_RECHECK = 30.0
+#: Seconds waited after a commit wakes an idle shipper, so that the commits of a busy
+#: application (a few a second per handler) go out together rather than one request each.
+LINGER = 0.2
 #: Seconds between two reports of the same ongoing outage.
 REPORT_EVERY = 60.0
 ON_REJECTED = ("skip", "stop")
@@ -162,6 +165,8 @@ class Shipper:
             while not self._stopping:
                 if not self._round():
                     self._waiter.wait(IDLE_RECHECK)
+                    # Let the commits of the next moment join this one's in one request.
+                    self._waiter.pause(LINGER)
         except _StopRequestedError:
             pass
         finally:
