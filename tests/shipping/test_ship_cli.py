@@ -207,3 +207,39 @@ def test_headers_and_resource_pairs_are_taken_literally(db_path, receiver, capsy
     (record,) = receiver.logs
     assert record["resource"]["team"] == "a,b%20c"
     assert record["resource"]["service.name"] == "checkout"
+
+
+def test_progress_is_one_line_redrawn_in_place_on_a_terminal(db_path, receiver):
+    import os
+    import pty
+
+    logged(db_path, 300)
+    primary, secondary = pty.openpty()
+    command = [
+        PYTHON, "-m", "sqlite_logging_handler", "--db", str(db_path),
+        "ship", "otlp", receiver.url, "--once", "--batch-size", "100", "--progress",
+    ]  # fmt: skip
+    try:
+        process = subprocess.Popen(
+            command, env=child_env(), stdout=subprocess.PIPE, stderr=secondary
+        )
+        os.close(secondary)
+        shown = b""
+        while chunk := _read(primary):
+            shown += chunk
+        process.communicate(timeout=60)
+    finally:
+        os.close(primary)
+    assert process.returncode == 0
+    redraws = shown.split(b"\r\x1b[K")
+    assert len(redraws) >= 4  # one per batch, each over the last
+    assert redraws[-1].startswith(b"shipped 300 rows") and b"about 0 behind" in redraws[-1]
+
+
+def _read(fd: int) -> bytes:
+    import os
+
+    try:
+        return os.read(fd, 4096)
+    except OSError:  # the terminal closed with the process
+        return b""
