@@ -74,6 +74,37 @@ def ship(database: Path, kind: str, url: str, name: str, *options: str) -> tuple
     return wall, cpu
 
 
+def process_cpu(pid: int | None, children: bool = False) -> float:
+    """CPU seconds (user + system) a process has used so far, from /proc (0 elsewhere);
+    with ``children``, also its children's, ended (waited for) and running."""
+    fields = _stat(pid)
+    if not fields:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12])
+    if children:
+        ticks += int(fields[13]) + int(fields[14])
+        for entry in os.listdir("/proc"):
+            child = _stat(entry) if entry.isdigit() else []
+            if child and child[1] == str(pid):
+                ticks += int(child[11]) + int(child[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: object) -> list[str]:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()
+    except OSError:
+        return []
+
+
+def load_average() -> str:
+    try:
+        return ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
 def encoding_rates(database: Path, rows: int) -> tuple[float, float]:
     """Log records/s encoded (and serialised): as the package does it, and naively."""
     import sqlite3
@@ -165,15 +196,22 @@ def main() -> None:
         postgres = PostgresCluster(durable=True)
         postgres.start()
         results: dict[str, list[tuple[float, float]]] = {"otlp": [], "postgres": []}
+        collector_cpu: list[float] = []
+        server_cpu: list[float] = []
+        load_before = load_average()
         try:
             for round_ in range(args.rounds):
+                before = process_cpu(collector.pid)
                 results["otlp"].append(
                     ship(database, "otlp", collector.url, f"otlp {round_}", *options)
                 )
+                collector_cpu.append(process_cpu(collector.pid) - before)
                 url = postgres.new_database()
+                before = process_cpu(postgres.pid, children=True)
                 results["postgres"].append(
                     ship(database, "postgres", url, f"pg {round_}", *options)
                 )
+                server_cpu.append(process_cpu(postgres.pid, children=True) - before)
         finally:
             collector.stop()
             postgres.remove()
@@ -182,12 +220,17 @@ def main() -> None:
         f"{args.records:,} log records + {metrics:,} metric points = {rows:,} rows, median of "
         f"{args.rounds} rounds (one ship process each, start-up included)\n"
     )
-    print("| destination | seconds | rows/s | ship process CPU s |")
-    print("|---|---|---|---|")
+    print("| destination | seconds | rows/s | ship process CPU s | rows per ship CPU-second |")
+    print("|---|---|---|---|---|")
     for kind, runs in results.items():
         wall = statistics.median(w for w, _ in runs)
         cpu = statistics.median(c for _, c in runs)
-        print(f"| {kind} | {wall:.2f} | {rows / wall:,.0f} | {cpu:.2f} |")
+        print(f"| {kind} | {wall:.2f} | {rows / wall:,.0f} | {cpu:.2f} | {rows / cpu:,.0f} |")
+    print(
+        f"\nCPU s per round (median): collector {statistics.median(collector_cpu):.2f}, "
+        f"PostgreSQL server {statistics.median(server_cpu):.2f}; "
+        f"load average before: {load_before}, after: {load_average()}"
+    )
     print(f"\nOTLP encoding alone (log records/s, serialised): {ours:,.0f} "
           f"as shipped, {naive:,.0f} naive ({ours / naive:.1f}x)")  # fmt: skip
 

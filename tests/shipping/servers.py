@@ -94,6 +94,10 @@ class Collector:
             self._process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
         wait_for_port(self.port, self._process)
 
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
     def stop(self) -> None:
         """Stop it as an operator would (SIGTERM), and wait for it to exit."""
         process, self._process = self._process, None
@@ -141,6 +145,14 @@ class PostgresCluster:
     def remove(self) -> None:
         self.stop_server()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+    @property
+    def pid(self) -> int | None:
+        """The postmaster's process id, while the server runs."""
+        try:
+            return int((self.folder / "data" / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
