@@ -69,16 +69,19 @@ def test_a_ship_command_of_the_docs_runs(line, app_db, collector, receiver, requ
         url = request.getfixturevalue("pg_url")
         line = line.replace(POSTGRES, url)
 
-        def arrived() -> bool:
-            if count_logs(url) >= 20:
-                return True
-            time.sleep(0.2)  # no event to wait on: PostgreSQL is polled
-            return False
+        def arrived(timeout: float = 0.2) -> bool:
+            deadline = time.monotonic() + timeout
+            while count_logs(url) < 20:
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.05)  # no event to wait on: PostgreSQL is polled
+            return True
     else:
         line = line.replace(COLLECTOR, collector.url)
 
-        def arrived() -> bool:
-            return bool(receiver.wait_for(lambda: len(receiver.logs) >= 20, timeout=0.2))
+        def arrived(timeout: float = 0.2) -> bool:
+            # The collector acknowledges, then exports to the receiver a moment later.
+            return bool(receiver.wait_for(lambda: len(receiver.logs) >= 20, timeout=timeout))
 
     assert COLLECTOR not in line and POSTGRES not in line
     command = [PYTHON, "-m", "sqlite_logging_handler", *shlex.split(line)[1:]]
@@ -95,7 +98,7 @@ def test_a_ship_command_of_the_docs_runs(line, app_db, collector, receiver, requ
     finally:
         process.kill()
     assert process.returncode == 0, err
-    assert arrived()
+    assert arrived(timeout=60)
 
 
 def test_the_python_example_of_the_docs_runs(app_db, collector, receiver):
