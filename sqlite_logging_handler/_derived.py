@@ -36,13 +36,18 @@ LEVEL_NUMBERS = {
 
 #: The canonical text of an epoch (the schema's TIMESTAMP_SQL).
 _CANONICAL = "strftime('%Y-%m-%d %H:%M:%f', {}, 'unixepoch')"
+# Epoch seconds of a time text, exact to the millisecond (SQLite's resolution):
+# whole seconds from '%s', the fraction from '%f' (julianday's arithmetic would leave
+# 1767323044.9999987 for ...:05.000).
+_SECONDS = (
+    "(CAST(strftime('%s', {t}{m}) AS REAL)"
+    " + round(strftime('%f', {t}{m}) - CAST(strftime('%S', {t}{m}) AS INTEGER), 3))"
+)
 _EPOCH = (
     "CASE"
     " WHEN {t} GLOB '[0-9]*' AND {t} NOT GLOB '*[^0-9.]*' THEN CAST({t} AS REAL)"
     " WHEN {t} GLOB '????-??-??T*' AND substr({t}, 20) NOT GLOB '*[Zz+-]*'"
-    " THEN (julianday({t}, 'utc') - 2440587.5) * 86400.0"
-    " ELSE (julianday({t}) - 2440587.5) * 86400.0"
-    " END"
+    " THEN " + _SECONDS.replace("{m}", ", 'utc'") + " ELSE " + _SECONDS.replace("{m}", "") + " END"
 )
 _LEVELNO = (
     "CASE upper({})"

@@ -55,6 +55,7 @@ class MetricPayload(NamedTuple):
     value: float
     unit: str | None
     tags: Mapping[str, Any] | None
+    kind: str | None = None  # one of schema.METRIC_KINDS
 
 
 class VerbatimExtra(dict[str, Any]):
@@ -166,7 +167,7 @@ def is_metric(record: logging.LogRecord) -> bool:
 
 def metric_row(record: logging.LogRecord) -> Row:
     """The ``metrics`` row for a record carrying ``METRIC_ATTR``."""
-    name, value, unit, tags = record.__dict__[METRIC_ATTR]
+    name, value, unit, tags, kind = record.__dict__[METRIC_ATTR]
     created = record.created
     return (
         created,
@@ -178,6 +179,7 @@ def metric_row(record: logging.LogRecord) -> Row:
         record.name,
         record.thread,
         record.process,
+        kind,
     )
 
 

@@ -23,6 +23,7 @@ from ._access import open_writer
 from ._demo import DEMO_DATABASE, run_demo
 from .exceptions import SQLiteLoggingError
 from .query import LogRow, LogStore, parse_age, parse_epoch, parse_time
+from .shipping.command import add_ship_command
 
 __all__ = ["main"]
 
@@ -117,6 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     backup.add_argument("destination")
     command("vacuum", _vacuum, "rebuild the file to return free space to the file system")
     command("upgrade", _upgrade, "bring an older database (e.g. the seed's) to the current schema")
+    add_ship_command(command)
     return parser
 
 

@@ -64,20 +64,26 @@ class MetricsAdapter(logging.LoggerAdapter[logging.Logger]):
         *,
         tags: Mapping[str, object] | None = None,
     ) -> None:
-        """Record ``value`` for the metric ``name``.
+        """Record ``value`` for the metric ``name``: a measurement, stored as kind ``histogram``.
+
+        Like OpenTelemetry's ``Histogram.record``: each value is one observation of a
+        distribution (a response time, a payload size); shipped as a histogram.
 
         Raises:
             TypeError: ``value`` is not a real number (a string, None, a bool), or
                 ``name``/``unit`` is not a string.
             ValueError: ``value`` is NaN or infinite, or ``name`` is empty.
         """
-        self._emit(name, value, unit, tags)
+        self._emit(name, value, unit, tags, kind="histogram")
 
     def increment(
         self, name: str, value: float = 1, *, tags: Mapping[str, object] | None = None
     ) -> None:
-        """Count ``value`` occurrences of ``name`` (unit ``count``)."""
-        self._emit(name, value, "count", tags)
+        """Count ``value`` occurrences of ``name`` (unit ``count``, kind ``counter``).
+
+        Each row is a delta; shipped as a monotonic sum.
+        """
+        self._emit(name, value, "count", tags, kind="counter")
 
     def gauge(
         self,
@@ -87,8 +93,8 @@ class MetricsAdapter(logging.LoggerAdapter[logging.Logger]):
         *,
         tags: Mapping[str, object] | None = None,
     ) -> None:
-        """Record the current level of ``name`` (a queue depth, memory in use, ...)."""
-        self._emit(name, value, unit, tags)
+        """Record the current level of ``name`` (a queue depth, memory in use); kind ``gauge``."""
+        self._emit(name, value, unit, tags, kind="gauge")
 
     def timer(
         self, name: str, *, unit: str = "ms", tags: Mapping[str, object] | None = None
@@ -98,6 +104,7 @@ class MetricsAdapter(logging.LoggerAdapter[logging.Logger]):
         The elapsed time is recorded in ``unit`` (``ms`` by default; ``s``, ``us`` and
         ``ns`` also work) when the block ends, also when it raises: then with the tag
         ``error`` set to the exception's type name, and the exception propagates.
+        Stored as kind ``timer``; shipped as a histogram.
         """
         if unit not in _TIMER_UNITS:
             msg = f"timer unit must be one of {sorted(_TIMER_UNITS)}, not {unit!r}"
@@ -112,6 +119,7 @@ class MetricsAdapter(logging.LoggerAdapter[logging.Logger]):
         unit: object,
         tags: Mapping[str, object] | None,
         stacklevel: int = 3,
+        kind: str = "histogram",
     ) -> None:
         _check_name(name)
         number = _check_value(value)
@@ -124,7 +132,7 @@ class MetricsAdapter(logging.LoggerAdapter[logging.Logger]):
                 _not_recorded(self.logger, self.level, stacklevel + 1)
             return
         merged = {**(self.extra or {}), **(tags or {})}
-        payload = MetricPayload(name, number, unit, merged or None)
+        payload = MetricPayload(name, number, unit, merged or None, kind)
         template = "metric %s=%g %s" if unit else "metric %s=%g"
         args = (name, number, unit) if unit else (name, number)
         self.logger.log(
@@ -166,7 +174,9 @@ class Timer(contextlib.ContextDecorator):
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         self.elapsed = (time.perf_counter() - self._started) * _TIMER_UNITS[self.unit]
         tags = self._tags if exc_type is None else {**self._tags, "error": exc_type.__name__}
-        self._adapter._emit(self.name, self.elapsed, self.unit, tags, self._stacklevel)
+        self._adapter._emit(
+            self.name, self.elapsed, self.unit, tags, self._stacklevel, kind="timer"
+        )
 
 
 _warned: set[str] = set()

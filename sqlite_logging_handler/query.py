@@ -77,6 +77,7 @@ class MetricRow(NamedTuple):
     logger: str | None
     thread_id: int | None
     process: int | None
+    kind: str | None  # "counter", "gauge", "timer" or "histogram" (schema.METRIC_KINDS)
 
 
 # Our columns by name: an upgraded or altered table may hold them in another order.

@@ -36,9 +36,12 @@ __all__ = [
     "LOG_COLUMNS",
     "LOG_INSERT_COLUMNS",
     "LOG_RECORD_ATTRIBUTES",
+    "METADATA_TABLE",
     "METRIC_COLUMNS",
     "METRIC_INSERT_COLUMNS",
+    "METRIC_KINDS",
     "SCHEMA_VERSION",
+    "SHIP_CURSOR_TABLE",
     "apply_pragmas",
     "check_pragmas",
     "check_writable",
@@ -49,6 +52,7 @@ __all__ = [
     "ensure_schema",
     "has_full_text",
     "insert_sql",
+    "instance_id",
     "is_busy",
     "memory_uri",
     "open_for_writing",
@@ -58,8 +62,9 @@ __all__ = [
 
 #: Bumped on every change to the tables; ``ensure_schema`` upgrades older files.
 #: 1: the first layout; 2: ``trace_id``/``span_id`` columns, the ``errors`` and
-#: ``recent`` views.
-SCHEMA_VERSION = 2
+#: ``recent`` views; 3: ``metrics.kind``, the ``ship_cursors`` and ``log_metadata``
+#: tables (the database's instance id), for shipping.
+SCHEMA_VERSION = 3
 
 #: Column name and declared type of ``logs``, in table order (the seed's seven first).
 _LOG_TABLE: tuple[tuple[str, str], ...] = (
@@ -99,6 +104,33 @@ _METRIC_TABLE: tuple[tuple[str, str], ...] = (
     ("logger", "TEXT"),
     ("thread_id", "INTEGER"),
     ("process", "INTEGER"),
+    ("kind", "TEXT"),  # one of METRIC_KINDS, set by MetricsAdapter; NULL if unknown
+)
+
+#: What a metric row is, as MetricsAdapter records it: ``increment`` a counter (a
+#: delta), ``gauge`` a gauge, ``timer`` a timer (a duration), ``record`` a histogram
+#: (a measurement, as OpenTelemetry's ``Histogram.record``).
+METRIC_KINDS = ("counter", "gauge", "timer", "histogram")
+
+#: Per shipping destination: the last row id of each table it acknowledged, and counts.
+SHIP_CURSOR_TABLE = "ship_cursors"
+#: Key/value facts about the database itself, such as its ``instance_id``.
+METADATA_TABLE = "log_metadata"
+_SHIPPING_DDL = (
+    f"CREATE TABLE IF NOT EXISTS {SHIP_CURSOR_TABLE} ("
+    "destination TEXT PRIMARY KEY, "  # e.g. 'otlp http://collector:4318/'
+    "log_id INTEGER NOT NULL DEFAULT 0, "  # the last logs.id acknowledged
+    "metric_id INTEGER NOT NULL DEFAULT 0, "  # the last metrics.id acknowledged
+    "logs_shipped INTEGER NOT NULL DEFAULT 0, "
+    "metrics_shipped INTEGER NOT NULL DEFAULT 0, "
+    "logs_pruned INTEGER NOT NULL DEFAULT 0, "  # deleted before they were shipped
+    "metrics_pruned INTEGER NOT NULL DEFAULT 0, "
+    "logs_rejected INTEGER NOT NULL DEFAULT 0, "  # refused by the destination, skipped
+    "metrics_rejected INTEGER NOT NULL DEFAULT 0, "
+    "last_success REAL, "  # epoch seconds of the last acknowledgement
+    "last_error TEXT, "
+    "last_error_at REAL)",
+    f"CREATE TABLE IF NOT EXISTS {METADATA_TABLE} (key TEXT PRIMARY KEY, value TEXT)",
 )
 
 LOG_COLUMNS: tuple[str, ...] = tuple(name for name, _ in _LOG_TABLE)
@@ -311,8 +343,29 @@ def _create_or_upgrade(conn: sqlite3.Connection) -> None:
                 decl = decl.replace(" NOT NULL", "")
                 conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
         _derived.backfill(conn, table)
-    for statement in (*_INDEXES, *_VIEWS, *_derived.TRIGGERS):
+        if table == "metrics":
+            # Only increment() records the unit "count"; other kinds cannot be told apart.
+            conn.execute(
+                "UPDATE metrics SET kind = 'counter' WHERE kind IS NULL AND unit = 'count'"
+            )
+    for statement in (*_INDEXES, *_VIEWS, *_derived.TRIGGERS, *_SHIPPING_DDL):
         conn.execute(statement)
+    # The database's own identity: shipped records carry it, so copies dedupe alike.
+    conn.execute(
+        f"INSERT OR IGNORE INTO {METADATA_TABLE} (key, value) VALUES ('instance_id', ?)",
+        (str(uuid.uuid4()),),
+    )
+
+
+def instance_id(conn: sqlite3.Connection) -> str | None:
+    """The database's instance id (a UUID made with its tables), or None before version 3."""
+    try:
+        row = conn.execute(
+            f"SELECT value FROM {METADATA_TABLE} WHERE key = 'instance_id'"
+        ).fetchone()
+    except sqlite3.OperationalError:  # no such table: an older layout
+        return None
+    return None if row is None else str(row[0])
 
 
 def has_full_text(conn: sqlite3.Connection) -> bool:
