@@ -294,12 +294,15 @@ def with_the_queue_kept_full(fn, *args):
 
 def every_bytecode(fn, *args):
     # Call fn(*args) once per bytecode position of the path; returns how many calls.
+    # The first call only traces: from Python 3.12, code is instrumented for opcode
+    # events on its first traced run.
+    traced(fn, *args, at=-1)
     at = misses = 0
     while misses < 20 and at < 6000:
         full.append(handler.stats()["queue_depth"] >= handler.queue_size)
         misses = 0 if traced(fn, *args, at=at) else misses + 1
         at += 1
-    return at
+    return at + 1
 """
 
 INJECT_CASES = {
@@ -339,36 +342,61 @@ closed.close()
 outer = every_bytecode(log.info, "outer")
 """,
     "first-record-after-fork": """
-# The child's first record starts its pipeline: inject at every 11th bytecode of the
-# handler's and threading's code on that path, one fork each.
+# The first record after fork starts the child's pipeline. A child, W, traces its own
+# first record once (from Python 3.12, code is instrumented for opcode events on its
+# first traced run), then forks once per injection point: each grandchild's first
+# record starts its pipeline again, with a record injected at one bytecode of the
+# handler's and threading's code on that path (every 11th).
 handler = SQLiteHandler(db, flush_interval=0.05)
 log.addHandler(handler)
-outer = elsewhere = 0
-for at in itertools.count(0, 11):
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        # The child's own watchdog: SIGALRM's default action ends it (faulthandler's
-        # cannot be restarted in a child forked while its watchdog thread runs).
-        signal.signal(signal.SIGALRM, signal.SIG_DFL)
-        signal.alarm(WATCHDOG)
-        reached = traced(log.info, "outer in child", at=at,
-                         where=("sqlite_logging_handler", "threading"))
-        ok = handler.flush(timeout=60)
-        os.write(write, json.dumps([reached, handler.stats()], default=str).encode())
-        os._exit(0 if ok else 3)
-    os.close(write)
-    with os.fdopen(read) as pipe:
-        reached, child = json.load(pipe)
-    _, status = os.waitpid(pid, 0)
-    assert status == 0, status
-    assert child["written"] + child["dropped"] + child["failed"] == child["emitted"], child
-    assert child["failed"] == child["dropped"] == 0, child
-    assert child["emitted"] == 1 + reached, child
-    outer += 1
-    elsewhere += child["written"]
-    if not reached:
-        break
+where = ("sqlite_logging_handler", "threading")
+
+def alarm():  # a forked child's watchdog: faulthandler's cannot restart after fork
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    signal.alarm(WATCHDOG)
+
+def inject_in_grandchildren():
+    alarm()
+    traced(log.info, "outer in child", at=-1, where=where)
+    assert handler.flush(timeout=60)
+    forks, reached_total, written = 1, 0, handler.stats()["written"]
+    for at in itertools.count(0, 11):
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            alarm()
+            reached = traced(log.info, "outer in child", at=at, where=where)
+            ok = handler.flush(timeout=60)
+            os.write(write, json.dumps([reached, handler.stats()], default=str).encode())
+            os._exit(0 if ok else 3)
+        os.close(write)
+        with os.fdopen(read) as pipe:
+            reached, child = json.load(pipe)
+        _, status = os.waitpid(pid, 0)
+        assert status == 0, status
+        assert child["written"] + child["dropped"] + child["failed"] == child["emitted"], child
+        assert child["failed"] == child["dropped"] == 0, child
+        assert child["emitted"] == 1 + reached, child
+        forks += 1
+        reached_total += reached
+        written += child["written"]
+        if not reached:
+            return forks, reached_total, written
+
+read, write = os.pipe()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.write(write, json.dumps(inject_in_grandchildren()).encode())
+    except BaseException:
+        import traceback
+        traceback.print_exc()
+        os._exit(1)
+    os._exit(0)
+os.close(write)
+with os.fdopen(read) as pipe:
+    outer, injected_elsewhere, elsewhere = json.load(pipe)
+assert os.waitpid(pid, 0)[1] == 0
 """,
 }
 
@@ -381,7 +409,7 @@ def test_a_record_logged_at_any_bytecode_of_the_callers_path_gets_through(db_pat
         + INJECT_CASES[case]
         + """
 report(handler, injected=next(injected), outer=outer, elsewhere=elsewhere,
-       full=sum(full))
+       full=sum(full), injected_elsewhere=globals().get("injected_elsewhere", 0))
 """
     )
     summary = run_child(code, db_path)
@@ -389,7 +417,7 @@ report(handler, injected=next(injected), outer=outer, elsewhere=elsewhere,
     if case == "first-record-after-fork":  # each child's counts were checked in the child
         assert summary["outer"] > 100
         assert count(db_path, "outer in child") == summary["outer"]
-        assert count(db_path, "injected") == summary["outer"] - 1
+        assert count(db_path, "injected") == summary["injected_elsewhere"] > 100
         return
     assert summary["outer"] > 500 and summary["injected"] > 500  # the premise
     if case.startswith("full-queue"):  # the premise: most calls found the queue full
