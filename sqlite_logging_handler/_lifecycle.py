@@ -5,7 +5,7 @@
   an open handler of the same database, or keeps it for the next one to open.
 - **End of life.** A record that reaches a closed handler while the process ends (a
   finalizer, a daemon thread or an ``atexit`` hook after ``logging.shutdown()``, a
-  multiprocessing finalizer after the handler's own) is written by ``write_directly``
+  multiprocessing finalizer after the handler's own) is written by ``write_late``
   on a short-lived connection, since no pipeline runs any more to write it.
 - **Fork.** Before ``fork()`` every live handler closes its write connection (no SQLite
   state may cross into a child); a multiprocessing child, which ends with ``os._exit``,
