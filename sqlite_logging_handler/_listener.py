@@ -6,13 +6,14 @@ and hands rows to the ``BatchWriter``; it never raises, so the thread never dies
 
 from __future__ import annotations
 
-import queue
+import threading
 import time
 from logging.handlers import QueueListener
 from typing import Any
 
 from ._queue import RecordQueue
 from ._records import Row, is_metric, log_row, metric_row
+from ._reentrancy import add_pipeline_thread
 from ._writer import BatchWriter
 
 __all__ = ["LISTENER_STOP", "YIELD_EVERY", "Listener"]
@@ -46,6 +47,12 @@ class Listener(QueueListener):
         super().start()
         if self._thread is not None:
             self._thread.name = "sqlite-logging-listener"
+
+    def _monitor(self) -> None:
+        # A record logged on this thread (a finalizer, an extra's __repr__) must not
+        # wait for the queue this thread drains.
+        add_pipeline_thread(threading.current_thread())
+        super()._monitor()  # type: ignore[misc]
 
     def handle(self, record: Any) -> None:
         """Turn a chunk of queued items into rows for the writer, in order.
@@ -89,11 +96,10 @@ class Listener(QueueListener):
         if thread is None:
             return True
         if not self._stop_sent:
+            # Beyond the bound: the stop marker never waits for room (close() may run
+            # in a signal handler that interrupted a caller waiting for room).
             self._stop_sent = True
-            try:
-                self._records.put(LISTENER_STOP, timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Full:
-                self._records.put_nowait_unbounded(LISTENER_STOP)
+            self._records.put_nowait_unbounded(LISTENER_STOP)
         thread.join(max(0.0, deadline - time.monotonic()))
         return not thread.is_alive()
 

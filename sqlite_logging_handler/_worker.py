@@ -33,6 +33,7 @@ from collections.abc import Callable
 
 import sqlite_worker
 
+from ._reentrancy import add_pipeline_thread
 from .exceptions import SQLiteLoggingError
 
 __all__ = ["Job", "Worker"]
@@ -209,6 +210,7 @@ class Worker(sqlite_worker.SqliteWorker):  # type: ignore[misc]
         self.io.release()
 
     def _run(self) -> None:
+        add_pipeline_thread(threading.current_thread())  # see _reentrancy
         self._gate.wait()
         try:
             self._process_queries()
