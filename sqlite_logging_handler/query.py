@@ -7,140 +7,31 @@ It imports nothing from the write side.
 
 from __future__ import annotations
 
-import json
-import logging
 import os
-import re
 import sqlite3
 import threading
-import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import UTC, datetime
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 from . import schema
-from ._records import level_number
+from ._filters import MATCH, Where, contains, log_filters, ordered
+from ._rows import LOG_SELECT, METRIC_SELECT, LogRow, MetricRow, log_row, metric_row, read_rows
+from ._times import TimeBound, parse_age, parse_epoch, parse_time
 from .exceptions import SchemaVersionError, SQLiteLoggingError
 
 __all__ = [
     "LogRow",
     "LogStore",
     "MetricRow",
+    "TimeBound",
     "parse_age",
     "parse_epoch",
     "parse_time",
     "read_rows",
 ]
 
-
-class LogRow(NamedTuple):
-    """A row of ``logs``, in column order, with ``extra_data`` decoded to a dict."""
-
-    id: int
-    timestamp: str
-    level: str
-    thread_id: int | None
-    module: str
-    message: str
-    extra_data: dict[str, Any] | None
-    levelno: int | None
-    created: float | None
-    pathname: str | None
-    filename: str | None
-    source_module: str | None
-    lineno: int | None
-    func_name: str | None
-    process: int | None
-    process_name: str | None
-    thread_name: str | None
-    task_name: str | None
-    exc_text: str | None
-    stack_info: str | None
-    template: str | None
-    trace_id: str | None
-    span_id: str | None
-
-
-class MetricRow(NamedTuple):
-    """A row of ``metrics``, in column order, with ``tags`` decoded to a dict."""
-
-    id: int
-    timestamp: str
-    metric_name: str
-    value: float
-    unit: str | None
-    tags: dict[str, Any] | None
-    created: float | None
-    logger: str | None
-    thread_id: int | None
-    process: int | None
-
-
-# Our columns by name: an upgraded or altered table may hold them in another order.
-_LOG_SELECT = ", ".join(schema.LOG_COLUMNS)
-_METRIC_SELECT = ", ".join(schema.METRIC_COLUMNS)
-
-_RELATIVE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_TIME_FORMS = (
-    "a datetime, an epoch number, or a relative time such as '90s', '15m', '1h', '7d' or '2w'"
-)
-
-TimeBound = datetime | float | int | str | None
 _RowT = TypeVar("_RowT")
-
-
-def parse_time(value: TimeBound, *, now: float | None = None) -> str | None:
-    """The stored timestamp text (UTC) for a ``since``/``until`` bound.
-
-    Accepts a ``datetime`` (naive means local time), an epoch number, or a string
-    ``"<n>s|m|h|d|w"`` meaning that long ago.
-
-    Raises:
-        ValueError: for anything else, naming the accepted forms.
-    """
-    epoch = parse_epoch(value, now=now)
-    return None if epoch is None else _timestamp_text(epoch)
-
-
-def parse_epoch(value: TimeBound, *, now: float | None = None) -> float | None:
-    """The epoch seconds of a ``since``/``until`` bound, read as ``parse_time`` reads it."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        epoch = value.timestamp()  # naive datetimes are taken as local time
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        epoch = float(value)
-    elif isinstance(value, str) and (match := _RELATIVE.fullmatch(value)):
-        amount, unit = match.groups()
-        epoch = (time.time() if now is None else now) - float(amount) * _UNIT_SECONDS[unit]
-    else:
-        msg = f"cannot read {value!r} as a time: use {_TIME_FORMS}"
-        raise ValueError(msg)
-    return epoch
-
-
-def parse_age(age: str | float | int) -> float:
-    """Seconds in an age given as a number of seconds or as ``"90s"``, ``"12h"``, ``"30d"``.
-
-    Raises:
-        ValueError: anything else, naming the accepted forms.
-    """
-    if isinstance(age, int | float) and not isinstance(age, bool) and age > 0:
-        return float(age)
-    if isinstance(age, str) and (match := _RELATIVE.fullmatch(age)) and float(match[1]) > 0:
-        return float(match[1]) * _UNIT_SECONDS[match[2]]
-    msg = (
-        f"cannot read {age!r} as an age: use seconds or a string such as '90s', '12h', '30d', '2w'"
-    )
-    raise ValueError(msg)
-
-
-def _timestamp_text(epoch: float) -> str:
-    millis = round(epoch * 1000)
-    moment = datetime.fromtimestamp(millis // 1000, UTC)
-    return f"{moment:%Y-%m-%d %H:%M:%S}.{millis % 1000:03d}"
 
 
 class LogStore:
@@ -204,7 +95,7 @@ class LogStore:
                 msg = f"cannot read {self.database!r} as a log database: {exc}"
                 raise SQLiteLoggingError(msg) from exc
             conn.row_factory = sqlite3.Row
-            conn.create_function("sqlite_logs_contains", 2, _contains, deterministic=True)
+            conn.create_function("sqlite_logs_contains", 2, contains, deterministic=True)
             self._conn = conn
         return self._conn
 
@@ -263,7 +154,7 @@ class LogStore:
             trace_id=trace_id, search=search,
         )  # fmt: skip
         sql, params = _select_logs(where, newest_first, limit)
-        return [_log_row(row) for row in self._query(sql, params)]
+        return [log_row(row) for row in self._query(sql, params)]
 
     def iter_logs(
         self,
@@ -293,13 +184,13 @@ class LogStore:
         sql, params = _select_logs(where, newest_first, limit)
         if self._before_query is not None:
             self._before_query()
-        return self._stream(sql, params, _log_row)
+        return self._stream(sql, params, log_row)
 
-    def _log_filters(self, *filters: Any, trace_id: str | None, search: str | None) -> _Where:
+    def _log_filters(self, *filters: Any, trace_id: str | None, search: str | None) -> Where:
         """The WHERE clause of the log filters, after checking a full-text query."""
         if search is not None:
             self._check_search(search)
-        return _log_filters(*filters, trace_id=trace_id, search=search)
+        return log_filters(*filters, trace_id=trace_id, search=search)
 
     def _check_search(self, search: object) -> None:
         """Raise a clear error for a search on a database without ``logs_fts``, or bad syntax."""
@@ -316,7 +207,7 @@ class LogStore:
                 raise SQLiteLoggingError(msg)
             try:
                 conn.execute(
-                    f"SELECT rowid FROM {schema.FULL_TEXT_TABLE} WHERE {_MATCH} LIMIT 1", (search,)
+                    f"SELECT rowid FROM {schema.FULL_TEXT_TABLE} WHERE {MATCH} LIMIT 1", (search,)
                 ).fetchall()
             except sqlite3.OperationalError as exc:
                 msg = f"cannot read {search!r} as a full-text query: {exc}"
@@ -327,7 +218,7 @@ class LogStore:
     ) -> Iterator[_RowT]:
         conn = schema.connect(self._uri)
         conn.row_factory = sqlite3.Row
-        conn.create_function("sqlite_logs_contains", 2, _contains, deterministic=True)
+        conn.create_function("sqlite_logs_contains", 2, contains, deterministic=True)
         try:
             cursor = conn.execute(sql, params)
             while rows := cursor.fetchmany(1000):
@@ -364,7 +255,7 @@ class LogStore:
             trace_id=trace_id, search=search,
         )  # fmt: skip
         conditions = " AND ".join(["id > ?", "id <= ?", *where.conditions])
-        sql = f"SELECT {_LOG_SELECT} FROM logs WHERE {conditions} ORDER BY id"
+        sql = f"SELECT {LOG_SELECT} FROM logs WHERE {conditions} ORDER BY id"
         start = self._max_id() if after_id is None else after_id  # now, not at first next()
         return self._follow(sql, where.params, start, poll_interval)
 
@@ -376,7 +267,7 @@ class LogStore:
                 top = self._max_id()
                 rows = self._query(sql, [last, top, *params]) if top > last else []
                 last = max(last, top)
-                yield from (_log_row(row) for row in rows)
+                yield from (log_row(row) for row in rows)
                 if not rows:
                     self._closed.wait(poll_interval)
         except KeyboardInterrupt:
@@ -398,15 +289,15 @@ class LogStore:
         newest_first: bool = True,
     ) -> list[MetricRow]:
         """Metric rows matching every given filter, in time order (ties by id)."""
-        where = _Where()
+        where = Where()
         if name is not None:
             where.add("metric_name = ?", name)
         where.time(since, until)
         where.extra(tags, column="tags")
-        sql, params = _ordered(
-            f"SELECT {_METRIC_SELECT} FROM metrics {where.sql()}", where.params, newest_first, limit
+        sql, params = ordered(
+            f"SELECT {METRIC_SELECT} FROM metrics {where.sql()}", where.params, newest_first, limit
         )
-        return [_metric_row(row) for row in self._query(sql, params)]
+        return [metric_row(row) for row in self._query(sql, params)]
 
     def backup(self, destination: str | os.PathLike[str]) -> None:
         """Copy the database to ``destination`` with SQLite's online backup API.
@@ -433,7 +324,7 @@ class LogStore:
         percentile is a value that was recorded. ``unit`` is the unit most recently
         recorded for the metric.
         """
-        where = _Where()
+        where = Where()
         if name is not None:
             where.add("metric_name = ?", name)
         where.time(since, until)
@@ -499,163 +390,6 @@ class LogStore:
             return self._connection().execute(sql, params).fetchall()  # type: ignore[arg-type]
 
 
-def read_rows(
-    conn: sqlite3.Connection, ids: Iterable[tuple[str, int, int]]
-) -> list[LogRow | MetricRow]:
-    """The rows of ``(table, first id, last id)`` ranges, as LogRow / MetricRow."""
-    rows: list[LogRow | MetricRow] = []
-    for table, first, last in ids:
-        select = _LOG_SELECT if table == "logs" else _METRIC_SELECT
-        build = _log_row if table == "logs" else _metric_row
-        cursor = conn.execute(
-            f"SELECT {select} FROM {table} WHERE id BETWEEN ? AND ? ORDER BY id", (first, last)
-        )
-        rows.extend(build(row) for row in cursor)
-    return rows
-
-
-def _select_logs(where: _Where, newest_first: bool, limit: int | None) -> tuple[str, list[Any]]:
-    """The log query of ``where``, in time order, limited."""
-    return _ordered(
-        f"SELECT {_LOG_SELECT} FROM logs {where.sql()}", where.params, newest_first, limit
-    )
-
-
-def _ordered(
-    sql: str, params: list[Any], newest_first: bool, limit: int | None
-) -> tuple[str, list[Any]]:
-    """``sql`` in time order, ties by id (every index orders ties by id already)."""
-    order = "DESC" if newest_first else "ASC"
-    sql += f" ORDER BY timestamp {order}, id {order}"
-    if limit is None:
-        return sql, params
-    return sql + " LIMIT ?", [*params, int(limit)]
-
-
-def _log_filters(
-    level: int | str | None,
-    min_level: int | str | None,
-    logger: str | None,
-    since: TimeBound,
-    until: TimeBound,
-    contains: str | None,
-    thread: int | str | None,
-    extra: Mapping[str, Any] | None,
-    *,
-    trace_id: str | None,
-    search: str | None,
-) -> _Where:
-    where = _Where()
-    where.level(level, min_level)
-    where.logger(logger)
-    where.time(since, until)
-    where.contains(contains)
-    where.thread(thread)
-    where.extra(extra)
-    if trace_id is not None:
-        where.add("trace_id = ?", trace_id.lower())
-    if search is not None:
-        where.add(f"id IN (SELECT rowid FROM {schema.FULL_TEXT_TABLE} WHERE {_MATCH})", search)
-    return where
-
-
-_MATCH = f"{schema.FULL_TEXT_TABLE} MATCH ?"
-
-
-class _Where:
-    """Builds a parameterised WHERE clause: conditions are ANDed, values never inlined."""
-
-    def __init__(self) -> None:
-        self.conditions: list[str] = []
-        self.params: list[Any] = []
-
-    def sql(self) -> str:
-        return f"WHERE {' AND '.join(self.conditions)}" if self.conditions else ""
-
-    def add(self, condition: str, *params: Any) -> None:
-        self.conditions.append(condition)
-        self.params.extend(params)
-
-    def level(self, level: int | str | None, min_level: int | str | None) -> None:
-        # By number, so that idx_logs_levelno_timestamp serves both filters; a level
-        # name this process does not know (registered elsewhere) is matched by name.
-        if isinstance(level, str) and level.upper() not in logging.getLevelNamesMapping():
-            self.add("level = ?", level)
-        elif level is not None:
-            self.add("levelno = ?", level_number(level))
-        if min_level is not None:
-            self.add("levelno >= ?", level_number(min_level))
-
-    def logger(self, name: str | None) -> None:
-        if name is not None:
-            # The logger and its children: "app" matches "app" and "app.db", not "apple".
-            self.add(
-                "(module = ? OR (module >= ? AND module < ?))",
-                name,
-                name + ".",
-                name + "/",
-            )
-
-    def time(self, since: TimeBound, until: TimeBound) -> None:
-        if (start := parse_time(since)) is not None:
-            self.add("timestamp >= ?", start)
-        if (end := parse_time(until)) is not None:
-            self.add("timestamp < ?", end)
-
-    def contains(self, text: str | None) -> None:
-        if text is None:
-            return
-        if text.isascii():
-            escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            self.add("message LIKE ? ESCAPE '\\'", f"%{escaped}%")
-        else:  # SQLite's LIKE folds ASCII case only
-            self.add("sqlite_logs_contains(message, ?)", text)
-
-    def thread(self, thread: int | str | None) -> None:
-        if isinstance(thread, str):
-            self.add("thread_name = ?", thread)
-        elif thread is not None:
-            self.add("thread_id = ?", thread)
-
-    def extra(self, values: Mapping[str, Any] | None, column: str = "extra_data") -> None:
-        for key, value in (values or {}).items():
-            if '"' in key:
-                msg = f"cannot match the key {key!r}: it contains a double quote"
-                raise ValueError(msg)
-            path = f'$."{key}"'
-            if value is None:
-                self.add(f"json_type({column}, ?) = 'null'", path)
-            elif isinstance(value, dict | list):
-                self.add(f"json_extract({column}, ?) = json(?)", path, json.dumps(value))
-            else:
-                self.add(f"json_extract({column}, ?) = ?", path, value)
-
-
-def _contains(message: str | None, text: str) -> bool:
-    return message is not None and text.casefold() in message.casefold()
-
-
-def _decode(text: str | None) -> Any:
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def _log_row(row: sqlite3.Row) -> LogRow:
-    values = list(row)
-    values[6] = _decode(values[6])
-    return LogRow(*values)
-
-
-def _metric_row(row: sqlite3.Row) -> MetricRow:
-    values = list(row)
-    values[5] = _decode(values[5])
-    return MetricRow(*values)
-
-
 # fork(): SQLite state must not be carried into a child process, so every store's
 # connection is closed around it (waiting for a running query), and reopened on use.
 _LIVE: weakref.WeakSet[LogStore] = weakref.WeakSet()
@@ -676,3 +410,9 @@ def _after_fork() -> None:
 
 
 os.register_at_fork(before=_before_fork, after_in_parent=_after_fork, after_in_child=_after_fork)
+
+
+def _select_logs(where: Where, newest_first: bool, limit: int | None) -> tuple[str, list[Any]]:
+    """The log query of ``where``, in time order, limited."""
+    sql = f"SELECT {LOG_SELECT} FROM logs {where.sql()}"
+    return ordered(sql, where.params, newest_first, limit)
