@@ -6,6 +6,7 @@ accepted by one is accepted, and means the same, in the other. Pure: no I/O.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from datetime import UTC, datetime
@@ -13,6 +14,10 @@ from datetime import UTC, datetime
 __all__ = ["TimeBound", "parse_age", "parse_epoch", "parse_time", "timestamp_text"]
 
 TimeBound = datetime | float | int | str | None
+
+# The times SQLite's date functions and Python's datetime both handle: years 1 to 9999.
+_FIRST_EPOCH = datetime(1, 1, 1, tzinfo=UTC).timestamp()
+_LAST_EPOCH = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
 
 _RELATIVE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -35,20 +40,36 @@ def parse_time(value: TimeBound, *, now: float | None = None) -> str | None:
 
 
 def parse_epoch(value: TimeBound, *, now: float | None = None) -> float | None:
-    """The epoch seconds of a ``since``/``until`` bound, read as ``parse_time`` reads it."""
+    """The epoch seconds of a ``since``/``until`` bound, read as ``parse_time`` reads it.
+
+    Raises:
+        ValueError: a value ``parse_time`` refuses, or a time outside the years 1-9999.
+    """
     if value is None:
         return None
-    if isinstance(value, datetime):
-        epoch = value.timestamp()  # naive datetimes are taken as local time
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        epoch = float(value)
-    elif isinstance(value, str) and (match := _RELATIVE.fullmatch(value)):
-        amount, unit = match.groups()
-        epoch = (time.time() if now is None else now) - float(amount) * _UNIT_SECONDS[unit]
+    try:
+        epoch = _epoch(value, now)
+    except (OverflowError, OSError) as exc:  # a datetime the platform cannot convert
+        epoch = math.nan
+        cause: BaseException | None = exc
     else:
-        msg = f"cannot read {value!r} as a time: use {_TIME_FORMS}"
-        raise ValueError(msg)
+        cause = None
+    if not _FIRST_EPOCH <= epoch <= _LAST_EPOCH:  # also NaN
+        msg = f"{value!r} is out of range: a time must fall in the years 1 to 9999"
+        raise ValueError(msg) from cause
     return epoch
+
+
+def _epoch(value: TimeBound, now: float | None) -> float:
+    if isinstance(value, datetime):
+        return value.timestamp()  # naive datetimes are taken as local time
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str) and (match := _RELATIVE.fullmatch(value)):
+        amount, unit = match.groups()
+        return (time.time() if now is None else now) - float(amount) * _UNIT_SECONDS[unit]
+    msg = f"cannot read {value!r} as a time: use {_TIME_FORMS}"
+    raise ValueError(msg)
 
 
 def parse_age(age: str | float | int) -> float:

@@ -7,15 +7,18 @@ It imports nothing from the write side.
 
 from __future__ import annotations
 
+import operator
 import os
 import sqlite3
 import threading
-import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
-from . import schema
-from ._filters import MATCH, Where, contains, log_filters, ordered
+from . import _forks, schema
+from ._aggregates import summary_sql, units_sql
+from ._binds import INT64_MAX, INT64_MIN, text
+from ._filters import MATCH, Where, add_functions, log_filters, ordered
+from ._levels import level_numbers
 from ._rows import LOG_SELECT, METRIC_SELECT, LogRow, MetricRow, log_row, metric_row, read_rows
 from ._times import TimeBound, parse_age, parse_epoch, parse_time
 from .exceptions import SchemaVersionError, SQLiteLoggingError
@@ -68,7 +71,7 @@ class LogStore:
         except BaseException:
             self.close()
             raise
-        _LIVE.add(self)
+        _forks.register(self)
 
     def __enter__(self) -> LogStore:
         return self
@@ -81,7 +84,7 @@ class LogStore:
         self._closed.set()
         with self._lock:
             self._disconnect()
-        _LIVE.discard(self)
+        _forks.unregister(self)
 
     def _connection(self) -> sqlite3.Connection:
         """The read connection, (re)opened on first use (caller holds ``_lock``)."""
@@ -95,7 +98,7 @@ class LogStore:
                 msg = f"cannot read {self.database!r} as a log database: {exc}"
                 raise SQLiteLoggingError(msg) from exc
             conn.row_factory = sqlite3.Row
-            conn.create_function("sqlite_logs_contains", 2, contains, deterministic=True)
+            add_functions(conn)
             self._conn = conn
         return self._conn
 
@@ -190,7 +193,14 @@ class LogStore:
         """The WHERE clause of the log filters, after checking a full-text query."""
         if search is not None:
             self._check_search(search)
-        return log_filters(*filters, trace_id=trace_id, search=search)
+        if self._before_query is not None:
+            self._before_query()  # level names resolve from what was logged before the call
+        return log_filters(*filters, trace_id=trace_id, search=search, resolve=self._levels)
+
+    def _levels(self, level: object, what: str) -> list[int | float]:
+        """The level numbers a level name or number stands for in this database."""
+        with self._lock:
+            return level_numbers(self._connection(), level, what)
 
     def _check_search(self, search: object) -> None:
         """Raise a clear error for a search on a database without ``logs_fts``, or bad syntax."""
@@ -218,7 +228,7 @@ class LogStore:
     ) -> Iterator[_RowT]:
         conn = schema.connect(self._uri)
         conn.row_factory = sqlite3.Row
-        conn.create_function("sqlite_logs_contains", 2, contains, deterministic=True)
+        add_functions(conn)
         try:
             cursor = conn.execute(sql, params)
             while rows := cursor.fetchmany(1000):
@@ -254,9 +264,15 @@ class LogStore:
             level, min_level, logger, since, until, contains, thread, extra,
             trace_id=trace_id, search=search,
         )  # fmt: skip
+        if not 0 < poll_interval < float("inf"):
+            msg = f"poll_interval must be a positive number of seconds, not {poll_interval!r}"
+            raise ValueError(msg)
         conditions = " AND ".join(["id > ?", "id <= ?", *where.conditions])
         sql = f"SELECT {LOG_SELECT} FROM logs WHERE {conditions} ORDER BY id"
-        start = self._max_id() if after_id is None else after_id  # now, not at first next()
+        if after_id is None:
+            start = self._max_id()  # now, not at the first next()
+        else:  # ids are 64-bit: any integer beyond is before or after them all
+            start = max(INT64_MIN, min(INT64_MAX, operator.index(after_id)))
         return self._follow(sql, where.params, start, poll_interval)
 
     def _follow(
@@ -288,12 +304,15 @@ class LogStore:
         limit: int | None = 100,
         newest_first: bool = True,
     ) -> list[MetricRow]:
-        """Metric rows matching every given filter, in time order (ties by id)."""
+        """Metric rows matching every given filter, in time order (ties by id).
+
+        ``tags`` match as ``logs()``'s ``extra`` does.
+        """
         where = Where()
         if name is not None:
-            where.add("metric_name = ?", name)
+            where.add("metric_name = ?", text(name, "name"))
         where.time(since, until)
-        where.extra(tags, column="tags")
+        where.extra(tags, column="tags", what="tags")
         sql, params = ordered(
             f"SELECT {METRIC_SELECT} FROM metrics {where.sql()}", where.params, newest_first, limit
         )
@@ -319,37 +338,18 @@ class LogStore:
     ) -> dict[str, dict[str, Any]]:
         """Per metric: count, min, max, avg, p50, p95, p99 and unit, computed in SQLite.
 
-        Percentiles use the nearest-rank method: p is the smallest value with at least
-        p % of the values at or below it (the ceil(p/100 * n)-th smallest), so every
-        percentile is a value that was recorded. ``unit`` is the unit most recently
-        recorded for the metric.
+        Percentiles use the nearest-rank method (``_aggregates``): every percentile is
+        a value that was recorded. ``unit`` is the unit most recently recorded for the
+        metric.
         """
         where = Where()
         if name is not None:
-            where.add("metric_name = ?", name)
+            where.add("metric_name = ?", text(name, "name"))
         where.time(since, until)
-        filters = where.sql()
-        ranks = ", ".join(
-            f"MAX(CASE WHEN rn = max(1, ({p} * n + 99) / 100) THEN value END) AS p{p}"
-            for p in (50, 95, 99)
-        )
-        sql = f"""
-            WITH ranked AS (
-                SELECT metric_name, value,
-                       ROW_NUMBER() OVER (PARTITION BY metric_name ORDER BY value) AS rn,
-                       COUNT(*) OVER (PARTITION BY metric_name) AS n
-                FROM metrics {filters}
-            )
-            SELECT metric_name, COUNT(*) AS count, MIN(value) AS min, MAX(value) AS max,
-                   AVG(value) AS avg, {ranks}
-            FROM ranked GROUP BY metric_name ORDER BY metric_name
-        """
-        # SQLite gives a bare column the value of the row that MAX() picked.
-        units_sql = f"SELECT metric_name, unit, MAX(id) FROM metrics {filters} GROUP BY 1"
-        units = {row[0]: row[1] for row in self._query(units_sql, where.params)}
+        units = {row[0]: row[1] for row in self._query(units_sql(where.sql()), where.params)}
         return {
             row["metric_name"]: {**dict(row), "unit": units.get(row["metric_name"])}
-            for row in self._query(sql, where.params)
+            for row in self._query(summary_sql(where.sql()), where.params)
         }
 
     def statistics(self) -> dict[str, Any]:
@@ -388,28 +388,6 @@ class LogStore:
             self._before_query()
         with self._lock:
             return self._connection().execute(sql, params).fetchall()  # type: ignore[arg-type]
-
-
-# fork(): SQLite state must not be carried into a child process, so every store's
-# connection is closed around it (waiting for a running query), and reopened on use.
-_LIVE: weakref.WeakSet[LogStore] = weakref.WeakSet()
-_FORK_PAUSE_TIMEOUT = 5.0
-_paused: list[LogStore] = []
-
-
-def _before_fork() -> None:
-    for store in list(_LIVE):
-        if store._lock.acquire(timeout=_FORK_PAUSE_TIMEOUT):
-            store._disconnect()
-            _paused.append(store)
-
-
-def _after_fork() -> None:
-    while _paused:
-        _paused.pop()._lock.release()
-
-
-os.register_at_fork(before=_before_fork, after_in_parent=_after_fork, after_in_child=_after_fork)
 
 
 def _select_logs(where: Where, newest_first: bool, limit: int | None) -> tuple[str, list[Any]]:

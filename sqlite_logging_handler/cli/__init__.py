@@ -39,14 +39,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result: int = args.run(args, sys.stdout)
     except (OSError, sqlite3.Error, SQLiteLoggingError) as exc:
-        print(f"sqlite-logs: error: {exc}", file=sys.stderr)
+        _error(exc)
         return 1
-    except ValueError as exc:  # a bad value only the database could judge (a search query)
-        print(f"sqlite-logs: error: {exc}", file=sys.stderr)
+    except (ValueError, TypeError, OverflowError) as exc:  # a value only the database judges
+        _error(exc)
         return 2
     except KeyboardInterrupt:
         return 130
     return result
+
+
+def _error(exc: BaseException) -> None:
+    """One line on stderr."""
+    print(f"sqlite-logs: error: {exc}", file=sys.stderr)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from .._binds import INT64_MAX
 from .._times import parse_age, parse_time
 
 __all__ = [
@@ -20,12 +20,14 @@ __all__ = [
     "Register",
     "add_filters",
     "age",
+    "bounded_int",
     "database",
     "extra",
     "filters",
     "level",
     "positive_float",
     "positive_int",
+    "row_count",
     "time_bound",
 ]
 
@@ -81,6 +83,24 @@ def positive_int(text: str) -> int:
     return int(_positive(text, int))
 
 
+def row_count(text: str) -> int:
+    """A number of rows, at least 1; any larger than SQLite counts means "all"."""
+    return min(positive_int(text), INT64_MAX)
+
+
+def bounded_int(largest: int) -> Callable[[str], int]:
+    """An argument type: a whole number from 1 to ``largest``."""
+
+    def bounded(text: str) -> int:
+        value = positive_int(text)
+        if value > largest:
+            msg = f"expected a whole number from 1 to {largest:,}, not {text!r}"
+            raise argparse.ArgumentTypeError(msg)
+        return value
+
+    return bounded
+
+
 def positive_float(text: str) -> float:
     """A positive finite number."""
     return _positive(text, float)
@@ -118,13 +138,17 @@ def age(text: str) -> float:
 
 
 def level(text: str) -> int | str:
-    """A level name or number."""
-    if text.isdigit():
+    """A level number, or a name.
+
+    The store resolves names from the database itself (custom levels too), so whether
+    a name is known is only known once the database is open.
+    """
+    if text.lstrip("-").isdigit():
         return int(text)
-    if not isinstance(logging.getLevelName(text.upper()), int):
-        msg = f"unknown level {text!r}: use DEBUG, INFO, WARNING, ERROR, CRITICAL or a number"
+    if not text.strip():
+        msg = "expected a level name or number"
         raise argparse.ArgumentTypeError(msg)
-    return text.upper()
+    return text
 
 
 def extra(text: str) -> tuple[str, Any]:

@@ -10,7 +10,7 @@ from typing import TextIO
 
 from .. import _render
 from ..query import LogRow, LogStore
-from ._args import Register, add_filters, database, filters, level, positive_int
+from ._args import Register, add_filters, database, filters, level, row_count
 
 __all__ = ["register"]
 
@@ -18,14 +18,14 @@ __all__ = ["register"]
 def register(command: Register) -> None:
     """Add ``tail``, ``query`` and ``export``."""
     tail = command("tail", _tail, "the last records, oldest first; -f follows new ones")
-    tail.add_argument("-n", type=positive_int, default=10, help="how many (default: 10)")
+    tail.add_argument("-n", type=row_count, default=10, help="how many (default: 10)")
     tail.add_argument("-f", "--follow", action="store_true", help="print records as they arrive")
     tail.add_argument("--level", type=level, help="records at this level and above")
     tail.add_argument("--logger", help="this logger and its children")
 
     query = command("query", _query, "records matching filters, as a table, JSON lines or CSV")
     add_filters(query)
-    query.add_argument("--limit", type=positive_int, default=100, help="default: 100")
+    query.add_argument("--limit", type=row_count, default=100, help="default: 100")
     output = query.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="one JSON object per line")
     output.add_argument("--csv", action="store_true", help="CSV with a header row")

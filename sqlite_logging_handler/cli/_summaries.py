@@ -10,9 +10,11 @@ from .. import _render, _report, maintenance
 from .._demo import DEMO_DATABASE, run_demo
 from .._times import parse_epoch, parse_time
 from ..query import LogStore
-from ._args import Register, database, positive_float, positive_int, time_bound
+from ._args import Register, bounded_int, database, positive_float, time_bound
 
 __all__ = ["register", "size_text"]
+
+_MAX_BUCKETS = 1000  # a chart, or a line of a terminal, has no room for more
 
 
 def register(command: Register) -> None:
@@ -23,15 +25,22 @@ def register(command: Register) -> None:
     metrics.add_argument("name", nargs="?", help="only this metric")
     metrics.add_argument("--since", type=time_bound, help="e.g. 1h, 7d (default: all)")
     metrics.add_argument("--plot", action="store_true", help="a sparkline of each metric over time")
-    metrics.add_argument("--buckets", type=positive_int, default=40, help="plot width (40)")
+    metrics.add_argument(
+        "--buckets", type=bounded_int(_MAX_BUCKETS), default=40, help="plot width (40; up to 1000)"
+    )
 
     report = command("report", _report_page, "one self-contained HTML page of charts (SVG)")
     report.add_argument("-o", "--output", default="report.html", help="default: report.html")
     report.add_argument("--since", type=time_bound, help="e.g. 24h, 7d (default: all)")
-    report.add_argument("--buckets", type=positive_int, default=60, help="time buckets (60)")
+    report.add_argument(
+        "--buckets",
+        type=bounded_int(_MAX_BUCKETS),
+        default=60,
+        help="time buckets (60; up to 1000)",
+    )
 
     demo = command("demo", _demo, "log records and metrics from several threads, then summarise")
-    demo.add_argument("--threads", type=positive_int, default=8, help="default: 8")
+    demo.add_argument("--threads", type=bounded_int(1000), default=8, help="default: 8")
     demo.add_argument("--duration", type=positive_float, default=5.0, help="seconds; default: 5")
 
 

@@ -11,7 +11,7 @@ from typing import TextIO
 from .. import maintenance, schema
 from ..exceptions import SQLiteLoggingError
 from ..query import LogStore
-from ._args import Register, age, database, positive_int
+from ._args import Register, age, database, row_count
 from ._summaries import size_text
 
 __all__ = ["register"]
@@ -21,7 +21,7 @@ def register(command: Register) -> None:
     """Add ``prune``, ``backup``, ``vacuum`` and ``upgrade``."""
     prune = command("prune", _prune, "delete old records, in small transactions")
     prune.add_argument("--older-than", type=age, help="e.g. 30d, 12h")
-    prune.add_argument("--keep-rows", type=positive_int, help="keep only the newest N log rows")
+    prune.add_argument("--keep-rows", type=row_count, help="keep only the newest N log rows")
     prune.add_argument("--dry-run", action="store_true", help="count, delete nothing")
 
     backup = command("backup", _backup, "copy the database consistently, while it is written to")
