@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from ._terminal import visible
 from .handler import SQLiteHandler
 from .metrics import MetricsAdapter
 from .query import LogStore
@@ -99,21 +100,22 @@ def _print_summary(store: LogStore, started: float, elapsed: float, out: TextIO)
     for level, count in store.sql(
         f"SELECT level, COUNT(*) FROM logs {run} GROUP BY level ORDER BY min(levelno)", (started,)
     ):
-        print(f"   {level:<10} {count:>7,} ({100 * count / max(total, 1):5.1f}%)", file=out)
+        share = 100 * count / max(total, 1)
+        print(f"   {visible(level):<10} {count:>7,} ({share:5.1f}%)", file=out)
     print("\n🧵 Logs by Thread:", file=out)
     for name, count in store.sql(
         f"SELECT thread_name, COUNT(*) FROM logs {run} GROUP BY thread_name ORDER BY 1",
         (started,),
     ):
-        print(f"   {name:<10} {count:>7,}", file=out)
+        print(f"   {visible(name):<10} {count:>7,}", file=out)
     _print_rows("📝 Sample Logs:", store.logs(since=started, limit=5), out)
     _print_rows("🚨 Recent Errors:", store.logs(since=started, min_level="ERROR", limit=5), out)
     print("\n📉 Sample Metrics:", file=out)
     for name, summary in store.metric_summary(since=started).items():
         print(
-            f"   {name}: {summary['count']:,} values, avg {summary['avg']:.1f}, "
+            f"   {visible(name)}: {summary['count']:,} values, avg {summary['avg']:.1f}, "
             f"p50 {summary['p50']:g}, p95 {summary['p95']:g}, p99 {summary['p99']:g} "
-            f"{summary['unit'] or ''}",
+            f"{visible(summary['unit'] or '')}",
             file=out,
         )
 
@@ -121,4 +123,5 @@ def _print_summary(store: LogStore, started: float, elapsed: float, out: TextIO)
 def _print_rows(title: str, rows: Sequence[Any], out: TextIO) -> None:
     print(f"\n{title}", file=out)
     for row in rows:
-        print(f"   {row.timestamp}  {row.level:<8} {row.thread_name:<10} {row.message}", file=out)
+        level, thread, message = (visible(v) for v in (row.level, row.thread_name, row.message))
+        print(f"   {row.timestamp}  {level:<8} {thread:<10} {message}", file=out)

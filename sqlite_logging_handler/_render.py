@@ -1,4 +1,9 @@
-"""Text renderings of rows for the command line: lines, tables, JSON lines, CSV, sparklines."""
+"""Text renderings of rows for the command line: lines, tables, JSON lines, CSV, sparklines.
+
+Human-readable renderings (lines, tables) show stored text through
+``_terminal.visible``: one record is one line, and nothing stored can drive the
+terminal. JSON lines and CSV carry the exact stored text.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,10 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 
+from ._terminal import visible
 from .query import LogRow
 
-__all__ = ["log_line", "sparkline", "table", "write_csv", "write_json_lines"]
+__all__ = ["log_line", "sparkline", "table", "visible", "write_csv", "write_json_lines"]
 
 _COLOURS = {
     "DEBUG": "\033[2m",  # dim
@@ -22,10 +28,25 @@ _BARS = "▁▂▃▄▅▆▇█"
 
 
 def log_line(row: LogRow, colour: bool = False) -> str:
-    """One human-readable line (plus its traceback, indented) for a log row."""
-    text = f"{row.timestamp} {row.level:<8} {row.module} [{row.thread_name}] {row.message}"
-    if row.exc_text:
-        text += "\n" + "\n".join("    " + line for line in row.exc_text.splitlines())
+    """One human-readable line for a log row, then its traceback and stack, indented.
+
+    Every field is shown through ``visible()``: a record's own text never starts a
+    line; only the traceback's and the stack's line breaks do, indented by four spaces.
+    """
+    text = " ".join(
+        (
+            visible(row.timestamp),
+            f"{visible(row.level):<8}",
+            visible(row.module),
+            f"[{visible(row.thread_name)}]",
+            visible(row.message),
+        )
+    )
+    for block in (row.exc_text, row.stack_info):
+        if block:
+            text += "".join(
+                f"\n    {visible(line)}" for line in str(block).rstrip("\n").split("\n")
+            )
     code = _COLOURS.get(row.level) if colour else None
     return f"{code}{text}{_RESET}" if code else text
 
@@ -50,8 +71,8 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
     if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value).replace("\n", " ⏎ ")
+        return visible(json.dumps(value, ensure_ascii=False))
+    return visible(value)
 
 
 def write_json_lines(rows: Iterable[tuple[Any, ...]], out: TextIO) -> int:

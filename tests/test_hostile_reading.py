@@ -7,10 +7,18 @@ show it without letting it drive the terminal or forge records.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 import math
+import os
+import pty
+import re
+import select
 import subprocess
+import time
+import tty
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -37,6 +45,219 @@ def sqlite_logs(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.CompletedProcess(
         result.args, result.returncode, result.stdout.decode(), result.stderr.decode()
     )
+
+
+class Terminal:
+    """``sqlite-logs`` with its stdout on a pseudo-terminal in raw mode.
+
+    Raw mode: the bytes the program writes reach us unchanged (no ``\\n`` to ``\\r\\n``),
+    so a ``\\r`` we read was written by the program.
+    """
+
+    def __init__(self, *args: str) -> None:
+        self.master, slave = pty.openpty()
+        tty.setraw(slave)
+        self.process = subprocess.Popen(
+            [PYTHON, "-m", "sqlite_logging_handler", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=slave,
+            stderr=subprocess.PIPE,
+            env=child_env(),
+        )
+        os.close(slave)
+        self.output = b""
+
+    def read_until(self, wanted: bytes, timeout: float = 60, after: bytes = b"") -> bytes:
+        """Read until ``wanted`` has arrived after ``after`` (or the terminal closed)."""
+        deadline = time.monotonic() + timeout
+        while wanted not in (self.output.partition(after)[2] if after else self.output):
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"timed out waiting for {wanted!r}; got {self.output!r}"
+            ready, _, _ = select.select([self.master], [], [], remaining)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(self.master, 65536)
+            except OSError:  # EIO: the program ended and the terminal closed
+                break
+            if not chunk:
+                break
+            self.output += chunk
+        return self.output
+
+    def finish(self, timeout: float = 60) -> tuple[int, bytes, str]:
+        """Read to the end; the exit code, the terminal's bytes and stderr."""
+        self.read_until(b"\0never\0", timeout)
+        _, err = self.process.communicate(timeout=timeout)
+        os.close(self.master)
+        return self.process.returncode, self.output, err.decode()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.communicate(timeout=60)
+        os.close(self.master)
+
+
+def on_terminal(*args: str) -> bytes:
+    code, output, err = Terminal(*args).finish()
+    assert code == 0, err
+    return output
+
+
+_OUR_COLOURS = re.compile(rb"\x1b\[(?:0|2|33|31|1;31)m")
+_BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
+
+def assert_inert(output: bytes) -> str:
+    """``output`` can neither drive a terminal nor break a line; returns it as text."""
+    text = _OUR_COLOURS.sub(b"", output).decode("utf-8")
+    controls = [c for c in text if (ord(c) < 32 and c != "\n") or 0x7F <= ord(c) <= 0x9F]
+    assert not controls, (controls, text)
+    assert not [c for c in text if c in _BIDI or c in "\u2028\u2029"], text
+    return text
+
+
+TITLE = "\x1b]2;pwned\x07"
+CLEAR = "\x1b[2J"
+FORGED_LINE = "2026-11-30 17:00:00.000 CRITICAL app [MainThread] forged record"
+HOSTILE = [
+    f"set title {TITLE} done",
+    f"clear {CLEAR} screen",
+    "progress 10%\rprogress 100%",
+    f"ok\n{FORGED_LINE}",
+    "eight-bit csi \x9b31m red, osc \x9d0;x\x9c, nel \x85 next",
+    "bidi invoice\u202egpj.exe and \u2066isolate\u2069",
+    "bell \x07 backspace \x08 delete \x7f nul \x00 tab \t line sep \u2028 end",
+]
+
+
+@pytest.fixture
+def hostile_db(db_path):
+    """Hostile text in every field the command line prints."""
+    handler = SQLiteHandler(db_path)
+    log = make_logger(handler)
+    for message in HOSTILE:
+        log.warning(message, extra={"payload": message})
+    record = log.makeRecord("app\x1b[31m.evil\u202e", logging.ERROR, __file__, 1, "names", (), None)
+    record.threadName = "worker\r\x1b[2K"
+    record.levelname = "ERROR\x1b[5m"
+    log.handle(record)
+    try:
+        raise ValueError(f"bad value {CLEAR}\r\n{FORGED_LINE}")
+    except ValueError:
+        log.exception("with a hostile traceback", stack_info=True)
+    metrics = MetricsAdapter(log)
+    metrics.record(f"latency{TITLE}", 12.5, "ms\x9b2J")
+    metrics.record(f"latency{TITLE}", 14.5, "ms\x9b2J")
+    handler.close()
+    return db_path
+
+
+# -- 1. terminal control sequences -------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["tail", "-n", "50"],
+        ["query", "--limit", "50"],
+        ["stats"],
+        ["metrics", "--plot"],
+    ],
+    ids=lambda c: c[0],
+)
+def test_human_readable_output_on_a_terminal_is_inert(hostile_db, command):
+    text = assert_inert(on_terminal("--db", str(hostile_db), *command))
+    if command[0] in ("tail", "query"):
+        assert r"\x1b]2;pwned\x07" in text  # shown, visibly escaped
+        assert r"\x1b[2J" in text and r"progress 10%\rprogress 100%" in text
+        assert r"\x9b31m" in text and r"\u202e" in text and r"\x00" in text
+        assert r"ok\n2026-11-30 17:00:00.000 CRITICAL" in text
+    assert "app\\x1b[31m.evil\\u202e" in text or command[0] == "metrics"
+    if command[0] == "metrics":
+        assert r"latency\x1b]2;pwned\x07" in text and r"ms\x9b2J" in text
+
+
+@pytest.mark.slow
+def test_tail_shows_one_line_per_record_and_indents_tracebacks(hostile_db):
+    text = assert_inert(on_terminal("--db", str(hostile_db), "tail", "-n", "50"))
+    lines = text.splitlines()
+    records = [line for line in lines if not line.startswith("    ")]
+    assert len(records) == len(HOSTILE) + 2  # nothing forged
+    assert all(line[:4].isdigit() for line in records), records
+    assert not any(line.startswith(FORGED_LINE) for line in lines)
+    assert r"[worker\r\x1b[2K]" in text and r"ERROR\x1b[5m" in text
+    traceback = [line for line in lines if line.startswith("    ")]
+    assert any(r"bad value \x1b[2J\r" in line for line in traceback)
+    assert any(line.startswith("    Stack (most recent call last)") for line in traceback)
+
+
+@pytest.mark.slow
+def test_tail_follow_on_a_terminal_is_inert(hostile_db):
+    terminal = Terminal("--db", str(hostile_db), "tail", "-f", "-n", "1")
+    try:
+        terminal.read_until(b"Stack (most recent call last)")
+        handler = SQLiteHandler(hostile_db)
+        log = make_logger(handler)
+        log.critical(f"followed {TITLE}\n{FORGED_LINE}")
+        handler.close()
+        output = terminal.read_until(b"forged record", after=b"followed")
+    finally:
+        terminal.stop()
+    text = assert_inert(output)
+    assert r"followed \x1b]2;pwned\x07\n2026-11-30" in text
+
+
+def test_pipes_get_the_same_escaping_as_terminals(hostile_db, capsys):
+    """Into a pipe, a line is still a record: `tail -f | grep` cannot be fooled either."""
+    from sqlite_logging_handler.cli import main
+
+    for command in (["tail", "-n", "50"], ["query"], ["stats"], ["metrics"]):
+        assert main(["--db", str(hostile_db), *command]) == 0
+        out = capsys.readouterr().out
+        assert_inert(out.encode())
+        assert not any(line.startswith(FORGED_LINE) for line in out.splitlines())
+
+
+@pytest.mark.slow
+def test_json_and_csv_output_carry_the_exact_text(hostile_db):
+    as_json = sqlite_logs("--db", str(hostile_db), "query", "--json", "--limit", "50")
+    assert as_json.returncode == 0, as_json.stderr
+    # One record per "\n": JSON escapes it; U+2028 and the like stay as they are.
+    records = [json.loads(line) for line in as_json.stdout.split("\n") if line]
+    assert {r["message"] for r in records} >= set(HOSTILE)
+    assert {r["extra_data"]["payload"] for r in records if r["extra_data"]} == set(HOSTILE)
+    as_csv = sqlite_logs("--db", str(hostile_db), "query", "--csv", "--limit", "50")
+    messages = {r["message"] for r in csv.DictReader(io.StringIO(as_csv.stdout))}
+    # csv reads a bare \r inside a quoted field back as written; NUL survives too
+    assert messages >= set(HOSTILE)
+
+
+def test_visible_escapes_every_control_character():
+    from sqlite_logging_handler._terminal import visible
+
+    for code in [*range(0x20), *range(0x7F, 0xA0)]:
+        shown = visible(f"a{chr(code)}b")
+        assert shown.isprintable() and shown.startswith("a\\") and shown.endswith("b"), code
+    assert visible("tab\tcr\rnl\n") == r"tab\tcr\rnl\n"
+    assert visible("\u202eabc\u2028") == r"\u202eabc\u2028"
+    assert visible("plain ünïcode ✓ 日本 👨‍👩‍👧") == "plain ünïcode ✓ 日本 👨‍👩‍👧"  # ZWJ kept
+    assert visible(b"\x1b[2J") == r"b'\x1b[2J'"  # a BLOB another tool stored
+    assert visible(None) == "None" and visible(12) == "12"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(st.characters(exclude_categories=["Cs"])))
+def test_a_rendered_line_is_always_one_inert_line(message):
+    from sqlite_logging_handler._render import log_line
+    from sqlite_logging_handler.query import LogRow
+
+    row = LogRow(1, "2026-01-01 00:00:00.000", "INFO", 1, message, message, None, 20,
+                 *([None] * 15))  # fmt: skip
+    line = log_line(row)
+    assert "\n" not in line
+    assert_inert(line.encode())
 
 
 # -- 2. text after a NUL ----------------------------------------------------------------------
@@ -127,6 +348,8 @@ def test_the_command_line_finds_text_after_a_nul(nul_db):
     ]
     extra = sqlite_logs("--db", str(path), "query", "--extra", 'field="a\\u0000b"', "--json")
     assert [json.loads(line)["message"] for line in extra.stdout.splitlines()] == ["fields"]
+    table = sqlite_logs("--db", str(path), "query", "--contains", "rejected")
+    assert r"report.pdf\x00.exe rejected" in table.stdout
 
 
 def test_any_part_of_any_message_is_found(db_path):

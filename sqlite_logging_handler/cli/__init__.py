@@ -16,6 +16,7 @@ import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 
+from .._terminal import visible
 from ..exceptions import SQLiteLoggingError
 from . import _reading, _summaries, _upkeep
 from ._args import Command, Register, database
@@ -50,8 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _error(exc: BaseException) -> None:
-    """One line on stderr."""
-    print(f"sqlite-logs: error: {exc}", file=sys.stderr)
+    """One line on stderr, whatever text the error carries."""
+    print(f"sqlite-logs: error: {visible(str(exc))}", file=sys.stderr)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -78,7 +78,7 @@ def _export(args: argparse.Namespace, out: TextIO) -> int:
         else:
             count = _render.write_json_lines(rows, target)
     if args.output:
-        print(f"exported {count:,} records to {args.output}", file=sys.stderr)
+        print(f"exported {count:,} records to {_render.visible(args.output)}", file=sys.stderr)
     return 0
 
 

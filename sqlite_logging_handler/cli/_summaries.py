@@ -53,10 +53,11 @@ def _stats(args: argparse.Namespace, out: TextIO) -> int:
             "GROUP BY thread_name, thread_id ORDER BY n DESC LIMIT 10"
         )
     db_size, wal_size = maintenance.file_sizes(path)
-    print(f"database   {path}", file=out)
+    print(f"database   {_render.visible(path)}", file=out)
     print(f"size       {size_text(db_size)} (WAL {size_text(wal_size)})", file=out)
     print(f"records    {stats['total_logs']:,} logs, {stats['total_metrics']:,} metrics", file=out)
-    print(f"time span  {stats['first'] or '-'} .. {stats['last'] or '-'} (UTC)", file=out)
+    first, last = (_render.visible(stats[end] or "-") for end in ("first", "last"))
+    print(f"time span  {first} .. {last} (UTC)", file=out)
     for title, counts in (("level", stats["logs_by_level"]), ("logger", stats["logs_by_logger"])):
         print(f"\nby {title}:", file=out)
         print(_render.table((title, "records"), list(counts.items())[:10]), file=out)
@@ -78,7 +79,9 @@ def _metrics(args: argparse.Namespace, out: TextIO) -> int:
     with LogStore(database(args)) as store:
         summary = store.metric_summary(name=args.name, since=args.since)
         if args.name and not summary:
-            print(f"sqlite-logs: error: no metric {args.name!r}", file=sys.stderr)
+            print(
+                f"sqlite-logs: error: no metric {_render.visible(repr(args.name))}", file=sys.stderr
+            )
             return 1
         fields = ("count", "min", "avg", "p50", "p95", "p99", "max", "unit")
         rows = [(name, *(s[f] for f in fields)) for name, s in summary.items()]
@@ -87,8 +90,9 @@ def _metrics(args: argparse.Namespace, out: TextIO) -> int:
             for name in summary:
                 values = _buckets(store, name, args.since, args.buckets)
                 low, high = summary[name]["min"], summary[name]["max"]
-                unit = summary[name]["unit"] or ""
-                print(f"\n{name} (average per bucket, {low:g} .. {high:g} {unit})", file=out)
+                unit = _render.visible(summary[name]["unit"] or "")
+                title = f"{_render.visible(name)} (average per bucket, {low:g} .. {high:g} {unit})"
+                print(f"\n{title}", file=out)
                 print(f"  {_render.sparkline(values)}", file=out)
     return 0
 
@@ -121,7 +125,7 @@ def _report_page(args: argparse.Namespace, out: TextIO) -> int:
         page = _report.render_report(store, since=parse_epoch(args.since), buckets=args.buckets)
     with open(args.output, "w", encoding="utf-8") as target:
         target.write(page)
-    print(f"wrote {args.output}", file=out)
+    print(f"wrote {_render.visible(args.output)}", file=out)
     return 0
 
 

@@ -9,6 +9,7 @@ import sys
 from typing import TextIO
 
 from .. import maintenance, schema
+from .._terminal import visible
 from ..exceptions import SQLiteLoggingError
 from ..query import LogStore
 from ._args import Register, age, database, row_count
@@ -67,7 +68,8 @@ def _prune(args: argparse.Namespace, out: TextIO) -> int:
 def _backup(args: argparse.Namespace, out: TextIO) -> int:
     with LogStore(database(args)) as store:
         store.backup(args.destination)
-    print(f"backed up {database(args)} to {args.destination}", file=out)
+    source, target = visible(database(args)), visible(args.destination)
+    print(f"backed up {source} to {target}", file=out)
     return 0
 
 
@@ -81,7 +83,7 @@ def _vacuum(args: argparse.Namespace, out: TextIO) -> int:
     finally:
         conn.close()
     after = sum(maintenance.file_sizes(path))
-    print(f"vacuumed {path}: {size_text(before)} -> {size_text(after)}", file=out)
+    print(f"vacuumed {visible(path)}: {size_text(before)} -> {size_text(after)}", file=out)
     return 0
 
 
@@ -97,6 +99,7 @@ def _upgrade(args: argparse.Namespace, out: TextIO) -> int:
         after = schema.schema_version(conn)
     finally:
         conn.close()
+    path = visible(path)
     if before == after:
         print(f"{path} is already at schema version {after}", file=out)
     else:
