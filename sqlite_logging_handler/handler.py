@@ -25,7 +25,7 @@ from . import maintenance, schema
 from ._bridges import active_trace, plain_record
 from ._listener import LISTENER_STOP, Listener
 from ._queue import RecordQueue
-from ._records import PLAIN_RECORD_SIZE
+from ._records import PLAIN_RECORD_SIZE, exception_text
 from ._writer import BatchWriter, write_stderr
 from .exceptions import SQLiteLoggingError
 from .query import LogRow, LogStore, MetricRow, parse_age, read_rows
@@ -234,15 +234,13 @@ class SQLiteHandler(logging.Handler):
     def _snapshot(self, record: logging.LogRecord, message: str) -> tuple[Any, ...]:
         """The queued item of a record with exception or stack information."""
         formatter = self.formatter or _DEFAULT_FORMATTER
-        exc_text = record.exc_text
-        if record.exc_info and not exc_text:
-            exc_text = formatter.formatException(record.exc_info)
+        exc_text = exception_text(record, formatter)
         stack_text = formatter.formatStack(record.stack_info) if record.stack_info else None
         if record.exc_info:
             # Don't keep the traceback's frames (and their locals) alive in the queue.
             record = copy.copy(record)
             record.exc_info = None
-        return (record, message, exc_text or None, stack_text)
+        return (record, message, exc_text, stack_text)
 
     def _put_waiting(self, records: RecordQueue, item: tuple[Any, ...]) -> None:
         while True:

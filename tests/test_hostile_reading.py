@@ -17,6 +17,7 @@ import pty
 import re
 import select
 import subprocess
+import sys
 import time
 import tty
 from datetime import UTC, datetime
@@ -29,7 +30,7 @@ from hypothesis import strategies as st
 from sqlite_logging_handler import LogStore, MetricsAdapter, SQLiteHandler
 from sqlite_logging_handler._records import EXTRA_ATTR, VerbatimExtra
 
-from .conftest import PYTHON, child_env, make_logger
+from .conftest import PYTHON, child_env, make_logger, rows
 
 # -- helpers ----------------------------------------------------------------------------------
 
@@ -637,3 +638,49 @@ def test_custom_level_names_work_in_the_command_line(custom_levels_db):
     unknown = sqlite_logs(*db, "query", "--level", "LOUD")
     assert unknown.returncode == 2
     assert "unknown level 'LOUD'" in unknown.stderr and "Traceback" not in unknown.stderr
+
+
+# -- 5. exc_info without an exception ------------------------------------------------------
+
+
+def test_exc_info_without_an_exception_stores_no_traceback(db_path):
+    handler = SQLiteHandler(db_path)
+    log = make_logger(handler)
+    log.exception("exception() outside except")  # noqa: LOG004 (the case under test)
+    log.error("exc_info=True outside except", exc_info=True)  # noqa: LOG014
+    log.error("exc_info=sys.exc_info()", exc_info=sys.exc_info())
+    console = logging.StreamHandler(io.StringIO())  # renders exc_text first, as a console does
+    log.handlers.insert(0, console)
+    log.exception("after a console handler")  # noqa: LOG004
+    log.handlers.remove(console)
+    forwarded = log.makeRecord(log.name, logging.ERROR, __file__, 1, "forwarded", (), None)
+    forwarded.exc_text = logging.Formatter().formatException((None, None, None))
+    log.handle(forwarded)  # as a SocketHandler's receiver gets it
+    try:
+        raise KeyError("real")
+    except KeyError:
+        log.exception("a real one")
+    handler.close()
+    stored = {r["message"]: r["exc_text"] for r in rows(db_path)}
+    real = stored.pop("a real one")
+    assert "KeyError: 'real'" in real
+    assert stored == dict.fromkeys(stored, None) and len(stored) == 5
+    with_exception = rows(db_path, "SELECT message FROM logs WHERE exc_text IS NOT NULL")
+    assert [r["message"] for r in with_exception] == ["a real one"]
+
+
+# -- a dict message --------------------------------------------------------------------------
+
+
+def test_a_dict_message_is_stored_as_logging_shows_it_with_or_without_extra(db_path):
+    """Only structlog's ProcessorFormatter hands over an event dict to take apart."""
+    handler = SQLiteHandler(db_path)
+    log = make_logger(handler)
+    event = {"event": "login", "user": 7}
+    log.info(event)
+    log.info(event, extra={"request_id": "r1"})
+    handler.close()
+    plain, with_extra = rows(db_path)
+    assert plain["message"] == with_extra["message"] == str(event)
+    assert plain["extra_data"] is None
+    assert json.loads(with_extra["extra_data"]) == {"request_id": "r1"}
