@@ -1,4 +1,4 @@
-"""Metric aggregates computed in SQLite: count, min, max, avg and nearest-rank percentiles.
+"""Metric aggregates computed in SQLite: count, sum, min, max, avg, nearest-rank percentiles.
 
 Nearest rank: the p-th percentile is the smallest value with at least p % of the
 values at or below it, the ceil(p/100 * n)-th smallest, so every percentile is a value
@@ -18,7 +18,7 @@ def nearest_rank(p: int, rank: str = "rn", size: str = "n") -> str:
 
 
 def summary_sql(where: str) -> str:
-    """Per metric_name, among ``metrics`` rows passing ``where``: count, min, max, avg, pNN."""
+    """Per metric_name, among rows passing ``where``: count, sum, min, max, avg, pNN."""
     ranks = ", ".join(f"{nearest_rank(p)} AS p{p}" for p in PERCENTILES)
     return f"""
         WITH ranked AS (
@@ -27,8 +27,8 @@ def summary_sql(where: str) -> str:
                    COUNT(*) OVER (PARTITION BY metric_name) AS n
             FROM metrics {where}
         )
-        SELECT metric_name, COUNT(*) AS count, MIN(value) AS min, MAX(value) AS max,
-               AVG(value) AS avg, {ranks}
+        SELECT metric_name, COUNT(*) AS count, SUM(value) AS sum, MIN(value) AS min,
+               MAX(value) AS max, AVG(value) AS avg, {ranks}
         FROM ranked GROUP BY metric_name ORDER BY metric_name
     """
 

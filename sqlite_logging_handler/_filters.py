@@ -10,22 +10,44 @@ NUL, integers beyond 64 bits, keys that need escaping) are compared in Python.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 from . import schema
-from ._binds import count, integer, is_int64, text
-from ._records import tags_json
+from ._binds import count, integer, text
+from ._json_match import json_conditions, json_equals
 from ._times import TimeBound, parse_time
 
-__all__ = ["MATCH", "LevelResolver", "Where", "add_functions", "log_filters", "ordered"]
+__all__ = [
+    "MATCH",
+    "LevelResolver",
+    "LogFilters",
+    "Where",
+    "add_functions",
+    "fts_words",
+    "log_filters",
+    "ordered",
+]
 
 #: The full-text condition on ``logs_fts``.
 MATCH = f"{schema.FULL_TEXT_TABLE} MATCH ?"
 
-_ESCAPED_NUL = "\\u0000"  # how JSON writes a NUL (hex digits only: one spelling)
+
+class LogFilters(TypedDict, total=False):
+    """The filters of ``LogStore.logs()``, for methods that take them by keyword."""
+
+    level: int | str | None
+    min_level: int | str | None
+    logger: str | None
+    since: TimeBound
+    until: TimeBound
+    contains: str | None
+    thread: int | str | None
+    extra: Mapping[str, Any] | None
+    trace_id: str | None
+    search: str | None
+
 
 #: Level name or number -> the level numbers it stands for (``_levels.level_numbers``).
 LevelResolver = Callable[[object, str], list[int | float]]
@@ -94,44 +116,9 @@ class Where:
             raise TypeError(msg)
 
     def extra(self, values: object, column: str = "extra_data", what: str = "extra") -> None:
-        """Top-level keys of the JSON ``column`` holding ``values``' values.
-
-        A value is compared as the writer stores it (a ``datetime``, a NaN, an object
-        as the writer encodes them), and as SQLite compares JSON values (``1 == 1.0``).
-        """
-        if values is None:
-            return
-        if not isinstance(values, Mapping):
-            msg = f"{what} must be a mapping of keys to values, not {type(values).__name__}"
-            raise TypeError(msg)
-        for key, value in values.items():
-            if not isinstance(key, str):
-                msg = f"{what} keys must be text (str), not {type(key).__name__}: {key!r}"
-                raise TypeError(msg)
-            self._json_value(column, key, _stored_form(value))
-
-    def _json_value(self, column: str, key: str, value: Any) -> None:
-        in_python = f"sqlite_logs_json_equals({column}, ?, ?)"
-        expected = _json_text(value)
-        if not (_plain_key(key) and _comparable_in_sql(value)):
-            self.add(in_python, key, expected)
-            return
-        path = f'$."{key}"'
-        if value is None:
-            condition, params = f"json_type({column}, ?) = 'null'", [path]
-        elif isinstance(value, dict | list):
-            condition, params = f"json_extract({column}, ?) = json(?)", [path, expected]
-        else:
-            condition, params = f"json_extract({column}, ?) = ?", [path, value]
-        # SQLite's JSON functions stop at an escaped NUL (\u0000) in the document: a
-        # document holding one is checked whole, in Python.
-        self.add(
-            f"{condition} AND (instr({column}, ?) = 0 OR {in_python})",
-            *params,
-            _ESCAPED_NUL,
-            key,
-            expected,
-        )
+        """Keys of the JSON ``column`` holding ``values``' values (see ``_json_match``)."""
+        for condition, params in json_conditions(column, values, what):
+            self.add(f"({condition})", *params)
 
     def trace_id(self, trace_id: object) -> None:
         """An OpenTelemetry trace id (hex digits, any case)."""
@@ -186,7 +173,7 @@ def ordered(
 def add_functions(conn: sqlite3.Connection) -> None:
     """Give ``conn`` the SQL functions the filters use."""
     conn.create_function("sqlite_logs_contains", 2, _contains, deterministic=True)
-    conn.create_function("sqlite_logs_json_equals", 3, _json_equals, deterministic=True)
+    conn.create_function("sqlite_logs_json_equals", 3, json_equals, deterministic=True)
 
 
 def _bound(value: TimeBound, what: str) -> str | None:
@@ -202,49 +189,17 @@ def _contains(message: str | None, needle: str) -> bool:
     return isinstance(message, str) and needle.casefold() in message.casefold()
 
 
-def _json_equals(document: str | None, key: str, expected: str) -> bool:
-    """Whether the JSON object ``document`` holds at ``key`` the JSON value ``expected``."""
-    if not isinstance(document, str):
-        return False
-    try:
-        data = json.loads(document)
-    except ValueError:
-        return False
-    return isinstance(data, dict) and key in data and data[key] == json.loads(expected)
+def fts_words(text: str) -> str:
+    """An FTS5 query finding records that hold all of ``text``'s words, as words.
 
+    Each word is quoted as an FTS5 string, so ``logged-in``, ``a:b`` or ``AND`` are
+    searched for, never read as query syntax.
 
-def _stored_form(value: Any) -> Any:
-    """``value`` as the writer stores it in JSON, decoded again (plain JSON as it is)."""
-    if _plain_json(value):
-        return value
-    return json.loads(tags_json({"value": value}) or "{}").get("value")
-
-
-def _plain_json(value: Any) -> bool:
-    if value is None or isinstance(value, str | bool | int):
-        return True
-    if isinstance(value, float):
-        return value == value and value not in (float("inf"), float("-inf"))
-    if type(value) is list:
-        return all(_plain_json(item) for item in value)
-    if type(value) is dict:
-        return all(isinstance(k, str) and _plain_json(v) for k, v in value.items())
-    return False
-
-
-def _plain_key(key: str) -> bool:
-    """Whether SQLite's JSON path ``$."key"`` finds ``key`` in every SQLite version."""
-    return bool(key) and '"' not in key and json.dumps(key, ensure_ascii=False)[1:-1] == key
-
-
-def _comparable_in_sql(value: Any) -> bool:
-    """Whether ``json_extract()`` gives ``value`` whole, and SQLite can bind it."""
-    if isinstance(value, str):
-        return "\0" not in value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return is_int64(value)
-    return True  # None, bool, float; lists and objects are compared as JSON text
-
-
-def _json_text(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    Raises:
+        ValueError: ``text`` has no word.
+    """
+    words = text.split()
+    if not words:
+        msg = "give at least one word to search for"
+        raise ValueError(msg)
+    return " ".join('"' + word.replace('"', '""') + '"' for word in words)

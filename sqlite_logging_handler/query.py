@@ -1,29 +1,29 @@
 """LogStore: reads logs and metrics back, over read-only connections.
 
 A store never creates, upgrades or modifies a database, and never takes the write
-lock: in WAL mode its queries do not wait for writers, and writers do not wait for it.
-It imports nothing from the write side.
+lock: in WAL mode its queries do not wait for writers, and writers do not wait for it
+(the connection itself is ``_reader.Reader``). It imports nothing from the write side.
 """
 
 from __future__ import annotations
 
 import operator
-import os
 import sqlite3
-import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, TypeVar
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Unpack
 
-from . import _forks, schema
+from . import schema
 from ._aggregates import summary_sql, units_sql
 from ._binds import INT64_MAX, INT64_MIN, text
-from ._filters import MATCH, Where, add_functions, log_filters, ordered
+from ._filters import MATCH, LogFilters, Where, log_filters, ordered
 from ._levels import level_numbers
+from ._reader import Reader
 from ._rows import LOG_SELECT, METRIC_SELECT, LogRow, MetricRow, log_row, metric_row, read_rows
 from ._times import TimeBound, parse_age, parse_epoch, parse_time
-from .exceptions import SchemaVersionError, SQLiteLoggingError
+from .exceptions import SQLiteLoggingError
 
 __all__ = [
+    "LogFilters",
     "LogRow",
     "LogStore",
     "MetricRow",
@@ -34,10 +34,8 @@ __all__ = [
     "read_rows",
 ]
 
-_RowT = TypeVar("_RowT")
 
-
-class LogStore:
+class LogStore(Reader):
     """Reads a log database written by SQLiteHandler.
 
     Args:
@@ -49,83 +47,6 @@ class LogStore:
         FileNotFoundError: the file does not exist (a store never creates one).
         SQLiteLoggingError: the database is not at this package's schema version.
     """
-
-    def __init__(
-        self,
-        database: str | os.PathLike[str],
-        *,
-        before_query: Callable[[], object] | None = None,
-    ) -> None:
-        path = os.fspath(database)
-        if not path.startswith("file:") and not os.path.isfile(path):
-            msg = f"no log database at {path!r}"
-            raise FileNotFoundError(msg)
-        self.database = path
-        self._before_query = before_query
-        self._lock = threading.Lock()
-        self._closed = threading.Event()
-        self._uri = schema.database_uri(path, readonly=True)
-        self._conn: sqlite3.Connection | None = None
-        try:
-            self._check_version()
-        except BaseException:
-            self.close()
-            raise
-        _forks.register(self)
-
-    def __enter__(self) -> LogStore:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the read connection (and end any ``follow()``). Idempotent."""
-        self._closed.set()
-        with self._lock:
-            self._disconnect()
-        _forks.unregister(self)
-
-    def _connection(self) -> sqlite3.Connection:
-        """The read connection, (re)opened on first use (caller holds ``_lock``)."""
-        if self._conn is None:
-            if self._closed.is_set():
-                msg = "Cannot operate on a closed LogStore."
-                raise sqlite3.ProgrammingError(msg)
-            try:
-                conn = schema.connect(self._uri)
-            except sqlite3.Error as exc:
-                msg = f"cannot read {self.database!r} as a log database: {exc}"
-                raise SQLiteLoggingError(msg) from exc
-            conn.row_factory = sqlite3.Row
-            add_functions(conn)
-            self._conn = conn
-        return self._conn
-
-    def _disconnect(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.close()
-
-    def _check_version(self) -> None:
-        try:
-            with self._lock:
-                version = schema.schema_version(self._connection())
-        except sqlite3.DatabaseError as exc:
-            msg = f"cannot read {self.database!r} as a log database: {exc}"
-            raise SQLiteLoggingError(msg) from exc
-        if version > schema.SCHEMA_VERSION:
-            msg = (
-                f"{self.database!r} has schema version {version}, newer than this "
-                f"package's {schema.SCHEMA_VERSION}: upgrade sqlite-logging-handler"
-            )
-            raise SchemaVersionError(msg)
-        if version < schema.SCHEMA_VERSION:
-            msg = (
-                f"{self.database!r} has schema version {version}; open it once with "
-                "SQLiteHandler (which upgrades it in place, keeping its rows) to read it"
-            )
-            raise SchemaVersionError(msg)
 
     # -- queries ----------------------------------------------------------------------
 
@@ -185,9 +106,17 @@ class LogStore:
             trace_id=trace_id, search=search,
         )  # fmt: skip
         sql, params = _select_logs(where, newest_first, limit)
-        if self._before_query is not None:
-            self._before_query()
         return self._stream(sql, params, log_row)
+
+    def count_logs(self, **filters: Unpack[LogFilters]) -> int:
+        """How many log rows match ``filters`` (those of ``logs()``, by keyword)."""
+        where = self._log_filters(
+            filters.get("level"), filters.get("min_level"), filters.get("logger"),
+            filters.get("since"), filters.get("until"), filters.get("contains"),
+            filters.get("thread"), filters.get("extra"),
+            trace_id=filters.get("trace_id"), search=filters.get("search"),
+        )  # fmt: skip
+        return int(self._query(f"SELECT COUNT(*) FROM logs {where.sql()}", where.params)[0][0])
 
     def _log_filters(self, *filters: Any, trace_id: str | None, search: str | None) -> Where:
         """The WHERE clause of the log filters, after checking a full-text query."""
@@ -222,19 +151,6 @@ class LogStore:
             except sqlite3.OperationalError as exc:
                 msg = f"cannot read {search!r} as a full-text query: {exc}"
                 raise ValueError(msg) from exc
-
-    def _stream(
-        self, sql: str, params: list[Any], build: Callable[[sqlite3.Row], _RowT]
-    ) -> Iterator[_RowT]:
-        conn = schema.connect(self._uri)
-        conn.row_factory = sqlite3.Row
-        add_functions(conn)
-        try:
-            cursor = conn.execute(sql, params)
-            while rows := cursor.fetchmany(1000):
-                yield from (build(row) for row in rows)
-        finally:
-            conn.close()
 
     def follow(
         self,
@@ -308,44 +224,51 @@ class LogStore:
 
         ``tags`` match as ``logs()``'s ``extra`` does.
         """
-        where = Where()
-        if name is not None:
-            where.add("metric_name = ?", text(name, "name"))
-        where.time(since, until)
-        where.extra(tags, column="tags", what="tags")
+        where = _metric_filters(name, since, until, tags)
         sql, params = ordered(
             f"SELECT {METRIC_SELECT} FROM metrics {where.sql()}", where.params, newest_first, limit
         )
         return [metric_row(row) for row in self._query(sql, params)]
 
-    def backup(self, destination: str | os.PathLike[str]) -> None:
-        """Copy the database to ``destination`` with SQLite's online backup API.
-
-        One consistent snapshot, taken while writers go on: it holds every record
-        committed before it began.
-        """
+    def iter_metrics(
+        self,
+        name: str | None = None,
+        since: TimeBound = None,
+        until: TimeBound = None,
+        tags: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> Iterator[MetricRow]:
+        """Like ``metrics()``, but one row at a time, in constant memory (as ``iter_logs()``)."""
+        where = _metric_filters(name, since, until, tags)
+        sql, params = ordered(
+            f"SELECT {METRIC_SELECT} FROM metrics {where.sql()}", where.params, newest_first, limit
+        )
         if self._before_query is not None:
             self._before_query()
-        target = sqlite3.connect(destination)
-        try:
-            with self._lock:
-                self._connection().backup(target)
-        finally:
-            target.close()
+        return self._stream(sql, params, metric_row)
+
+    def count_metrics(
+        self,
+        name: str | None = None,
+        since: TimeBound = None,
+        until: TimeBound = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> int:
+        """How many metric rows match the filters of ``metrics()``."""
+        where = _metric_filters(name, since, until, tags)
+        return int(self._query(f"SELECT COUNT(*) FROM metrics {where.sql()}", where.params)[0][0])
 
     def metric_summary(
         self, name: str | None = None, since: TimeBound = None, until: TimeBound = None
     ) -> dict[str, dict[str, Any]]:
-        """Per metric: count, min, max, avg, p50, p95, p99 and unit, computed in SQLite.
+        """Per metric: count, sum, min, max, avg, p50, p95, p99 and unit, computed in SQLite.
 
         Percentiles use the nearest-rank method (``_aggregates``): every percentile is
         a value that was recorded. ``unit`` is the unit most recently recorded for the
         metric.
         """
-        where = Where()
-        if name is not None:
-            where.add("metric_name = ?", text(name, "name"))
-        where.time(since, until)
+        where = _metric_filters(name, since, until, None)
         units = {row[0]: row[1] for row in self._query(units_sql(where.sql()), where.params)}
         return {
             row["metric_name"]: {**dict(row), "unit": units.get(row["metric_name"])}
@@ -353,17 +276,20 @@ class LogStore:
         }
 
     def statistics(self) -> dict[str, Any]:
-        """Counts by level, thread and logger, totals, and the first and last timestamp."""
+        """Counts by level, thread and logger, totals, and the first and last timestamp.
 
-        def counts(column: str) -> dict[Any, int]:
-            sql = f"SELECT {column}, COUNT(*) FROM logs GROUP BY {column} ORDER BY 2 DESC"
+        Levels come least severe first, threads and loggers most frequent first.
+        """
+
+        def counts(column: str, order: str = "2 DESC") -> dict[Any, int]:
+            sql = f"SELECT {column}, COUNT(*) FROM logs GROUP BY {column} ORDER BY {order}"
             return {key: count for key, count in self._query(sql, ())}
 
         first, last = self._query("SELECT MIN(timestamp), MAX(timestamp) FROM logs", ())[0]
         return {
             "total_logs": self._query("SELECT COUNT(*) FROM logs", ())[0][0],
             "total_metrics": self._query("SELECT COUNT(*) FROM metrics", ())[0][0],
-            "logs_by_level": counts("level"),
+            "logs_by_level": counts("level", "MIN(levelno), 1"),  # by severity
             "logs_by_thread": counts("thread_id"),
             "logs_by_logger": counts("module"),
             "first": first,
@@ -374,23 +300,17 @@ class LogStore:
         """Run any read-only SQL; a statement that would write raises ``sqlite3.Error``."""
         return self._query(query, params)
 
-    def _run(self, sql: str, params: Any) -> tuple[bool, list[tuple[Any, ...]]]:
-        """Run one statement: whether it returns rows, and its rows as plain tuples."""
-        if self._before_query is not None:
-            self._before_query()
-        with self._lock:
-            cursor = self._connection().execute(sql, params)
-            rows = [tuple(row) for row in cursor.fetchall()]
-            return cursor.description is not None, rows
-
-    def _query(self, sql: str, params: Iterable[Any] | Mapping[str, Any]) -> list[sqlite3.Row]:
-        if self._before_query is not None:
-            self._before_query()
-        with self._lock:
-            return self._connection().execute(sql, params).fetchall()  # type: ignore[arg-type]
-
 
 def _select_logs(where: Where, newest_first: bool, limit: int | None) -> tuple[str, list[Any]]:
     """The log query of ``where``, in time order, limited."""
     sql = f"SELECT {LOG_SELECT} FROM logs {where.sql()}"
     return ordered(sql, where.params, newest_first, limit)
+
+
+def _metric_filters(name: object, since: TimeBound, until: TimeBound, tags: object) -> Where:
+    where = Where()
+    if name is not None:
+        where.add("metric_name = ?", text(name, "name"))
+    where.time(since, until)
+    where.extra(tags, column="tags", what="tags")
+    return where
