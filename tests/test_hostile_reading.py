@@ -55,14 +55,14 @@ class Terminal:
     so a ``\\r`` we read was written by the program.
     """
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, stderr_on_terminal: bool = False) -> None:
         self.master, slave = pty.openpty()
         tty.setraw(slave)
         self.process = subprocess.Popen(
             [PYTHON, "-m", "sqlite_logging_handler", *args],
             stdin=subprocess.DEVNULL,
             stdout=slave,
-            stderr=subprocess.PIPE,
+            stderr=slave if stderr_on_terminal else subprocess.PIPE,
             env=child_env(),
         )
         os.close(slave)
@@ -91,7 +91,7 @@ class Terminal:
         self.read_until(b"\0never\0", timeout)
         _, err = self.process.communicate(timeout=timeout)
         os.close(self.master)
-        return self.process.returncode, self.output, err.decode()
+        return self.process.returncode, self.output, (err or b"").decode()
 
     def stop(self) -> None:
         self.process.terminate()
@@ -632,7 +632,7 @@ def test_custom_level_names_work_in_the_command_line(custom_levels_db):
     ]
     exported = sqlite_logs(*db, "export", "--min-level", "TRACE")
     assert len(exported.stdout.splitlines()) == 5
-    tail = sqlite_logs(*db, "tail", "--level", "NOTICE")  # tail's --level is a minimum
+    tail = sqlite_logs(*db, "tail", "--min-level", "NOTICE")
     assert tail.returncode == 0, tail.stderr
     assert [line.split()[-1] for line in tail.stdout.splitlines()] == ["notice", "warning"]
     unknown = sqlite_logs(*db, "query", "--level", "LOUD")

@@ -26,6 +26,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from sqlite_logging_handler import LogStore, SQLiteHandler
 from sqlite_logging_handler._records import METRIC_ATTR, MetricPayload
 from sqlite_logging_handler._report import render_report
+from sqlite_logging_handler.cli import main
 
 pytestmark = pytest.mark.slow
 
@@ -98,6 +99,12 @@ def page_file(report_db, tmp_path_factory) -> Path:
     with LogStore(report_db) as store:
         out.write_text(render_report(store, utc=True), encoding="utf-8")
     return out
+
+
+def test_the_command_line_writes_that_page(report_db, page_file, tmp_path):
+    out = tmp_path / "report.html"
+    assert main(["--db", str(report_db), "--utc", "report", "-o", str(out)]) == 0
+    assert out.read_text(encoding="utf-8") == page_file.read_text(encoding="utf-8")
 
 
 def open_page(browser: Browser, page_file: Path, width: int) -> tuple[Page, list[str]]:

@@ -1,69 +1,96 @@
-"""``stats``, ``metrics``, ``report`` and ``demo``: the database summed up."""
+"""``stats`` and ``metrics``: the database summed up, as tables, JSON lines or CSV."""
 
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import sys
+from collections.abc import Sequence
 from typing import Any, TextIO
 
-from .. import _render, _report, maintenance
-from .._demo import DEMO_DATABASE, run_demo
-from .._times import parse_epoch, parse_time
+from .. import _render, maintenance
+from .._times import parse_epoch
 from ..query import LogStore
-from ._args import Register, bounded_int, database, positive_float, time_bound
+from ._args import Register, add_time_range, bounded_int, check_database
 
-__all__ = ["register", "size_text"]
+__all__ = ["MAX_BUCKETS", "register", "size_text"]
 
-_MAX_BUCKETS = 1000  # a chart, or a line of a terminal, has no room for more
+MAX_BUCKETS = 1000  # a chart, or a line of a terminal, has no room for more
+_SUMMARY = ("count", "sum", "min", "avg", "p50", "p95", "p99", "max", "unit")
+_TOP = 10  # rows of the "by logger" and "by thread" tables
 
 
 def register(command: Register) -> None:
-    """Add ``stats``, ``metrics``, ``report`` and ``demo``."""
-    command("stats", _stats, "counts by level, logger and thread; time span; file sizes")
+    """Add ``stats`` and ``metrics``."""
+    command("stats", _stats, "counts by level, logger, thread and metric; time span; sizes")
 
-    metrics = command("metrics", _metrics, "per metric: count, min, avg, p50, p95, p99, max, unit")
+    metrics = command(
+        "metrics", _metrics, "per metric: count, sum, min, avg, p50, p95, p99, max, unit"
+    )
     metrics.add_argument("name", nargs="?", help="only this metric")
-    metrics.add_argument("--since", type=time_bound, help="e.g. 1h, 7d (default: all)")
-    metrics.add_argument("--plot", action="store_true", help="a sparkline of each metric over time")
+    add_time_range(metrics)
+    output = metrics.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="one JSON object per metric and line")
+    output.add_argument("--csv", action="store_true", help="CSV with a header row")
+    output.add_argument("--plot", action="store_true", help="a sparkline of each metric over time")
     metrics.add_argument(
-        "--buckets", type=bounded_int(_MAX_BUCKETS), default=40, help="plot width (40; up to 1000)"
+        "--buckets", type=bounded_int(MAX_BUCKETS), default=40, help="plot width (40; up to 1000)"
     )
-
-    report = command("report", _report_page, "one self-contained HTML page of charts (SVG)")
-    report.add_argument("-o", "--output", default="report.html", help="default: report.html")
-    report.add_argument("--since", type=time_bound, help="e.g. 24h, 7d (default: all)")
-    report.add_argument(
-        "--buckets",
-        type=bounded_int(_MAX_BUCKETS),
-        default=60,
-        help="time buckets (60; up to 1000)",
-    )
-
-    demo = command("demo", _demo, "log records and metrics from several threads, then summarise")
-    demo.add_argument("--threads", type=bounded_int(1000), default=8, help="default: 8")
-    demo.add_argument("--duration", type=positive_float, default=5.0, help="seconds; default: 5")
 
 
 def _stats(args: argparse.Namespace, out: TextIO) -> int:
-    path = database(args)
+    path = check_database(args)
     with LogStore(path) as store:
-        stats = store.statistics()
+        totals = store.statistics()
+        spans = {
+            table: store.sql(f"SELECT MIN(created), MAX(created) FROM {table}")[0]
+            for table in ("logs", "metrics")
+        }
+        levels = store.sql(
+            "SELECT level, COUNT(*) FROM logs GROUP BY level ORDER BY MIN(levelno), level"
+        )
         threads = store.sql(
             "SELECT thread_name, thread_id, COUNT(*) AS n FROM logs "
-            "GROUP BY thread_name, thread_id ORDER BY n DESC LIMIT 10"
+            f"GROUP BY thread_name, thread_id ORDER BY n DESC LIMIT {_TOP}"
+        )
+        metrics = store.sql(
+            "SELECT metric_name, COUNT(*) AS n, MIN(created), MAX(created) FROM metrics "
+            "GROUP BY metric_name ORDER BY n DESC, metric_name"
         )
     db_size, wal_size = maintenance.file_sizes(path)
+    logs_total, metrics_total = totals["total_logs"], totals["total_metrics"]
     print(f"database   {_render.visible(path)}", file=out)
     print(f"size       {size_text(db_size)} (WAL {size_text(wal_size)})", file=out)
-    print(f"records    {stats['total_logs']:,} logs, {stats['total_metrics']:,} metrics", file=out)
-    first, last = (_render.visible(stats[end] or "-") for end in ("first", "last"))
-    print(f"time span  {first} .. {last} (UTC)", file=out)
-    for title, counts in (("level", stats["logs_by_level"]), ("logger", stats["logs_by_logger"])):
-        print(f"\nby {title}:", file=out)
-        print(_render.table((title, "records"), list(counts.items())[:10]), file=out)
-    print("\nby thread:", file=out)
-    print(_render.table(("thread", "id", "records"), [tuple(r) for r in threads]), file=out)
+    print(f"records    {logs_total:,} logs, {metrics_total:,} metric values", file=out)
+    for table, (first, last) in spans.items():
+        if first is not None:
+            print(f"{table:<10} {_span(first, last, args.utc)}", file=out)
+    if logs_total:
+        _section(out, "by level", ("level", "records"), [(n, f"{c:,}") for n, c in levels])
+        loggers = list(totals["logs_by_logger"].items())
+        _section(out, "by logger", ("logger", "records"), [(n, f"{c:,}") for n, c in loggers])
+        rows = [(name, ident, f"{n:,}") for name, ident, n in threads]
+        _section(out, "by thread", ("thread", "id", "records"), rows)
+    if metrics_total:
+        rows = [(name, f"{n:,}", _span(first, last, args.utc)) for name, n, first, last in metrics]
+        _section(out, "metrics", ("metric", "values", "time span"), rows)
     return 0
+
+
+def _span(first: float, last: float, utc: bool) -> str:
+    return (
+        f"{_render.shown_time(first, None, utc=utc)} .. {_render.shown_time(last, None, utc=utc)}"
+    )
+
+
+def _section(
+    out: TextIO, title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    more = f" (the first {_TOP})" if len(rows) >= _TOP and title != "by level" else ""
+    print(f"\n{title}{more}:", file=out)
+    counts = [i for i, header in enumerate(headers) if header in ("records", "values")]
+    print(_render.table(headers, rows[:_TOP] if more else rows, right=counts), file=out)
 
 
 def size_text(size: int) -> str:
@@ -76,36 +103,50 @@ def size_text(size: int) -> str:
 
 
 def _metrics(args: argparse.Namespace, out: TextIO) -> int:
-    with LogStore(database(args)) as store:
-        summary = store.metric_summary(name=args.name, since=args.since)
+    with LogStore(check_database(args)) as store:
+        summary = store.metric_summary(name=args.name, since=args.since, until=args.until)
         if args.name and not summary:
-            print(
-                f"sqlite-logs: error: no metric {_render.visible(repr(args.name))}", file=sys.stderr
-            )
+            name = _render.visible(repr(args.name))
+            print(f"sqlite-logs: error: no metric {name}", file=sys.stderr)
             return 1
-        fields = ("count", "min", "avg", "p50", "p95", "p99", "max", "unit")
-        rows = [(name, *(s[f] for f in fields)) for name, s in summary.items()]
-        print(_render.table(("metric", *fields), rows), file=out)
+        if args.json:
+            for name, values in summary.items():
+                out.write(json.dumps({"metric": name, **values}, ensure_ascii=False) + "\n")
+            return 0
+        if args.csv:
+            writer = csv.writer(out)
+            writer.writerow(("metric", *_SUMMARY))
+            writer.writerows((name, *(s[f] for f in _SUMMARY)) for name, s in summary.items())
+            return 0
+        rows = [
+            (name, f"{s['count']:,}", *(s[f] for f in _SUMMARY[1:])) for name, s in summary.items()
+        ]
+        print(_render.table(("metric", *_SUMMARY), rows, right=range(1, 9)), file=out)
         if args.plot:
             for name in summary:
-                values = _buckets(store, name, args.since, args.buckets)
-                low, high = summary[name]["min"], summary[name]["max"]
-                unit = _render.visible(summary[name]["unit"] or "")
-                title = f"{_render.visible(name)} (average per bucket, {low:g} .. {high:g} {unit})"
-                print(f"\n{title}", file=out)
-                print(f"  {_render.sparkline(values)}", file=out)
+                _plot(store, args, name, summary[name], out)
     return 0
 
 
-def _buckets(store: LogStore, name: str, since: Any, count: int) -> list[float | None]:
-    """The metric's average in ``count`` equal time buckets from ``since`` (or its first value)."""
-    start_text = parse_time(since)
-    span = store.sql(
-        "SELECT MIN(created), MAX(created) FROM metrics WHERE metric_name = ?"
-        + (" AND timestamp >= ?" if start_text else ""),
-        (name, start_text) if start_text else (name,),
+def _plot(
+    store: LogStore, args: argparse.Namespace, name: str, summary: dict[str, Any], out: TextIO
+) -> None:
+    values = _buckets(store, name, args.since, args.until, args.buckets)
+    low, high = summary["min"], summary["max"]
+    unit = _render.visible(summary["unit"] or "")
+    print(f"\n{_render.visible(name)} (average per bucket, {low:g} .. {high:g} {unit})", file=out)
+    print(f"  {_render.sparkline(values)}", file=out)
+
+
+def _buckets(store: LogStore, name: str, since: Any, until: Any, count: int) -> list[float | None]:
+    """The metric's average in ``count`` equal time buckets over its values in the range."""
+    start = parse_epoch(since)
+    end = parse_epoch(until)
+    in_range = "metric_name = ? AND created >= ? AND created < ?"
+    bounds = (name, -1e300 if start is None else start, 1e300 if end is None else end)
+    first, last = store.sql(
+        f"SELECT MIN(created), MAX(created) FROM metrics WHERE {in_range}", bounds
     )[0]
-    first, last = span[0], span[1]
     if first is None:
         return []
     width = max((last - first) / count, 1e-9)
@@ -113,22 +154,8 @@ def _buckets(store: LogStore, name: str, since: Any, count: int) -> list[float |
         tuple(row)
         for row in store.sql(
             "SELECT MIN(CAST((created - ?) / ? AS INTEGER), ?), AVG(value) FROM metrics "
-            "WHERE metric_name = ? AND created >= ? GROUP BY 1",
-            (first, width, count - 1, name, first),
+            f"WHERE {in_range} GROUP BY 1",
+            (first, width, count - 1, *bounds),
         )
     )
     return [averages.get(i) for i in range(count)]
-
-
-def _report_page(args: argparse.Namespace, out: TextIO) -> int:
-    with LogStore(database(args)) as store:
-        page = _report.render_report(store, since=parse_epoch(args.since), buckets=args.buckets)
-    with open(args.output, "w", encoding="utf-8") as target:
-        target.write(page)
-    print(f"wrote {_render.visible(args.output)}", file=out)
-    return 0
-
-
-def _demo(args: argparse.Namespace, out: TextIO) -> int:
-    # Never $SQLITE_LOGS_DB: a demo is not real data.
-    return run_demo(args.db or DEMO_DATABASE, args.threads, args.duration, out)

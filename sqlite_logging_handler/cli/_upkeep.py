@@ -1,9 +1,11 @@
-"""``prune``, ``backup``, ``vacuum`` and ``upgrade``: keeping the database in shape."""
+"""``prune``, ``backup``, ``vacuum`` and ``upgrade``: keeping the database in shape.
+
+Each shows its progress on a terminal (stderr), and nothing extra elsewhere.
+"""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sqlite3
 import sys
 from typing import TextIO
@@ -12,7 +14,8 @@ from .. import maintenance, schema
 from .._terminal import visible
 from ..exceptions import SQLiteLoggingError
 from ..query import LogStore
-from ._args import Register, age, database, row_count
+from ._args import Register, age, check_database, row_count
+from ._progress import Progress, watched
 from ._summaries import size_text
 
 __all__ = ["register"]
@@ -31,33 +34,33 @@ def register(command: Register) -> None:
     command("upgrade", _upgrade, "bring an older database (e.g. the seed's) to the current schema")
 
 
-def _writable(args: argparse.Namespace) -> sqlite3.Connection:
-    """A write connection to an existing log database (never creating one)."""
-    path = database(args)
-    if not os.path.isfile(path):
-        msg = f"no log database at {path!r}"
-        raise FileNotFoundError(msg)
-    conn = schema.connect(schema.database_uri(path), timeout=30)
+def _connect(path: str) -> sqlite3.Connection:
+    return schema.connect(schema.database_uri(path), timeout=30)
+
+
+def _writable(args: argparse.Namespace) -> tuple[str, sqlite3.Connection]:
+    """The path of, and a write connection to, an existing log database at this version."""
+    path = check_database(args)
+    conn = _connect(path)
     if schema.schema_version(conn) != schema.SCHEMA_VERSION:
         conn.close()
         msg = (
             f"{path!r} is not at schema version {schema.SCHEMA_VERSION}: run 'sqlite-logs upgrade'"
         )
         raise SQLiteLoggingError(msg)
-    return conn
+    return path, conn
 
 
 def _prune(args: argparse.Namespace, out: TextIO) -> int:
     if args.older_than is None and args.keep_rows is None:
         print("sqlite-logs prune: error: give --older-than and/or --keep-rows", file=sys.stderr)
         return 2
-    conn = _writable(args)
+    path, conn = _writable(args)
     try:
-        deleted = maintenance.prune(
-            conn, older_than=args.older_than, keep_rows=args.keep_rows, dry_run=args.dry_run
-        )
-        if not args.dry_run and any(deleted.values()):
-            maintenance.reclaim_space(conn, pages=1_000_000)
+        if args.dry_run:
+            deleted = _prune_rows(conn, args, dry_run=True)
+        else:
+            deleted = _delete(path, conn, args)
     finally:
         conn.close()
     verb = "would delete" if args.dry_run else "deleted"
@@ -65,21 +68,60 @@ def _prune(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _prune_rows(
+    conn: sqlite3.Connection, args: argparse.Namespace, *, dry_run: bool = False
+) -> dict[str, int]:
+    return maintenance.prune(
+        conn, older_than=args.older_than, keep_rows=args.keep_rows, dry_run=dry_run
+    )
+
+
+def _delete(path: str, conn: sqlite3.Connection, args: argparse.Namespace) -> dict[str, int]:
+    """Prune, showing on a terminal how many rows are gone (counted from outside)."""
+    progress = Progress("pruning", unit="rows")
+    if progress.active:
+        progress.total = sum(_prune_rows(conn, args, dry_run=True).values())
+    before = _rows(path) if progress.active else 0
+    with watched(progress, lambda: before - _rows(path)):
+        deleted = _prune_rows(conn, args)
+    if any(deleted.values()):
+        with watched(Progress("returning free pages to the file system"), lambda: None):
+            maintenance.reclaim_space(conn, pages=1_000_000)
+    return deleted
+
+
+def _rows(path: str) -> int:
+    with LogStore(path) as store:
+        return int(
+            store.sql("SELECT (SELECT COUNT(*) FROM logs) + (SELECT COUNT(*) FROM metrics)")[0][0]
+        )
+
+
 def _backup(args: argparse.Namespace, out: TextIO) -> int:
-    with LogStore(database(args)) as store:
-        store.backup(args.destination)
-    source, target = visible(database(args)), visible(args.destination)
-    print(f"backed up {source} to {target}", file=out)
+    path = check_database(args)
+    progress = Progress("backing up", unit="pages")
+    with LogStore(path) as store:
+        store.backup(args.destination, progress=lambda done, total: _pages(progress, done, total))
+    progress.finish()
+    print(f"backed up {visible(path)} to {visible(args.destination)}", file=out)
     return 0
 
 
+def _pages(progress: Progress, done: int, total: int) -> None:
+    if progress.active:
+        progress.total = total
+        progress.update(done, force=done in (0, total))
+
+
 def _vacuum(args: argparse.Namespace, out: TextIO) -> int:
-    path = database(args)
+    path, conn = _writable(args)
     before = sum(maintenance.file_sizes(path))
-    conn = _writable(args)
+    # VACUUM writes the rebuilt database into the WAL: its growth is the progress.
+    progress = Progress("vacuuming", before // 1024, "KB written")
     try:
-        maintenance.vacuum(conn)
-        maintenance.checkpoint(conn)
+        with watched(progress, lambda: maintenance.file_sizes(path)[1] // 1024):
+            maintenance.vacuum(conn)
+            maintenance.checkpoint(conn)
     finally:
         conn.close()
     after = sum(maintenance.file_sizes(path))
@@ -88,20 +130,18 @@ def _vacuum(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _upgrade(args: argparse.Namespace, out: TextIO) -> int:
-    path = database(args)
-    if not os.path.isfile(path):
-        msg = f"no log database at {path!r}"
-        raise FileNotFoundError(msg)
-    conn = schema.connect(schema.database_uri(path), timeout=30)
+    path = check_database(args)
+    conn = _connect(path)
     try:
         before = schema.schema_version(conn)
-        schema.ensure_schema(conn)
+        with watched(Progress("upgrading"), lambda: None):
+            schema.ensure_schema(conn)
         after = schema.schema_version(conn)
     finally:
         conn.close()
-    path = visible(path)
+    shown = visible(path)
     if before == after:
-        print(f"{path} is already at schema version {after}", file=out)
+        print(f"{shown} is already at schema version {after}", file=out)
     else:
-        print(f"upgraded {path} from schema version {before} to {after}", file=out)
+        print(f"upgraded {shown} from schema version {before} to {after}", file=out)
     return 0
