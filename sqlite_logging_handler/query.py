@@ -15,7 +15,7 @@ from typing import Any, Unpack
 from . import schema
 from ._aggregates import summary_sql, units_sql
 from ._binds import INT64_MAX, INT64_MIN, text
-from ._filters import MATCH, LogFilters, Where, log_filters, ordered
+from ._filters import MATCH, LogFilters, Where, fts_words, log_filters, ordered
 from ._levels import level_numbers
 from ._reader import Reader
 from ._rows import LOG_SELECT, METRIC_SELECT, LogRow, MetricRow, log_row, metric_row, read_rows
@@ -149,7 +149,10 @@ class LogStore(Reader):
                     f"SELECT rowid FROM {schema.FULL_TEXT_TABLE} WHERE {MATCH} LIMIT 1", (search,)
                 ).fetchall()
             except sqlite3.OperationalError as exc:
-                msg = f"cannot read {search!r} as a full-text query: {exc}"
+                msg = (
+                    f"cannot read {search!r} as a full-text query: {exc} (to search for "
+                    f"words as written, quote them: {fts_words(search)!r})"
+                )
                 raise ValueError(msg) from exc
 
     def follow(
