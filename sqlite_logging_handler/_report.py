@@ -63,11 +63,12 @@ def choose_buckets(
     store: LogStore, since: float | None, until: float | None, count: int
 ) -> Buckets | None:
     """Buckets over ``since``..``until`` (or the records'), or None without records there."""
+    bounds = (-_FOREVER if since is None else since, _FOREVER if until is None else until)
     first, last = store.sql(
-        "SELECT min(t), max(t) FROM (SELECT created AS t FROM logs WHERE created >= ?1 "
-        "AND created < ?2 UNION ALL SELECT created FROM metrics WHERE created >= ?1 "
-        "AND created < ?2)",
-        (-_FOREVER if since is None else since, _FOREVER if until is None else until),
+        "SELECT min(t), max(t) FROM (SELECT created AS t FROM logs WHERE created >= ? "
+        "AND created < ? UNION ALL SELECT created FROM metrics WHERE created >= ? "
+        "AND created < ?)",
+        bounds * 2,
     )[0]
     if first is None:
         return None
