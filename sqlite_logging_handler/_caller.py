@@ -36,7 +36,7 @@ from ._lifecycle import (
 )
 from ._listener import Listener
 from ._queue import RecordQueue, Reentered
-from ._records import PLAIN_RECORD_SIZE
+from ._records import PLAIN_RECORD_SIZE, exception_text
 from ._reentrancy import add, on_pipeline_thread
 from ._salvage import describe, salvage
 from ._writer import BatchWriter, write_stderr
@@ -169,15 +169,13 @@ class CallerSide(logging.Handler):
     def _snapshot(self, record: logging.LogRecord, message: str) -> tuple[Any, ...]:
         """The queued item of a record with exception or stack information."""
         formatter = self.formatter or _DEFAULT_FORMATTER
-        exc_text = record.exc_text
-        if record.exc_info and not exc_text:
-            exc_text = formatter.formatException(record.exc_info)
+        exc_text = exception_text(record, formatter)
         stack_text = formatter.formatStack(record.stack_info) if record.stack_info else None
         if record.exc_info:
             # Don't keep the traceback's frames (and their locals) alive in the queue.
             record = copy.copy(record)
             record.exc_info = None
-        return (record, message, exc_text or None, stack_text)
+        return (record, message, exc_text, stack_text)
 
     def _salvaged(self, record: logging.LogRecord) -> tuple[Any, ...]:
         """The item of a record ``_snapshot`` failed on, with stand-ins; reported once.

@@ -26,6 +26,7 @@ __all__ = [
     "MetricPayload",
     "Row",
     "VerbatimExtra",
+    "exception_text",
     "extras_json",
     "is_metric",
     "level_number",
@@ -252,6 +253,29 @@ def _sanitize_value(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else repr(value)
     return _sanitize_value(safe_repr(value))
+
+
+#: What ``Formatter.formatException`` renders for an ``exc_info`` without an exception
+#: (``logger.exception()`` or ``exc_info=True`` outside an ``except`` block).
+_NO_EXCEPTION_TEXT = logging.Formatter().formatException((None, None, None))
+
+
+def exception_text(record: logging.LogRecord, formatter: logging.Formatter) -> str | None:
+    """The traceback text of ``record``'s exception, or None if it carries none.
+
+    ``logger.exception()`` outside an ``except`` block gives ``exc_info`` = (None, None,
+    None), which logging renders as "NoneType: None"; that is no exception, so no text
+    (also when another handler's formatter, or a SocketHandler, rendered it already).
+    """
+    exc_info = record.exc_info
+    if exc_info and exc_info[1] is None:
+        return None
+    text = record.exc_text
+    if exc_info and not text:
+        text = formatter.formatException(exc_info)
+    if not text or text == _NO_EXCEPTION_TEXT:
+        return None
+    return text
 
 
 def level_number(level: int | str) -> int:

@@ -127,6 +127,11 @@ def _stack_text(formatter: logging.Formatter, stack_info: Any) -> str:
     return f"[stack unavailable: {describe(failure)}] {_text(stack_info)}"
 
 
+def _no_exception(exc_info: Any) -> bool:
+    """Whether ``exc_info`` is logging's (None, None, None): there is no exception."""
+    return isinstance(exc_info, tuple) and len(exc_info) == 3 and exc_info[1] is None
+
+
 def salvage(record: logging.LogRecord, formatter: logging.Formatter | None) -> tuple[Any, ...]:
     """The queued item of a record emit could not snapshot: stand-ins where parts fail.
 
@@ -137,7 +142,9 @@ def salvage(record: logging.LogRecord, formatter: logging.Formatter | None) -> t
         record = plain_record(record)
     message = _message(record)
     exc_info, exc_text, stack_info = record.exc_info, record.exc_text, record.stack_info
-    if exc_info and not exc_text:
+    if _no_exception(exc_info):  # exc_info=True outside an except block: no traceback
+        exc_text = None
+    elif exc_info and not exc_text:
         exc_text = _exception_text(formatter, exc_info)
     stack_text = _stack_text(formatter, stack_info) if stack_info else None
     if exc_info:
