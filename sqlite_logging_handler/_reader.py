@@ -19,6 +19,7 @@ from typing import Any, Self, TypeVar
 from . import _forks, schema
 from ._access import check_log_database, open_reader, same_file
 from ._filters import add_functions
+from ._text import fetch_all, iterate
 from .exceptions import SQLiteLoggingError
 
 __all__ = ["BackupProgress", "Reader", "release_readers"]
@@ -174,16 +175,16 @@ class Reader:
         if self._before_query is not None:
             self._before_query()
         with self._lock:
-            return self._connection().execute(sql, params).fetchall()  # type: ignore[arg-type]
+            rows, _ = fetch_all(self._connection(), sql, params)
+            return rows
 
     def _run(self, sql: str, params: Any) -> tuple[bool, list[tuple[Any, ...]]]:
         """Run one statement: whether it returns rows, and its rows as plain tuples."""
         if self._before_query is not None:
             self._before_query()
         with self._lock:
-            cursor = self._connection().execute(sql, params)
-            rows = [tuple(row) for row in cursor.fetchall()]
-            return cursor.description is not None, rows
+            rows, description = fetch_all(self._connection(), sql, params)
+            return description is not None, [tuple(row) for row in rows]
 
     def _stream(
         self, sql: str, params: list[Any], build: Callable[[sqlite3.Row], _RowT]
@@ -191,9 +192,8 @@ class Reader:
         """Rows of ``sql`` one at a time, through a connection of their own."""
         conn = self._open()
         try:
-            cursor = conn.execute(sql, params)
-            while rows := cursor.fetchmany(1000):
-                yield from (build(row) for row in rows)
+            for row in iterate(conn, sql, params):
+                yield build(row)
         finally:
             conn.close()
 

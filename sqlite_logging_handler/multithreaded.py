@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._records import EXTRA_ATTR, VerbatimExtra, level_number
+from ._text import fetch_all
 from .handler import SQLiteHandler
 from .metrics import MetricsAdapter
 from .query import LogRow, LogStore, MetricRow
@@ -154,6 +155,5 @@ class _Token(str):
 
 
 def _run(conn: sqlite3.Connection, query: str, params: Any) -> tuple[bool, list[tuple[Any, ...]]]:
-    cursor = conn.execute(query, params)
-    rows = [tuple(row) for row in cursor.fetchall()]
-    return cursor.description is not None, rows
+    rows, description = fetch_all(conn, query, params)
+    return description is not None, [tuple(row) for row in rows]

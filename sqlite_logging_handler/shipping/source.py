@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import schema
+from .._text import fetch_all
 from ..exceptions import SQLiteLoggingError
 
 __all__ = ["TABLES", "Batch", "Row", "RowSource"]
@@ -92,7 +93,7 @@ class RowSource:
         sql = f"SELECT {_SELECT[table]} FROM {table} WHERE id > ?{bound} ORDER BY id LIMIT ?"
         conn.execute("BEGIN")  # one snapshot for the rows and the highest id
         try:
-            rows = conn.execute(sql, params).fetchall()
+            rows, _ = fetch_all(conn, sql, params)  # text that is not UTF-8 too
             if len(rows) == limit:
                 last = int(rows[-1][0])
             else:
