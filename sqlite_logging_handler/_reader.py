@@ -9,7 +9,6 @@ own, in one consistent snapshot.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
 import threading
@@ -18,6 +17,7 @@ from typing import Any, Self, TypeVar
 
 from . import _forks, schema
 from ._access import check_log_database, open_reader, same_file
+from ._backup import BackupProgress, check_destination, copy
 from ._filters import add_functions
 from ._text import fetch_all, iterate
 from .exceptions import SQLiteLoggingError
@@ -25,9 +25,6 @@ from .exceptions import SQLiteLoggingError
 __all__ = ["BackupProgress", "Reader", "release_readers"]
 
 _RowT = TypeVar("_RowT")
-#: Called during a backup with (pages copied, pages in all).
-BackupProgress = Callable[[int, int], object]
-_BACKUP_STEP = 1024  # pages copied between two progress calls
 
 
 class Reader:
@@ -88,52 +85,24 @@ class Reader:
 
         One consistent snapshot, taken while writers go on: it holds every record
         committed before it began. An existing ``destination`` is replaced, as ``cp``
-        replaces a file; nothing is left behind if the copy fails.
+        replaces a file, if it is empty or a log database; any other file there is
+        left alone. Nothing is left behind if the copy fails (see ``_backup``).
 
         Args:
             destination: the path of the copy.
             progress: called with (pages copied, pages in all) as the copy goes.
 
         Raises:
-            SQLiteLoggingError: ``destination`` cannot be written (naming it and why),
-                or is this database itself.
+            SQLiteLoggingError: ``destination`` cannot be written, or must not be
+                replaced (a file that is not a log database, this database itself);
+                the message names it and why.
         """
-        target_path = os.fspath(destination)
-        self._check_destination(target_path)
-        existed = os.path.exists(target_path)
+        target = os.fspath(destination)
+        check_destination(self.database, target)
         if self._before_query is not None:
             self._before_query()
-        try:
-            target = sqlite3.connect(target_path)
-            try:
-                with self._lock:
-                    self._connection().backup(
-                        target,
-                        pages=_BACKUP_STEP if progress else -1,
-                        progress=(lambda _, left, total: progress(total - left, total))
-                        if progress
-                        else None,
-                    )
-            finally:
-                target.close()
-        except sqlite3.Error as exc:
-            if not existed:
-                _remove(target_path)
-            msg = f"cannot back up {self.database!r} to {target_path!r}: {exc}"
-            raise SQLiteLoggingError(msg) from exc
-
-    def _check_destination(self, path: str) -> None:
-        folder = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(folder):
-            msg = f"cannot back up to {path!r}: there is no directory {folder!r}"
-            raise SQLiteLoggingError(msg)
-        if os.path.isdir(path):
-            msg = f"cannot back up to {path!r}: it is a directory"
-            raise SQLiteLoggingError(msg)
-        source = self.database
-        if os.path.exists(path) and os.path.exists(source) and os.path.samefile(path, source):
-            msg = f"cannot back up {source!r} onto itself"
-            raise SQLiteLoggingError(msg)
+        with self._lock:
+            copy(self._connection(), self.database, target, progress)
 
     # -- the connection ------------------------------------------------------------------
 
@@ -196,11 +165,6 @@ class Reader:
                 yield build(row)
         finally:
             conn.close()
-
-
-def _remove(path: str) -> None:
-    with contextlib.suppress(OSError):
-        os.remove(path)
 
 
 def release_readers(database: str) -> None:
