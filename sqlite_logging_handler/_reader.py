@@ -20,6 +20,7 @@ from ._access import check_log_database, open_reader, same_file
 from ._backup import BackupProgress, check_destination, copy
 from ._filters import add_functions
 from ._text import fetch_all, iterate
+from ._tidy import close_at_exit, tidy
 from .exceptions import SQLiteLoggingError
 
 __all__ = ["BackupProgress", "Reader", "release_readers"]
@@ -71,12 +72,25 @@ class Reader:
         self.close()
 
     def close(self) -> None:
-        """Close the read connection (and end any ``follow()``). Idempotent."""
+        """Close the read connection (and end any ``follow()``). Idempotent.
+
+        Leaves one clean file: the ``-wal`` and ``-shm`` files the read connection
+        needed go too, unless another connection still uses them (``_tidy``).
+        """
         self._closed.set()
         with self._lock:
             self._disconnect()
         self._access.close()
         _forks.unregister(self)
+        tidy(self.database)
+
+    def release(self, wait: float = 0.5) -> None:
+        """Close the read connection now, if no query holds it for ``wait`` s; reopened on use."""
+        if self._lock.acquire(timeout=wait):
+            try:
+                self._disconnect()
+            finally:
+                self._lock.release()
 
     def backup(
         self, destination: str | os.PathLike[str], *, progress: BackupProgress | None = None
@@ -177,11 +191,13 @@ def release_readers(database: str) -> None:
     target = same_file(database)
     if target is None:
         return
-    for reader in _forks.live():
-        if not isinstance(reader, Reader) or same_file(reader.database) != target:
-            continue
-        if reader._lock.acquire(timeout=0.5):
-            try:
-                reader._disconnect()
-            finally:
-                reader._lock.release()
+    for reader in _live_readers():
+        if same_file(reader.database) == target:
+            reader.release()
+
+
+def _live_readers() -> list[Reader]:
+    return [reader for reader in _forks.live() if isinstance(reader, Reader)]
+
+
+close_at_exit(_live_readers)  # a store left open at exit leaves one clean file too
