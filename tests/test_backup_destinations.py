@@ -35,7 +35,7 @@ def sqlite_logs(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def source(tmp_path) -> Path:
+def source(tmp_path: Path) -> Path:
     path = tmp_path / "ok.db"
     logged(path).close()
     return path
