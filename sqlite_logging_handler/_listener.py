@@ -64,6 +64,9 @@ class Listener(QueueListener):
         items: list[Any] = record
         self.received += len(items)
         writer = self._writer
+        if writer.ended:  # close() gave up: count them at once, never convert them
+            self._count_unwritten(items)
+            return
         logs: list[Row] = []
         metrics: list[Row] = []
         add_log, add_metric = logs.append, metrics.append
@@ -85,6 +88,17 @@ class Listener(QueueListener):
             except Exception as exc:
                 writer.record_failure(f"{type(exc).__name__}: {exc}")
         writer.add_rows(logs, metrics)
+
+    def _count_unwritten(self, items: list[Any]) -> None:
+        """Count the records of a chunk that came after ``close()`` ended the writer."""
+        records = 0
+        for item in items:
+            if type(item) is tuple:
+                records += 1
+            else:  # a flush marker: released at once by the ended writer
+                self.received -= 1
+                self._writer.flush(item)
+        self._writer.count_unwritten(records)
 
     def stop_by(self, deadline: float) -> bool:
         """Ask the thread to finish what is queued and stop; wait until ``deadline``.

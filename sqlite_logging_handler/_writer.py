@@ -247,7 +247,7 @@ class BatchWriter(Transactions):
         with self._lock:
             batch = self._take()
         if batch is not None and not self._submit(partial(self._commit, batch), deadline):
-            self._settle(batch, written=False, cause="the handler closed before it was written")
+            self._settle(batch, written=False, cause=CLOSED)
         self._submit(_Call(self, self._last_upkeep), deadline)
         self._end(stopped=self._worker.stop(deadline))
         return self.failed - failed_before
@@ -262,12 +262,13 @@ class BatchWriter(Transactions):
             if gate:
                 self._gate.release()
         if not stopped:
+            self.close_report.gave_up()  # why, as it is now: before the interrupt
             self._abort.set()  # a job waiting to retry gives up at once
             self._worker.interrupt()  # a statement still running ends now
             inflight = self._inflight
             if inflight is not None:
                 self._settle(inflight, written=False, cause=CLOSED)
-        self._give_up(self._worker.drain(), "the database stayed unavailable")
+        self._give_up(self._worker.drain(), CLOSED)
         with self._lock:
             batch = self._take()
         if batch is not None:
