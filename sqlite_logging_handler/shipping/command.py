@@ -139,13 +139,14 @@ def _ship(args: argparse.Namespace, out: TextIO) -> int:
             signal.signal(signal.SIGTERM, previous)
         console.end()
     logs, metrics = totals["logs"], totals["metrics"]
+    rejected = logs["rejected"] + metrics["rejected"]
     print(
         f"shipped {logs['shipped']:,} log rows and {metrics['shipped']:,} metric rows to "
         f"{shipper.destination.key}; {logs['pruned'] + metrics['pruned']:,} deleted before "
-        f"shipping, {logs['rejected'] + metrics['rejected']:,} rejected",
+        f"shipping, {rejected:,} rejected",
         file=out,
     )
-    return 0
+    return 1 if rejected else 0  # rows refused and skipped: done, but not cleanly
 
 
 def _destination(args: argparse.Namespace) -> Destination:

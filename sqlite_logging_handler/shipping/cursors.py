@@ -109,13 +109,17 @@ class CursorStore:
     def advance(
         self, table: str, last: int, *, shipped: int, pruned: int = 0, rejected: int = 0
     ) -> None:
-        """Move ``table``'s cursor to ``last`` (never back) and add to its counts."""
+        """Move ``table``'s cursor to ``last`` (never back) and add to its counts.
+
+        ``last_success`` is the time of this move if the destination accepted a row
+        (``shipped``): rows only rejected or pruned are no success.
+        """
         p = _PREFIX[table]
         self._write(
             f"UPDATE {_TABLE} SET {p}_id = max({p}_id, ?), {table}_shipped = {table}_shipped + ?, "
             f"{table}_pruned = {table}_pruned + ?, {table}_rejected = {table}_rejected + ?, "
-            "last_success = ? WHERE destination = ?",
-            (last, shipped, pruned, rejected, time.time(), self.destination),
+            "last_success = CASE WHEN ? > 0 THEN ? ELSE last_success END WHERE destination = ?",
+            (last, shipped, pruned, rejected, shipped, time.time(), self.destination),
         )
 
     def record_error(self, message: str) -> None:

@@ -17,18 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import schema
-from ._backoff import Backoff
+from ._parts import Acknowledged, PartSender
 from ._readahead import ReadAhead
+from ._retry import Retrier, StopRequestedError
 from ._wakeup import ChangeWaiter
 from .cursors import CursorStore, cursor_status, open_log_database, read_cursors
 from .destination import Delivery, Destination, SourceInfo, destination_for, resource_attributes
-from .errors import (
-    DestinationRefusedError,
-    DestinationUnavailableError,
-    RowsRejectedError,
-    ShippingError,
-    ShippingStoppedError,
-)
+from .errors import ShippingError, ShippingStoppedError
 from .source import TABLES, Batch, Row, RowSource
 
 __all__ = ["Progress", "Shipper"]
@@ -40,8 +35,6 @@ IDLE_RECHECK = 30.0
 #: Seconds waited after a commit wakes an idle shipper, so that the commits of a busy
 #: application (a few a second per handler) go out together rather than one request each.
 LINGER = 0.2
-#: Seconds between two reports of the same ongoing outage.
-REPORT_EVERY = 60.0
 ON_REJECTED = ("skip", "stop")
 _ROW = {"logs": "log", "metrics": "metric"}  # "log row 12", "500 metric rows"
 
@@ -55,10 +48,6 @@ class Progress:
     rejected: int
     behind: int
     seconds: float
-
-
-class _StopRequestedError(Exception):
-    """stop() was called while a batch was in flight; its rows stay behind the cursor."""
 
 
 class Shipper:
@@ -143,9 +132,15 @@ class Shipper:
         self._closed = False
         self._stopping = False
         self._opened = False
-        self._backoff = Backoff()
-        self._failing_since: float | None = None
-        self._last_report = 0.0
+        self._retrier = Retrier(
+            self.destination.key,
+            self._cursors,
+            self._waiter,
+            self._report,
+            retry_for,
+            lambda: self._stopping,
+        )
+        self._parts = PartSender(self._send, self._acknowledge, on_rejected, self.destination.key)
         self._started = time.monotonic()
         self._counts = {
             t: {"shipped": 0, "pruned": 0, "rejected": 0, "duplicates": 0} for t in TABLES
@@ -167,7 +162,7 @@ class Shipper:
                     self._waiter.wait(IDLE_RECHECK)
                     # Let the commits of the next moment join this one's in one request.
                     self._waiter.pause(LINGER)
-        except _StopRequestedError:
+        except StopRequestedError:
             pass
         finally:
             self.close()
@@ -187,7 +182,7 @@ class Shipper:
             upto = {table: self._source.top(table) for table in TABLES}
             while not self._stopping and self._round(upto):
                 pass
-        except _StopRequestedError:
+        except StopRequestedError:
             pass
         finally:
             self.close()
@@ -236,7 +231,7 @@ class Shipper:
     def _round(self, upto: Mapping[str, int] | None = None) -> bool:
         """One batch of each table; whether anything moved."""
         if not self._opened:
-            self._retrying(lambda: self.destination.open(self.info))
+            self._retrier.run(lambda: self.destination.open(self.info))
             self._opened = True
         moved = False
         cursor = self._cursors.load()
@@ -258,116 +253,36 @@ class Shipper:
         return moved
 
     def _ship(self, batch: Batch) -> None:
-        outcomes, refused = self._deliver(batch.table, batch.rows)
-        shipped = rejected = 0
-        for count, delivery in outcomes:
-            shipped += count - delivery.rejected
-            rejected += delivery.rejected
-            self._counts[batch.table]["duplicates"] += delivery.duplicates
-        if refused is None:
-            self._acknowledge(batch, len(batch.rows), shipped, rejected)
-            return
-        index, reason = refused  # on_rejected="stop": keep what came before, stop there
-        self._acknowledge(batch, index, shipped, rejected)
-        message = f"{_ROW[batch.table]} row {batch.rows[index][0]} was rejected: {reason}"
-        self._cursors.record_error(message)
-        raise ShippingStoppedError(message)
+        try:
+            self._parts.ship(batch)
+        except ShippingStoppedError as exc:
+            self._cursors.record_error(str(exc))
+            raise
 
-    def _acknowledge(self, batch: Batch, count: int, shipped: int, rejected: int) -> None:
-        """Move the cursor past the first ``count`` rows of ``batch`` (all: to its end)."""
-        if count == len(batch.rows):
-            last = batch.last
-        else:
-            last = int(batch.rows[count - 1][0]) if count else batch.after
-        if last == batch.after:
-            return
-        pruned = last - batch.after - count
-        self._cursors.advance(batch.table, last, shipped=shipped, pruned=pruned, rejected=rejected)
-        counts = self._counts[batch.table]
+    def _acknowledge(self, done: Acknowledged) -> None:
+        """Move the cursor past ``done`` (acknowledged, or rows skipped) and count it."""
+        pruned = done.last - done.after - done.rows
+        shipped = done.rows - done.rejected
+        self._cursors.advance(
+            done.table, done.last, shipped=shipped, pruned=pruned, rejected=done.rejected
+        )
+        counts = self._counts[done.table]
         counts["shipped"] += shipped
         counts["pruned"] += pruned
-        counts["rejected"] += rejected
+        counts["rejected"] += done.rejected
+        counts["duplicates"] += done.duplicates
         if pruned:
             self._report(
-                f"{pruned:,} {_ROW[batch.table]} rows were deleted (retention, max_rows or prune) "
-                f"before they were shipped: missing from ids {batch.after + 1}..{last}"
+                f"{pruned:,} {_ROW[done.table]} rows were deleted (retention, max_rows or prune) "
+                f"before they were shipped: missing from ids {done.after + 1}..{done.last}"
             )
-
-    def _deliver(
-        self, table: str, rows: Sequence[Row]
-    ) -> tuple[list[tuple[int, Delivery]], tuple[int, str] | None]:
-        """Send ``rows``, isolating the rows refused as data by halving the request.
-
-        Returns the acknowledged parts in row order (how many rows, what the destination
-        said), and, with ``on_rejected="stop"``, the index of the first refused row and
-        why (the parts before it were acknowledged; nothing after it was sent).
-        """
-        outcomes: list[tuple[int, Delivery]] = []
-        pending = [(0, len(rows))]
-        while pending:
-            start, stop = pending.pop()
-            try:
-                outcomes.append((stop - start, self._send(table, rows[start:stop])))
-            except RowsRejectedError as exc:
-                if stop - start > 1:
-                    middle = (start + stop) // 2
-                    pending += [(middle, stop), (start, middle)]
-                elif self.on_rejected == "stop":
-                    return outcomes, (start, str(exc))
-                else:
-                    self._report(
-                        f"{_ROW[table]} row {rows[start][0]} was rejected and skipped: {exc}"
-                    )
-                    outcomes.append((1, Delivery(rejected=1, message=str(exc))))
-        return outcomes, None
+        line = done.rejection_line()
+        if line:
+            self._cursors.record_error(line)
+            self._report(line)
 
     def _send(self, table: str, rows: Sequence[Row]) -> Delivery:
-        delivery: Delivery = self._retrying(lambda: self.destination.send(table, rows))
-        if delivery.rejected:
-            self._report(
-                f"{self.destination.key} dropped {delivery.rejected:,} of the {len(rows):,} "
-                f"{_ROW[table]} rows it accepted: {delivery.message or 'no reason given'}"
-            )
-        return delivery
-
-    def _retrying(self, action: Callable[[], Any]) -> Any:
-        """``action()``, retried with backoff while the destination is unavailable."""
-        while True:
-            if self._stopping:
-                raise _StopRequestedError
-            try:
-                result = action()
-            except DestinationUnavailableError as exc:
-                self._wait_to_retry(exc)
-                continue
-            except DestinationRefusedError as exc:
-                self._cursors.record_error(str(exc))
-                raise ShippingStoppedError(str(exc)) from exc
-            if self._failing_since is not None:
-                self._report(f"{self.destination.key} is reachable again")
-                self._failing_since = None
-            self._backoff.reset()
-            return result
-
-    def _wait_to_retry(self, exc: DestinationUnavailableError) -> None:
-        now = time.monotonic()
-        if self._failing_since is None:
-            self._failing_since = now
-            self._last_report = 0.0
-        self._cursors.record_error(str(exc))
-        waited = now - self._failing_since
-        if self.retry_for is not None and waited >= self.retry_for:
-            msg = f"gave up after retrying for {waited:.0f} s: {exc}"
-            self._cursors.record_error(msg)
-            raise ShippingStoppedError(msg) from exc
-        delay = self._backoff.next_delay(exc.retry_after)
-        if self.retry_for is not None:
-            delay = min(delay, self.retry_for - waited)
-        if now - self._last_report >= REPORT_EVERY:
-            self._last_report = now
-            self._report(f"{exc}; retrying in {delay:.1f} s (rows wait in the database)")
-        if self._waiter.pause(delay):
-            raise _StopRequestedError
+        return self._retrier.run(lambda: self.destination.send(table, rows))
 
     def _progress(self) -> None:
         if self._on_progress is None:
