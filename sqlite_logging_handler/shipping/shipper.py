@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import schema
+from ._lock import DestinationLock
 from ._parts import Acknowledged, PartSender
 from ._readahead import ReadAhead
 from ._retry import Retrier, StopRequestedError
@@ -76,8 +77,13 @@ class Shipper:
         poll_interval: seconds between checks for new rows where the kernel cannot
             signal commits (not Linux).
 
+    One shipper per destination: a second one for the same database and cursor name
+    (in this process or another) is refused while the first runs (a lock file beside
+    the database, ``<database>-ship-<hash>.lock``, removed at ``close()``).
+
     Raises:
         FileNotFoundError: the database does not exist.
+        ShippingError: another shipper is shipping this database to this destination.
         SQLiteLoggingError: it is not a log database, or cannot be written (the cursor
             lives in it).
         ValueError: a bad option or destination URL.
@@ -119,13 +125,18 @@ class Shipper:
         self._source = RowSource(self.database)
         self._ahead = ReadAhead(self.database)
         conn = open_log_database(self.database)
+        lock = None
         try:
+            lock = DestinationLock(self.database, name or self.destination.key)
             instance = schema.instance_id(conn) or ""
             self._cursors = CursorStore(conn, name or self.destination.key)
             self._waiter = ChangeWaiter(self.database, poll_interval)
         except BaseException:
             conn.close()
+            if lock is not None:
+                lock.release()
             raise
+        self._lock = lock
         self.info = SourceInfo(
             self.database, instance, resource_attributes(instance, service_name, resource)
         )
@@ -220,6 +231,7 @@ class Shipper:
         self._source.close()
         self._cursors.close()
         self._waiter.close()
+        self._lock.release()
 
     # -- the loop ----------------------------------------------------------------------
 
