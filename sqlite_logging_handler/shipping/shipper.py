@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import schema
+from ..exceptions import SQLiteLoggingError
 from ._lock import DestinationLock
 from ._parts import Acknowledged, PartSender
 from ._readahead import ReadAhead
@@ -137,9 +138,12 @@ class Shipper:
                 lock.release()
             raise
         self._lock = lock
+        self._identity = file_identity(self.database)
+        self._resource_options = (service_name, resource)
         self.info = SourceInfo(
             self.database, instance, resource_attributes(instance, service_name, resource)
         )
+        self._waiting_for: str | None = None  # why a replaced database is not followed yet
         self._closed = False
         self._stopping = False
         self._opened = False
@@ -159,8 +163,15 @@ class Shipper:
 
     # -- public -------------------------------------------------------------------------
 
-    def run(self) -> None:
+    def run(self) -> dict[str, dict[str, int]]:
         """Ship until ``stop()``: everything committed, then each new commit as it comes.
+
+        Like ``tail -F``, it notices the database being replaced (deleted and created
+        again, or renamed over): once the old file's committed rows are shipped, it says
+        so and follows the new file, from that file's own cursor (a new instance id).
+
+        Returns:
+            What was done, as ``run_once()`` returns it.
 
         Raises:
             ShippingStoppedError: the destination refused permanently, ``retry_for`` ran out,
@@ -169,14 +180,16 @@ class Shipper:
         self._check_open()
         try:
             while not self._stopping:
-                if not self._round():
-                    self._waiter.wait(IDLE_RECHECK)
-                    # Let the commits of the next moment join this one's in one request.
-                    self._waiter.pause(LINGER)
+                if self._round() or self._follow_replacement():
+                    continue
+                self._waiter.wait(IDLE_RECHECK)
+                # Let the commits of the next moment join this one's in one request.
+                self._waiter.pause(LINGER)
         except StopRequestedError:
             pass
         finally:
             self.close()
+        return {table: dict(counts) for table, counts in self._counts.items()}
 
     def run_once(self) -> dict[str, dict[str, int]]:
         """Ship every row committed when called, then return (a catch-up run).
@@ -234,6 +247,43 @@ class Shipper:
         self._lock.release()
 
     # -- the loop ----------------------------------------------------------------------
+
+    def _follow_replacement(self) -> bool:
+        """Switch to a new file at the database's path, if there is one; whether it did."""
+        identity = file_identity(self.database)
+        if identity == self._identity:
+            return False
+        try:
+            if identity is None:
+                raise FileNotFoundError(self.database)
+            conn = open_log_database(self.database)
+        except (OSError, SQLiteLoggingError) as exc:
+            why = "it is gone" if identity is None else f"not a log database yet: {exc}"
+            if why != self._waiting_for:
+                self._waiting_for = why
+                self._report(f"{self.database} was replaced ({why}); waiting for the new one")
+            return False
+        try:
+            instance = schema.instance_id(conn) or ""
+            cursors = CursorStore(conn, self._cursors.destination)
+        except BaseException:
+            conn.close()
+            raise
+        for old in (self._ahead, self._source, self._cursors):
+            old.close()
+        self._source, self._ahead = RowSource(self.database), ReadAhead(self.database)
+        self._cursors = self._retrier.cursors = cursors
+        previous, self._identity, self._waiting_for = self.info.instance_id, identity, None
+        attributes = resource_attributes(instance, *self._resource_options)
+        self.info = SourceInfo(self.database, instance, attributes)
+        self._opened = False  # the destination learns the new instance before sending
+        cursor = cursors.load()
+        self._report(
+            f"{self.database} was replaced by a new database (instance {instance}, was "
+            f"{previous}): following it from log row {cursor.log_id}, metric row "
+            f"{cursor.metric_id}"
+        )
+        return True
 
     def _check_open(self) -> None:
         if self._closed:
@@ -310,6 +360,15 @@ class Shipper:
 
     def _report(self, line: str) -> None:
         self._report_line(line)
+
+
+def file_identity(path: str) -> tuple[int, int] | None:
+    """The device and inode of the file at ``path`` (None if there is none)."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def _check_rows(batch_size: object) -> None:
