@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import signal
+import sqlite3
 import subprocess
 
 import pytest
 
 from sqlite_logging_handler import SQLiteHandler, cli
+from sqlite_logging_handler.exceptions import SchemaVersionError
 from sqlite_logging_handler.shipping import Shipper
 
 from ..conftest import PYTHON, child_env, make_logger, rows
@@ -243,3 +245,21 @@ def _read(fd: int) -> bytes:
         return os.read(fd, 4096)
     except OSError:  # the terminal closed with the process
         return b""
+
+
+def test_ship_never_upgrades_an_older_database_and_says_how(db_path, receiver, capsys):
+    logged(db_path, 3)
+    conn = sqlite3.connect(db_path)
+    conn.executescript(
+        "DROP TABLE ship_cursors; DROP TABLE log_metadata; "
+        "ALTER TABLE metrics DROP COLUMN kind; PRAGMA user_version = 2;"
+    )
+    conn.close()
+    assert cli.main(["--db", str(db_path), "ship", "otlp", receiver.url, "--once"]) == 1
+    err = capsys.readouterr().err
+    assert "schema version 2" in err and f"sqlite-logs --db {db_path} upgrade" in err
+    assert err.count("\n") == 1
+    with pytest.raises(SchemaVersionError, match="upgrade"):
+        Shipper(db_path, receiver.url)
+    assert rows(db_path, "PRAGMA user_version")[0][0] == 2  # untouched
+    assert not receiver.requests
