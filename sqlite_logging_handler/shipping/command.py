@@ -138,15 +138,29 @@ def _ship(args: argparse.Namespace, out: TextIO) -> int:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
         console.end()
-    logs, metrics = totals["logs"], totals["metrics"]
-    rejected = logs["rejected"] + metrics["rejected"]
-    print(
-        f"shipped {logs['shipped']:,} log rows and {metrics['shipped']:,} metric rows to "
-        f"{shipper.destination.key}; {logs['pruned'] + metrics['pruned']:,} deleted before "
-        f"shipping, {rejected:,} rejected",
-        file=out,
-    )
+    print(f"{summary(totals)} to {shipper.destination.key}{_tail(totals)}", file=out)
+    rejected = totals["logs"]["rejected"] + totals["metrics"]["rejected"]
     return 1 if rejected else 0  # rows refused and skipped: done, but not cleanly
+
+
+def summary(totals: dict[str, dict[str, int]]) -> str:
+    """What a run did: "shipped 3 log rows (1 already there) and 0 metric rows"."""
+    said = []
+    for kind, row in (("logs", "log"), ("metrics", "metric")):
+        counts = totals[kind]
+        text = f"{counts['shipped']:,} {row} rows"
+        if counts["duplicates"]:  # PostgreSQL: acknowledged, but it had them already
+            text += f" ({counts['duplicates']:,} already there)"
+        said.append(text)
+    return f"shipped {' and '.join(said)}"
+
+
+def _tail(totals: dict[str, dict[str, int]]) -> str:
+    logs, metrics = totals["logs"], totals["metrics"]
+    return (
+        f"; {logs['pruned'] + metrics['pruned']:,} deleted before shipping, "
+        f"{logs['rejected'] + metrics['rejected']:,} rejected"
+    )
 
 
 def _destination(args: argparse.Namespace) -> Destination:

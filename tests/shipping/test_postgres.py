@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from sqlite_logging_handler import SQLiteHandler
+from sqlite_logging_handler import SQLiteHandler, cli
 from sqlite_logging_handler.shipping import Shipper, ShippingStoppedError, shipping_status
 from sqlite_logging_handler.shipping.postgres import DDL, NUL_STAND_IN
 
@@ -207,6 +207,19 @@ def test_a_table_of_another_layout_stops_the_shipper_with_the_reason(db_path, pg
     (status,) = shipping_status(db_path)
     assert (status["log_id"], status["logs_rejected"]) == (0, 0)
     assert "does not exist" in status["last_error"]
+
+
+def test_a_reship_says_the_rows_were_already_there(db_path, pg_url, capsys):
+    handler = SQLiteHandler(db_path)
+    make_logger(handler).info("once")
+    handler.close()
+    command = ["--db", str(db_path), "ship", "postgres", pg_url, "--once"]
+    assert cli.main(command) == 0
+    assert capsys.readouterr().out.startswith("shipped 1 log rows and 0 metric rows to ")
+    assert cli.main([*command, "--name", "again"]) == 0  # a new cursor: all sent again
+    assert capsys.readouterr().out.startswith(
+        "shipped 1 log rows (1 already there) and 0 metric rows to "
+    )
 
 
 def test_the_documented_postgresql_schema_is_the_one_created():
