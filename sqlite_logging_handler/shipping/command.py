@@ -128,6 +128,8 @@ def _ship(args: argparse.Namespace, out: TextIO) -> int:
     in_main_thread = threading.current_thread() is threading.main_thread()
     if in_main_thread:  # systemd stops services with SIGTERM: stop cleanly, exit 0
         previous = signal.signal(signal.SIGTERM, lambda *_: shipper.stop())
+    if not args.once:  # a service's log says what it ships where, from where
+        console.report(_starting(shipper))
     try:
         if args.once:
             totals = shipper.run_once()
@@ -138,9 +140,21 @@ def _ship(args: argparse.Namespace, out: TextIO) -> int:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
         console.end()
+        if not args.once:
+            console.report(f"stopped: {summary(shipper.totals())}{_tail(shipper.totals())}")
     print(f"{summary(totals)} to {shipper.destination.key}{_tail(totals)}", file=out)
     rejected = totals["logs"]["rejected"] + totals["metrics"]["rejected"]
     return 1 if rejected else 0  # rows refused and skipped: done, but not cleanly
+
+
+def _starting(shipper: Shipper) -> str:
+    status = shipper.status()
+    return (
+        f"shipping {shipper.database} (instance {shipper.info.instance_id}) to "
+        f"{shipper.destination.key}: log rows after {status['log_id']}, metric rows after "
+        f"{status['metric_id']} ({status['logs_behind'] + status['metrics_behind']:,} "
+        "behind), then each new commit"
+    )
 
 
 def summary(totals: dict[str, dict[str, int]]) -> str:

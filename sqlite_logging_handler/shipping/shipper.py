@@ -189,7 +189,7 @@ class Shipper:
             pass
         finally:
             self.close()
-        return {table: dict(counts) for table, counts in self._counts.items()}
+        return self.totals()
 
     def run_once(self) -> dict[str, dict[str, int]]:
         """Ship every row committed when called, then return (a catch-up run).
@@ -210,6 +210,10 @@ class Shipper:
             pass
         finally:
             self.close()
+        return self.totals()
+
+    def totals(self) -> dict[str, dict[str, int]]:
+        """Per table: rows ``shipped``, ``pruned``, ``rejected`` and ``duplicates`` so far."""
         return {table: dict(counts) for table, counts in self._counts.items()}
 
     def stop(self) -> None:

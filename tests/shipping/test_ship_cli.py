@@ -142,6 +142,14 @@ def test_sigterm_stops_a_running_shipper_cleanly(db_path, receiver):
         process.kill()
     assert process.returncode == 0, err
     assert rows(db_path, "SELECT log_id FROM ship_cursors")[0][0] == 100
+    # a service's log: what is shipped where and from where, then what was done
+    start, stop = err.decode().splitlines()
+    assert start.startswith(f"sqlite-logs ship: shipping {db_path} (instance ")
+    assert f"to otlp {receiver.url}/: log rows after 0, metric rows after 0 (100 behind)" in start
+    assert stop == (
+        "sqlite-logs ship: stopped: shipped 100 log rows and 0 metric rows; "
+        "0 deleted before shipping, 0 rejected"
+    )
 
 
 class Spy(logging.Handler):
