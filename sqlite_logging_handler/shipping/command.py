@@ -19,10 +19,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from .._render import table
+from .._times import format_time
 from .cursors import shipping_status
 from .destination import Destination, destination_for
 from .shipper import Progress, Shipper
@@ -105,7 +105,7 @@ def _ship(args: argparse.Namespace, out: TextIO) -> int:
 
     path = cli.database(args)
     if args.status:
-        return _status(path, args.json, out)
+        return _status(path, args.json, out, utc=args.utc)
     if args.kind is None:
         print(
             "sqlite-logs ship: error: give a destination (otlp, postgres) or --status",
@@ -188,7 +188,7 @@ def _destination(args: argparse.Namespace) -> Destination:
     return destination
 
 
-def _status(path: str, as_json: bool, out: TextIO) -> int:
+def _status(path: str, as_json: bool, out: TextIO, *, utc: bool = False) -> int:
     statuses = shipping_status(path)
     if as_json:
         for status in statuses:
@@ -206,9 +206,9 @@ def _status(path: str, as_json: bool, out: TextIO) -> int:
     print(table(headers, rows), file=out)
     for s in statuses:
         print(f"\n{s['destination']}", file=out)
-        print(f"  last success  {_when(s['last_success'])}", file=out)
+        print(f"  last success  {_when(s['last_success'], utc)}", file=out)
         error = (
-            f"{_when(s['last_error_at'])}: {_printable(s['last_error'])}"
+            f"{_when(s['last_error_at'], utc)}: {_printable(s['last_error'])}"
             if s["last_error"]
             else "-"
         )
@@ -216,11 +216,11 @@ def _status(path: str, as_json: bool, out: TextIO) -> int:
     return 0
 
 
-def _when(epoch: float | None) -> str:
+def _when(epoch: float | None, utc: bool) -> str:
+    """A moment as the other subcommands show times (local with offset, or --utc)."""
     if epoch is None:
         return "never"
-    moment = datetime.fromtimestamp(epoch, UTC)
-    return f"{moment:%Y-%m-%d %H:%M:%S} UTC ({_ago(time.time() - epoch)} ago)"
+    return f"{format_time(epoch, utc=utc)} ({_ago(time.time() - epoch)} ago)"
 
 
 def _ago(seconds: float) -> str:

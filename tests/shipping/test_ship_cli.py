@@ -7,6 +7,7 @@ import logging
 import signal
 import sqlite3
 import subprocess
+import time
 
 import pytest
 
@@ -55,7 +56,7 @@ def test_status_before_and_after_shipping(db_path, receiver, capsys):
     ]
     assert lines[2].split() == ["otlp", f"{receiver.url}/", "logs", "30", "5", "30", "0", "0"]
     assert lines[3].split() == ["otlp", f"{receiver.url}/", "metrics", "0", "0", "0", "0", "0"]
-    assert "last success  20" in out and "UTC" in out
+    assert "last success  20" in out and "+00:00 (" in out  # local time (TZ=UTC here)
     assert "last error    -" in out
 
     assert cli.main(["--db", str(db_path), "ship", "--status", "--json"]) == 0
@@ -271,3 +272,19 @@ def test_ship_never_upgrades_an_older_database_and_says_how(db_path, receiver, c
         Shipper(db_path, receiver.url)
     assert rows(db_path, "PRAGMA user_version")[0][0] == 2  # untouched
     assert not receiver.requests
+
+
+def test_status_shows_times_as_the_other_subcommands_do(db_path, receiver, capsys, monkeypatch):
+    logged(db_path, 1)
+    assert cli.main(["--db", str(db_path), "ship", "otlp", receiver.url, "--once"]) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("TZ", "EST+5")  # POSIX form: no tzdata needed
+    time.tzset()
+    try:
+        assert cli.main(["--db", str(db_path), "ship", "--status"]) == 0
+        assert "-05:00 (" in capsys.readouterr().out
+        assert cli.main(["--db", str(db_path), "ship", "--status", "--utc"]) == 0
+        assert "Z (" in capsys.readouterr().out
+    finally:
+        monkeypatch.undo()
+        time.tzset()
