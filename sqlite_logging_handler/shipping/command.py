@@ -101,9 +101,9 @@ def _positive_int(text: str) -> int:
 
 
 def _ship(args: argparse.Namespace, out: TextIO) -> int:
-    from .. import cli  # imported here: cli imports this module
+    from ..cli._args import check_database  # imported here: cli imports this module
 
-    path = cli.database(args)
+    path = check_database(args)  # a missing one says how to give one, as elsewhere
     if args.status:
         return _status(path, args.json, out, utc=args.utc)
     if args.kind is None:

@@ -288,3 +288,14 @@ def test_status_shows_times_as_the_other_subcommands_do(db_path, receiver, capsy
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+@pytest.mark.parametrize("command", [["ship", "--status"], ["ship", "otlp", "http://x", "--once"]])
+def test_ship_without_a_database_says_how_to_give_one(tmp_path, monkeypatch, capsys, command):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SQLITE_LOGS_DB", raising=False)
+    assert cli.main(command) == 1
+    assert capsys.readouterr().err == (
+        "sqlite-logs: error: no log database at 'logs.db': give one with --db PATH or "
+        "$SQLITE_LOGS_DB\n"
+    )
