@@ -16,6 +16,7 @@ from typing import Any
 
 from .. import schema
 from ..exceptions import SchemaVersionError, SQLiteLoggingError
+from .errors import one_line
 from .source import RowSource
 
 __all__ = [
@@ -147,7 +148,7 @@ class CursorStore:
         """Keep ``message`` as the destination's last error (shown by ``ship --status``)."""
         self._write(
             f"UPDATE {_TABLE} SET last_error = ?, last_error_at = ? WHERE destination = ?",
-            (message[:_MAX_ERROR], time.time(), self.destination),
+            (one_line(message)[:_MAX_ERROR], time.time(), self.destination),
         )
 
     def close(self) -> None:

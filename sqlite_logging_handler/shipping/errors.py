@@ -22,7 +22,13 @@ __all__ = [
     "RowsRejectedError",
     "ShippingError",
     "ShippingStoppedError",
+    "one_line",
 ]
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: a server's multi-line message (libpq's hints) joined by "; "."""
+    return "; ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
 class ShippingError(SQLiteLoggingError):

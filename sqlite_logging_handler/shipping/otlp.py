@@ -34,6 +34,7 @@ from .errors import (
     DestinationUnavailableError,
     RequestTooLargeError,
     RowsRejectedError,
+    one_line,
 )
 from .source import Row
 
@@ -258,7 +259,7 @@ def _error_message(payload: bytes, content_type: str) -> str:
             return str(json.loads(payload).get("message", ""))[:500]
         except (ValueError, AttributeError):
             pass
-    return payload.decode("utf-8", "replace").strip()[:500]
+    return one_line(payload.decode("utf-8", "replace"))[:500]
 
 
 def _status_message(payload: bytes) -> str | None:

@@ -25,7 +25,7 @@ from ._retry import Retrier, StopRequestedError
 from ._wakeup import ChangeWaiter
 from .cursors import CursorStore, cursor_status, open_log_database, read_cursors
 from .destination import Delivery, Destination, SourceInfo, destination_for, resource_attributes
-from .errors import ShippingError, ShippingStoppedError
+from .errors import ShippingError, ShippingStoppedError, one_line
 from .source import TABLES, Batch, Row, RowSource
 
 __all__ = ["Progress", "Shipper"]
@@ -363,7 +363,7 @@ class Shipper:
         )
 
     def _report(self, line: str) -> None:
-        self._report_line(line)
+        self._report_line(one_line(line))
 
 
 def file_identity(path: str) -> tuple[int, int] | None:

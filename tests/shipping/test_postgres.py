@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import sqlite3
 import subprocess
 import threading
@@ -236,3 +237,19 @@ def test_text_utf8_cannot_hold_is_shipped_as_backslashreplace_text(db_path, pg_u
     found = query(pg_url, "SELECT message, extra_data->>'comment' FROM logs ORDER BY source_id")
     assert found == [("rejected", "nice \\ud83d"), ("ok\\xff!", "nice \\ud83d")]
     assert query(pg_url, "SELECT tags->>'t' FROM metrics") == [("\\udc80",)]
+
+
+def test_libpqs_multi_line_errors_are_one_line_everywhere(db_path):
+    handler = SQLiteHandler(db_path)
+    make_logger(handler).info("x")
+    handler.close()
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    reports: list[str] = []
+    url = f"postgresql://postgres@127.0.0.1:{port}/logs"
+    with pytest.raises(ShippingStoppedError) as stopped:
+        Shipper(db_path, url, retry_for=1.0, report=reports.append).run_once()
+    (status,) = shipping_status(db_path)
+    said = [str(stopped.value), status["last_error"], *reports]
+    assert all("Is the server running" in line and "\n" not in line for line in said), said
