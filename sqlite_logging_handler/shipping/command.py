@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import signal
 import sys
@@ -29,6 +30,8 @@ from .shipper import Progress, Shipper
 
 __all__ = ["add_ship_command"]
 
+#: Seconds ``--once`` retries an unreachable destination unless told otherwise.
+ONCE_RETRY_FOR = 300.0
 Command = Callable[[argparse.Namespace, TextIO], int]
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -77,9 +80,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         help="rows the destination refuses as data: skip them (counted) or stop (skip)",
     )  # fmt: skip
     parser.add_argument(
-        "--retry-for", type=float, metavar="SECONDS",
-        help="give up on an unreachable destination after this long "
-        "(default: never; 300 with --once)",
+        "--retry-for", type=_seconds, metavar="SECONDS",
+        help="give up on an unreachable destination after this long: 0 at the first "
+        "failure, inf never (default: never; 300 with --once)",
     )  # fmt: skip
     parser.add_argument("--name", help="store the cursor under this name (default: the URL)")
     parser.add_argument("--progress", action="store_true", help="a progress line on stderr")
@@ -98,6 +101,24 @@ def _positive_int(text: str) -> int:
         msg = f"expected a whole number of at least 1, not {text!r}"
         raise argparse.ArgumentTypeError(msg)
     return int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:  # also NaN
+        msg = f"expected a number of seconds, 0 or more, or inf, not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return seconds
+
+
+def _retry_for(seconds: float | None, once: bool) -> float | None:
+    """``--retry-for`` as ``Shipper`` takes it: None retries forever."""
+    if seconds is None:
+        return ONCE_RETRY_FOR if once else None
+    return None if math.isinf(seconds) else seconds
 
 
 def _ship(args: argparse.Namespace, out: TextIO) -> int:
@@ -120,7 +141,7 @@ def _ship(args: argparse.Namespace, out: TextIO) -> int:
         resource=dict(args.resource),
         batch_size=args.batch_size,
         on_rejected=args.on_rejected,
-        retry_for=args.retry_for if args.retry_for or not args.once else 300.0,
+        retry_for=_retry_for(args.retry_for, args.once),
         name=args.name,
         on_progress=console.progress if args.progress else None,
         report=console.report,

@@ -10,6 +10,7 @@ next commit (``_wakeup``), so it costs nothing while the application is quiet.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -69,7 +70,8 @@ class Shipper:
         on_rejected: what to do with rows the destination refuses as data (HTTP 400):
             ``"skip"`` them (counted, reported) or ``"stop"`` before them.
         retry_for: seconds to keep retrying an unavailable destination before stopping
-            (None: forever; the rows wait safely in the database meanwhile).
+            (0: stop at the first failure; None or ``math.inf``: forever; the rows wait
+            safely in the database meanwhile).
         name: the name the cursor is stored under (default: the destination's URL
             without credentials); give one to keep a cursor when the URL changes.
         on_progress: called with a ``Progress`` after each batch.
@@ -110,8 +112,8 @@ class Shipper:
         if on_rejected not in ON_REJECTED:
             msg = f"on_rejected must be one of {ON_REJECTED}, not {on_rejected!r}"
             raise ValueError(msg)
-        if retry_for is not None and not retry_for > 0:
-            msg = f"retry_for must be a positive number of seconds or None, not {retry_for!r}"
+        if retry_for is not None and not retry_for >= 0:
+            msg = f"retry_for must be a number of seconds (0 or more) or None, not {retry_for!r}"
             raise ValueError(msg)
         self.destination = (
             destination_for(destination) if isinstance(destination, str) else destination
@@ -120,7 +122,7 @@ class Shipper:
         preferred = getattr(self.destination, "batch_size", 1000)
         self.batch_size: int = batch_size if batch_size is not None else int(preferred)
         self.on_rejected = on_rejected
-        self.retry_for = retry_for
+        self.retry_for = None if retry_for is not None and math.isinf(retry_for) else retry_for
         self._on_progress = on_progress
         self._report_line = report or _log.warning
         self._source = RowSource(self.database)
@@ -152,7 +154,7 @@ class Shipper:
             self._cursors,
             self._waiter,
             self._report,
-            retry_for,
+            self.retry_for,
             lambda: self._stopping,
         )
         self._parts = PartSender(self._send, self._acknowledge, on_rejected, self.destination.key)

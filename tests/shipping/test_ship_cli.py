@@ -299,3 +299,20 @@ def test_ship_without_a_database_says_how_to_give_one(tmp_path, monkeypatch, cap
         "sqlite-logs: error: no log database at 'logs.db': give one with --db PATH or "
         "$SQLITE_LOGS_DB\n"
     )
+
+
+def test_retry_for_zero_gives_up_at_once_and_inf_never(db_path, receiver, capsys):
+    logged(db_path, 3)
+    url = receiver.url
+    receiver.close()
+    assert cli.main(["--db", str(db_path), "ship", "otlp", url, "--once", "--retry-for", "0"]) == 1
+    err = capsys.readouterr().err
+    assert "gave up after retrying for 0 s" in err
+    for bad in ("-1", "nan", "soon"):
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main(["--db", str(db_path), "ship", "otlp", url, "--retry-for", bad])
+        assert exit_info.value.code == 2
+        assert "expected a number of seconds, 0 or more, or inf" in capsys.readouterr().err
+    forever = Shipper(db_path, url, retry_for=float("inf"))
+    forever.close()
+    assert forever.retry_for is None
