@@ -49,6 +49,14 @@ def test_exception_type_and_message_come_from_the_rendered_traceback():
     assert exception_parts("ValueError: no frames") == ("ValueError", "no frames")
 
 
+def test_an_exception_groups_type_and_message_are_its_own():
+    group = ExceptionGroup("many", [ValueError("a"), KeyError("b")])
+    assert exception_parts(rendered(raised(group))) == ("ExceptionGroup", "many (2 sub-exceptions)")
+    outer = RuntimeError("after the group")
+    outer.__context__ = raised(group)
+    assert exception_parts(rendered(raised(outer))) == ("RuntimeError", "after the group")
+
+
 def test_backoff_grows_with_jitter_up_to_its_maximum_and_honours_retry_after():
     backoff = Backoff(initial=1.0, maximum=8.0, multiplier=2.0, jitter=0.5)
     delays = [backoff.next_delay() for _ in range(6)]
