@@ -10,6 +10,7 @@ Needs the ``[otlp]`` extra (``opentelemetry-proto``).
 
 from __future__ import annotations
 
+import base64
 import gzip
 import http.client
 import json
@@ -17,7 +18,7 @@ import os
 import ssl
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
@@ -64,7 +65,9 @@ class OTLPDestination:
         endpoint: the base URL, e.g. ``http://collector:4318`` (``/v1/logs`` and
             ``/v1/metrics`` are appended, as for ``OTEL_EXPORTER_OTLP_ENDPOINT``).
         headers: extra request headers (e.g. authentication); default from
-            ``$OTEL_EXPORTER_OTLP_HEADERS``.
+            ``$OTEL_EXPORTER_OTLP_HEADERS`` (given, they replace it, as in the SDKs).
+            ``user:password@`` in the endpoint is sent as HTTP Basic authentication
+            (as curl does), unless ``headers`` has an ``Authorization``.
         timeout: seconds to wait for a response before retrying (more than 0; a request
             that timed out after the collector took it is sent again: at least once).
         compression: ``"gzip"`` or ``"none"``.
@@ -104,6 +107,12 @@ class OTLPDestination:
             "User-Agent": f"sqlite-logging-handler/{__version__}",
             **(env_headers if headers is None else dict(headers)),
         }
+        if parts.username is not None and not any(
+            name.lower() == "authorization" for name in self._headers
+        ):  # as curl does (OTel SDKs drop them): a header given explicitly wins
+            pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+            token = base64.b64encode(pair.encode()).decode("ascii")
+            self._headers["Authorization"] = f"Basic {token}"
         if compression == "gzip":
             self._headers["Content-Encoding"] = "gzip"
         self._gzip = compression == "gzip"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import signal
@@ -316,3 +317,16 @@ def test_retry_for_zero_gives_up_at_once_and_inf_never(db_path, receiver, capsys
     forever = Shipper(db_path, url, retry_for=float("inf"))
     forever.close()
     assert forever.retry_for is None
+
+
+def test_credentials_in_the_url_are_sent_as_basic_authentication(db_path, receiver, capsys):
+    logged(db_path, 2)
+    url = receiver.url.replace("http://", "http://ship%40er:p%3Ass@")
+    assert cli.main(["--db", str(db_path), "ship", "otlp", url, "--once"]) == 0
+    assert "p:ss" not in capsys.readouterr().out  # never shown
+    token = base64.b64encode(b"ship@er:p:ss").decode()
+    assert receiver.requests[0][1]["Authorization"] == f"Basic {token}"
+    logged(db_path, 1)  # an explicit header wins
+    command = ["--db", str(db_path), "ship", "otlp", url, "--once", "--header", "Authorization=X"]
+    assert cli.main(command) == 0
+    assert receiver.requests[-1][1]["Authorization"] == "X"
