@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import os
 import sys
+from urllib.parse import unquote, urlsplit
 
 from .errors import ShippingError
 
@@ -26,6 +27,8 @@ __all__ = ["DestinationLock", "lock_path"]
 def lock_path(database: str, destination: str) -> str:
     """The lock file of ``destination``'s cursor in ``database``."""
     digest = hashlib.sha256(destination.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    if database.startswith("file:"):  # an SQLite URI: its path, without the query
+        database = unquote(urlsplit(database).path)
     return f"{os.path.realpath(database)}-ship-{digest}.lock"
 
 

@@ -176,6 +176,14 @@ class OTLPDestination:
         except _STALE:
             self.close()
             raise
+        except TimeoutError as exc:
+            self.close()
+            msg = (
+                f"no answer from the collector at {self._url(path)} within {self.timeout:g} s "
+                "(sent again: if it took them, these rows arrive twice, with the same "
+                "log.record.uid)"
+            )
+            raise DestinationUnavailableError(msg) from exc
         except (OSError, http.client.HTTPException) as exc:
             self.close()
             msg = f"cannot reach the collector at {self._url(path)}: {exc}"

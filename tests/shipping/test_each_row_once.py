@@ -4,6 +4,7 @@ around rows refused as data, a partial success, a retry in the middle of a split
 from __future__ import annotations
 
 import subprocess
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -134,3 +135,32 @@ def test_a_400_isolation_never_resends_an_acknowledged_part(db_path, receiver):
     receiver.judge = poison_judge
     Shipper(db_path, receiver.url).run_once()
     assert receiver.log_uids() == uids(db_path, range(1, 1_001), {10, 400, 999})
+
+
+def test_a_request_without_an_answer_in_time_is_sent_again_and_says_it_may_repeat(
+    db_path, receiver
+):
+    log_with_big_rows(db_path, 10, set(), 0)
+    reports: list[str] = []
+    timed_out = threading.Event()
+
+    def report(line: str) -> None:
+        reports.append(line)
+        if "no answer from the collector" in line:
+            timed_out.set()
+
+    receiver.hold_after = 0  # the first request waits, unanswered, past the timeout
+    shipper = Shipper(db_path, OTLPDestination(receiver.url, timeout=0.5), report=report)
+    thread = threading.Thread(target=shipper.run_once)
+    thread.start()
+    try:
+        assert receiver.held.wait(60)
+        receiver.hold_after = None
+        assert timed_out.wait(60)
+    finally:
+        receiver.hold.set()  # the collector takes the first request after all
+        thread.join(60)
+    assert not thread.is_alive()
+    (line,) = [r for r in reports if "no answer" in r]
+    assert "within 0.5 s" in line and "log.record.uid" in line
+    assert set(receiver.log_uids()) == set(uids(db_path, range(1, 11)))
