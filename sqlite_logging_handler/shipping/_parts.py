@@ -90,7 +90,8 @@ class PartSender:
         send: sends rows of a table in one request (retrying outages) and returns what
             the destination said, or raises ``RowsRejectedError``.
         acknowledge: moves the cursor past an ``Acknowledged`` (its rows are done).
-        on_rejected: ``"skip"`` or ``"stop"``.
+        on_rejected: ``"skip"``, ``"stop"`` or ``"skip-all"`` (skip even when the
+            destination refuses everything).
         key: the destination's name, for messages.
     """
 
@@ -152,12 +153,15 @@ class PartSender:
 
     def _count_refusals(self, rows: int, reason: str) -> None:
         self.refused_in_a_row += rows
+        if self.on_rejected == "skip-all":  # the user knows these rows are at fault
+            return
         if self.refused_in_a_row >= REFUSE_ALL_AFTER:
             msg = (
                 f"stopped: {self.key} refused each of the last {self.refused_in_a_row:,} "
                 f"rows sent and accepted none, so it refuses everything rather than "
                 f"these rows (a wrong endpoint, a proxy, a table that fits no row); "
-                f"the rows it refused stay unshipped: {reason}"
+                f"the rows it refused stay unshipped (if they really are at fault, ship "
+                f"with --on-rejected skip-all): {reason}"
             )
             raise ShippingStoppedError(msg)
 

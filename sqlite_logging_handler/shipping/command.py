@@ -76,8 +76,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         "--batch-size", type=_positive_int, help="rows per request (otlp: 1000, postgres: 5000)"
     )
     parser.add_argument(
-        "--on-rejected", choices=("skip", "stop"), default="skip",
-        help="rows the destination refuses as data: skip them (counted) or stop (skip)",
+        "--on-rejected", choices=("skip", "stop", "skip-all"), default="skip",
+        help="rows the destination refuses as data: skip them (counted), stop, or "
+        "skip-all: skip even when it refuses every row (default: skip)",
     )  # fmt: skip
     parser.add_argument(
         "--retry-for", type=_seconds, metavar="SECONDS",

@@ -38,7 +38,7 @@ IDLE_RECHECK = 30.0
 #: Seconds waited after a commit wakes an idle shipper, so that the commits of a busy
 #: application (a few a second per handler) go out together rather than one request each.
 LINGER = 0.2
-ON_REJECTED = ("skip", "stop")
+ON_REJECTED = ("skip", "stop", "skip-all")
 _ROW = {"logs": "log", "metrics": "metric"}  # "log row 12", "500 metric rows"
 
 
@@ -68,7 +68,10 @@ class Shipper:
         batch_size: most rows per request (default: the destination's ``batch_size``,
             1000 for OTLP, 5000 for PostgreSQL; OTLP requests are also split by size).
         on_rejected: what to do with rows the destination refuses as data (HTTP 400):
-            ``"skip"`` them (counted, reported) or ``"stop"`` before them.
+            ``"skip"`` them (counted, reported) or ``"stop"`` before them. With
+            ``"skip"``, a destination refusing every row (10 in a row, none accepted)
+            stops the shipper before them; ``"skip-all"`` skips those too (for rows
+            known to be at fault).
         retry_for: seconds to keep retrying an unavailable destination before stopping
             (0: stop at the first failure; None or ``math.inf``: forever; the rows wait
             safely in the database meanwhile).

@@ -106,3 +106,14 @@ def test_postgresql_refusing_every_row_stops_before_them(db_path, pg_url):
     (status,) = shipping_status(db_path)
     assert (status["log_id"], status["logs_rejected"], status["last_success"]) == (0, 0, None)
     assert "nothing_fits" in status["last_error"]
+
+
+def test_skip_all_skips_rows_known_to_be_at_fault_even_when_all_are_refused(db_path, receiver):
+    log_with_poison(db_path, 30, 0)
+    receiver.judge = refuse_all
+    with pytest.raises(ShippingStoppedError, match="--on-rejected skip-all"):
+        Shipper(db_path, receiver.url).run_once()
+    totals = Shipper(db_path, receiver.url, on_rejected="skip-all").run_once()
+    assert totals["logs"]["rejected"] == 30
+    status = cursor(db_path)
+    assert (status["log_id"], status["logs_rejected"], status["last_success"]) == (30, 30, None)
