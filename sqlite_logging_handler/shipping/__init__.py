@@ -15,6 +15,7 @@ from .destination import Delivery, Destination, SourceInfo, destination_for
 from .errors import (
     DestinationRefusedError,
     DestinationUnavailableError,
+    RequestTooLargeError,
     RowsRejectedError,
     ShippingError,
     ShippingStoppedError,
@@ -34,6 +35,7 @@ __all__ = [
     "OTLPDestination",
     "PostgresDestination",
     "Progress",
+    "RequestTooLargeError",
     "RowsRejectedError",
     "Shipper",
     "ShippingError",

@@ -157,9 +157,11 @@ def exception_parts(text: str) -> tuple[str | None, str | None]:
 
     The exception line is the first unindented line after the last frame (``  File``
     line), as ``traceback.format_exception`` writes it: ``module.Type: message``, the
-    message possibly running over further lines. Without frames, the first line.
+    message possibly running over further lines. Without frames, the first line. An
+    exception group's is its own line (``ExceptionGroup: many (2 sub-exceptions)``),
+    not its sub-exceptions'.
     """
-    lines = text.rstrip("\n").splitlines()
+    lines = _outermost_group(text.rstrip("\n").splitlines())
     start = 0
     for index, line in enumerate(lines):
         if line.startswith('  File "'):
@@ -173,3 +175,20 @@ def exception_parts(text: str) -> tuple[str | None, str | None]:
     if not sep:
         return kind.strip() or None, rest or None
     return kind.strip(), f"{message}\n{rest}" if rest else message
+
+
+def _outermost_group(lines: list[str]) -> list[str]:
+    """The lines of the last exception group's own traceback, without the ``  | `` margin.
+
+    ``traceback`` draws a group as ``  + Exception Group Traceback ...``, then its
+    frames and its line behind ``  | ``, then each sub-exception after ``  +-+---``.
+    """
+    starts = [i for i, line in enumerate(lines) if line.startswith("  + Exception Group Traceback")]
+    if not starts or any(line[:1].strip() for line in lines[starts[-1] + 1 :]):
+        return lines  # no group, or one that led to a later exception (the last is ours)
+    own = []
+    for line in lines[starts[-1] + 1 :]:
+        if line.startswith("  +-"):
+            break
+        own.append(line[4:] if line.startswith("  | ") else line)
+    return own

@@ -13,22 +13,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import signal
 import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from .._render import table
+from .._times import format_time
 from .cursors import shipping_status
 from .destination import Destination, destination_for
 from .shipper import Progress, Shipper
 
 __all__ = ["add_ship_command"]
 
+#: Seconds ``--once`` retries an unreachable destination unless told otherwise.
+ONCE_RETRY_FOR = 300.0
 Command = Callable[[argparse.Namespace, TextIO], int]
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -73,13 +76,14 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         "--batch-size", type=_positive_int, help="rows per request (otlp: 1000, postgres: 5000)"
     )
     parser.add_argument(
-        "--on-rejected", choices=("skip", "stop"), default="skip",
-        help="rows the destination refuses as data: skip them (counted) or stop (skip)",
+        "--on-rejected", choices=("skip", "stop", "skip-all"), default="skip",
+        help="rows the destination refuses as data: skip them (counted), stop, or "
+        "skip-all: skip even when it refuses every row (default: skip)",
     )  # fmt: skip
     parser.add_argument(
-        "--retry-for", type=float, metavar="SECONDS",
-        help="give up on an unreachable destination after this long "
-        "(default: never; 300 with --once)",
+        "--retry-for", type=_seconds, metavar="SECONDS",
+        help="give up on an unreachable destination after this long: 0 at the first "
+        "failure, inf never (default: never; 300 with --once)",
     )  # fmt: skip
     parser.add_argument("--name", help="store the cursor under this name (default: the URL)")
     parser.add_argument("--progress", action="store_true", help="a progress line on stderr")
@@ -100,12 +104,30 @@ def _positive_int(text: str) -> int:
     return int(text)
 
 
-def _ship(args: argparse.Namespace, out: TextIO) -> int:
-    from .. import cli  # imported here: cli imports this module
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:  # also NaN
+        msg = f"expected a number of seconds, 0 or more, or inf, not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return seconds
 
-    path = cli.database(args)
+
+def _retry_for(seconds: float | None, once: bool) -> float | None:
+    """``--retry-for`` as ``Shipper`` takes it: None retries forever."""
+    if seconds is None:
+        return ONCE_RETRY_FOR if once else None
+    return None if math.isinf(seconds) else seconds
+
+
+def _ship(args: argparse.Namespace, out: TextIO) -> int:
+    from ..cli._args import check_database  # imported here: cli imports this module
+
+    path = check_database(args)  # a missing one says how to give one, as elsewhere
     if args.status:
-        return _status(path, args.json, out)
+        return _status(path, args.json, out, utc=args.utc)
     if args.kind is None:
         print(
             "sqlite-logs ship: error: give a destination (otlp, postgres) or --status",
@@ -120,7 +142,7 @@ def _ship(args: argparse.Namespace, out: TextIO) -> int:
         resource=dict(args.resource),
         batch_size=args.batch_size,
         on_rejected=args.on_rejected,
-        retry_for=args.retry_for if args.retry_for or not args.once else 300.0,
+        retry_for=_retry_for(args.retry_for, args.once),
         name=args.name,
         on_progress=console.progress if args.progress else None,
         report=console.report,
@@ -128,6 +150,8 @@ def _ship(args: argparse.Namespace, out: TextIO) -> int:
     in_main_thread = threading.current_thread() is threading.main_thread()
     if in_main_thread:  # systemd stops services with SIGTERM: stop cleanly, exit 0
         previous = signal.signal(signal.SIGTERM, lambda *_: shipper.stop())
+    if not args.once:  # a service's log says what it ships where, from where
+        console.report(_starting(shipper))
     try:
         if args.once:
             totals = shipper.run_once()
@@ -138,14 +162,41 @@ def _ship(args: argparse.Namespace, out: TextIO) -> int:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
         console.end()
-    logs, metrics = totals["logs"], totals["metrics"]
-    print(
-        f"shipped {logs['shipped']:,} log rows and {metrics['shipped']:,} metric rows to "
-        f"{shipper.destination.key}; {logs['pruned'] + metrics['pruned']:,} deleted before "
-        f"shipping, {logs['rejected'] + metrics['rejected']:,} rejected",
-        file=out,
+        if not args.once:
+            console.report(f"stopped: {summary(shipper.totals())}{_tail(shipper.totals())}")
+    print(f"{summary(totals)} to {shipper.destination.key}{_tail(totals)}", file=out)
+    rejected = totals["logs"]["rejected"] + totals["metrics"]["rejected"]
+    return 1 if rejected else 0  # rows refused and skipped: done, but not cleanly
+
+
+def _starting(shipper: Shipper) -> str:
+    status = shipper.status()
+    return (
+        f"shipping {shipper.database} (instance {shipper.info.instance_id}) to "
+        f"{shipper.destination.key}: log rows after {status['log_id']}, metric rows after "
+        f"{status['metric_id']} ({status['logs_behind'] + status['metrics_behind']:,} "
+        "behind), then each new commit"
     )
-    return 0
+
+
+def summary(totals: dict[str, dict[str, int]]) -> str:
+    """What a run did: "shipped 3 log rows (1 already there) and 0 metric rows"."""
+    said = []
+    for kind, row in (("logs", "log"), ("metrics", "metric")):
+        counts = totals[kind]
+        text = f"{counts['shipped']:,} {row} rows"
+        if counts["duplicates"]:  # PostgreSQL: acknowledged, but it had them already
+            text += f" ({counts['duplicates']:,} already there)"
+        said.append(text)
+    return f"shipped {' and '.join(said)}"
+
+
+def _tail(totals: dict[str, dict[str, int]]) -> str:
+    logs, metrics = totals["logs"], totals["metrics"]
+    return (
+        f"; {logs['pruned'] + metrics['pruned']:,} deleted before shipping, "
+        f"{logs['rejected'] + metrics['rejected']:,} rejected"
+    )
 
 
 def _destination(args: argparse.Namespace) -> Destination:
@@ -159,7 +210,7 @@ def _destination(args: argparse.Namespace) -> Destination:
     return destination
 
 
-def _status(path: str, as_json: bool, out: TextIO) -> int:
+def _status(path: str, as_json: bool, out: TextIO, *, utc: bool = False) -> int:
     statuses = shipping_status(path)
     if as_json:
         for status in statuses:
@@ -177,9 +228,9 @@ def _status(path: str, as_json: bool, out: TextIO) -> int:
     print(table(headers, rows), file=out)
     for s in statuses:
         print(f"\n{s['destination']}", file=out)
-        print(f"  last success  {_when(s['last_success'])}", file=out)
+        print(f"  last success  {_when(s['last_success'], utc)}", file=out)
         error = (
-            f"{_when(s['last_error_at'])}: {_printable(s['last_error'])}"
+            f"{_when(s['last_error_at'], utc)}: {_printable(s['last_error'])}"
             if s["last_error"]
             else "-"
         )
@@ -187,11 +238,11 @@ def _status(path: str, as_json: bool, out: TextIO) -> int:
     return 0
 
 
-def _when(epoch: float | None) -> str:
+def _when(epoch: float | None, utc: bool) -> str:
+    """A moment as the other subcommands show times (local with offset, or --utc)."""
     if epoch is None:
         return "never"
-    moment = datetime.fromtimestamp(epoch, UTC)
-    return f"{moment:%Y-%m-%d %H:%M:%S} UTC ({_ago(time.time() - epoch)} ago)"
+    return f"{format_time(epoch, utc=utc)} ({_ago(time.time() - epoch)} ago)"
 
 
 def _ago(seconds: float) -> str:

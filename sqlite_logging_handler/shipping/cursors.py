@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import schema
-from ..exceptions import SQLiteLoggingError
+from ..exceptions import SchemaVersionError, SQLiteLoggingError
+from .errors import one_line
 from .source import RowSource
 
 __all__ = [
@@ -59,10 +60,14 @@ class Cursor:
 
 
 def open_log_database(database: str | os.PathLike[str]) -> sqlite3.Connection:
-    """A write connection to an existing log database, upgraded to the current schema.
+    """A write connection to an existing log database of the current schema version.
+
+    A shipper never upgrades a database: the application writing it may still run the
+    version of this package that wrote it, which could then no longer open it.
 
     Raises:
         FileNotFoundError: no such file (a shipper never creates a database).
+        SchemaVersionError: an older schema (run ``sqlite-logs upgrade`` first) or a newer.
         SQLiteLoggingError: the file is not a log database, or cannot be written.
     """
     path = os.fspath(database)
@@ -78,7 +83,7 @@ def open_log_database(database: str | os.PathLike[str]) -> sqlite3.Connection:
         if "logs" not in tables:
             msg = f"{path!r} has no log tables: is it a database written by SQLiteHandler?"
             raise SQLiteLoggingError(msg)
-        schema.retry_while_busy(lambda: schema.ensure_schema(conn), WRITE_TIMEOUT)
+        _check_version(conn, path)
     except sqlite3.Error as exc:
         conn.close()
         msg = f"cannot use {path!r} as a log database to ship from: {exc}"
@@ -87,6 +92,23 @@ def open_log_database(database: str | os.PathLike[str]) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+def _check_version(conn: sqlite3.Connection, path: str) -> None:
+    version = schema.schema_version(conn)
+    if version > schema.SCHEMA_VERSION:
+        msg = (
+            f"{path!r} has schema version {version}, newer than this package's "
+            f"{schema.SCHEMA_VERSION}: upgrade sqlite-logging-handler to ship from it"
+        )
+        raise SchemaVersionError(msg)
+    if version < schema.SCHEMA_VERSION:
+        msg = (
+            f"{path!r} has schema version {version}; shipping needs version "
+            f"{schema.SCHEMA_VERSION} (its ship_cursors table). Upgrade it once the "
+            f"applications writing it run this version: sqlite-logs --db {path} upgrade"
+        )
+        raise SchemaVersionError(msg)
 
 
 class CursorStore:
@@ -109,20 +131,24 @@ class CursorStore:
     def advance(
         self, table: str, last: int, *, shipped: int, pruned: int = 0, rejected: int = 0
     ) -> None:
-        """Move ``table``'s cursor to ``last`` (never back) and add to its counts."""
+        """Move ``table``'s cursor to ``last`` (never back) and add to its counts.
+
+        ``last_success`` is the time of this move if the destination accepted a row
+        (``shipped``): rows only rejected or pruned are no success.
+        """
         p = _PREFIX[table]
         self._write(
             f"UPDATE {_TABLE} SET {p}_id = max({p}_id, ?), {table}_shipped = {table}_shipped + ?, "
             f"{table}_pruned = {table}_pruned + ?, {table}_rejected = {table}_rejected + ?, "
-            "last_success = ? WHERE destination = ?",
-            (last, shipped, pruned, rejected, time.time(), self.destination),
+            "last_success = CASE WHEN ? > 0 THEN ? ELSE last_success END WHERE destination = ?",
+            (last, shipped, pruned, rejected, shipped, time.time(), self.destination),
         )
 
     def record_error(self, message: str) -> None:
         """Keep ``message`` as the destination's last error (shown by ``ship --status``)."""
         self._write(
             f"UPDATE {_TABLE} SET last_error = ?, last_error_at = ? WHERE destination = ?",
-            (message[:_MAX_ERROR], time.time(), self.destination),
+            (one_line(message)[:_MAX_ERROR], time.time(), self.destination),
         )
 
     def close(self) -> None:

@@ -4,6 +4,8 @@
   a database restarting); the rows stay behind the cursor.
 - ``RowsRejectedError``: the destination refused these rows as data (HTTP 400, a value
   PostgreSQL cannot store); the shipper isolates the rows at fault and skips or stops.
+  ``RequestTooLargeError`` (rows too large for one request, found before sending or
+  answered 413) is one of these: the shipper splits the rows, never re-sending a part.
 - ``DestinationRefusedError``: the destination refuses to work at all (a wrong URL, a denied
   login, HTTP 404 or 500); retrying cannot help and skipping would drop everything, so
   the shipper stops with the destination's message.
@@ -16,10 +18,17 @@ from ..exceptions import SQLiteLoggingError
 __all__ = [
     "DestinationRefusedError",
     "DestinationUnavailableError",
+    "RequestTooLargeError",
     "RowsRejectedError",
     "ShippingError",
     "ShippingStoppedError",
+    "one_line",
 ]
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: a server's multi-line message (libpq's hints) joined by "; "."""
+    return "; ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
 class ShippingError(SQLiteLoggingError):
@@ -41,6 +50,14 @@ class DestinationUnavailableError(ShippingError):
 
 class RowsRejectedError(ShippingError):
     """The destination refused the rows it was sent, as data; retrying them cannot help."""
+
+
+class RequestTooLargeError(RowsRejectedError):
+    """The rows are too large for one request (nothing was accepted): send fewer at a time.
+
+    A single row too large is rejected like a row refused as data, but says nothing
+    about the destination's health.
+    """
 
 
 class DestinationRefusedError(ShippingError):

@@ -10,6 +10,7 @@ Needs the ``[otlp]`` extra (``opentelemetry-proto``).
 
 from __future__ import annotations
 
+import base64
 import gzip
 import http.client
 import json
@@ -17,7 +18,7 @@ import os
 import ssl
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
@@ -29,15 +30,23 @@ from ._backoff import parse_retry_after
 from ._otlp_logs import LogEncoder
 from ._otlp_metrics import MetricEncoder
 from .destination import Delivery, SourceInfo, parse_key_values, public_url
-from .errors import DestinationRefusedError, DestinationUnavailableError, RowsRejectedError
+from .errors import (
+    DestinationRefusedError,
+    DestinationUnavailableError,
+    RequestTooLargeError,
+    RowsRejectedError,
+    one_line,
+)
 from .source import Row
 
 __all__ = ["DEFAULT_MAX_REQUEST_BYTES", "OTLPDestination"]
 
 #: Largest request body sent (bytes, before compression): the gRPC default message limit
 #: (4 MiB) that a collector forwarding over OTLP/gRPC is held to, well under its HTTP
-#: receiver's default 20 MiB. A larger batch is split in two until it fits.
+#: receiver's default 20 MiB. The shipper halves a larger batch until it fits.
 DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
+#: The smallest ``max_request_bytes`` accepted: room for a resource and one short record.
+MIN_REQUEST_BYTES = 1024
 #: gzip level: 1 shrinks log batches about 13x (level 6: 15x) for 40 % of level 6's CPU.
 GZIP_LEVEL = 1
 RETRYABLE = frozenset({429, 502, 503, 504})
@@ -56,10 +65,13 @@ class OTLPDestination:
         endpoint: the base URL, e.g. ``http://collector:4318`` (``/v1/logs`` and
             ``/v1/metrics`` are appended, as for ``OTEL_EXPORTER_OTLP_ENDPOINT``).
         headers: extra request headers (e.g. authentication); default from
-            ``$OTEL_EXPORTER_OTLP_HEADERS``.
-        timeout: seconds to wait for a response before retrying.
+            ``$OTEL_EXPORTER_OTLP_HEADERS`` (given, they replace it, as in the SDKs).
+            ``user:password@`` in the endpoint is sent as HTTP Basic authentication
+            (as curl does), unless ``headers`` has an ``Authorization``.
+        timeout: seconds to wait for a response before retrying (more than 0; a request
+            that timed out after the collector took it is sent again: at least once).
         compression: ``"gzip"`` or ``"none"``.
-        max_request_bytes: largest protobuf body per request (bytes).
+        max_request_bytes: largest protobuf body per request (bytes, at least 1024).
 
     Raises:
         ValueError: an endpoint that is not an http(s) URL, or a bad option.
@@ -78,6 +90,7 @@ class OTLPDestination:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             msg = f"an OTLP endpoint is an http(s) URL (http://collector:4318), not {endpoint!r}"
             raise ValueError(msg)
+        _check_options(timeout, max_request_bytes)
         if compression not in ("gzip", "none"):
             msg = f"compression must be 'gzip' or 'none', not {compression!r}"
             raise ValueError(msg)
@@ -94,6 +107,12 @@ class OTLPDestination:
             "User-Agent": f"sqlite-logging-handler/{__version__}",
             **(env_headers if headers is None else dict(headers)),
         }
+        if parts.username is not None and not any(
+            name.lower() == "authorization" for name in self._headers
+        ):  # as curl does (OTel SDKs drop them): a header given explicitly wins
+            pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+            token = base64.b64encode(pair.encode()).decode("ascii")
+            self._headers["Authorization"] = f"Basic {token}"
         if compression == "gzip":
             self._headers["Content-Encoding"] = "gzip"
         self._gzip = compression == "gzip"
@@ -109,20 +128,22 @@ class OTLPDestination:
         self._encoders = {"logs": LogEncoder(source), "metrics": MetricEncoder(source)}
 
     def send(self, table: str, rows: Sequence[Row]) -> Delivery:
-        """Send ``rows`` of ``table`` in as many requests as their size needs."""
+        """Send ``rows`` of ``table`` in one request.
+
+        Raises:
+            RequestTooLargeError: they encode to more than ``max_request_bytes`` (nothing
+                was sent), or the collector answered 413: the shipper sends fewer.
+        """
         body = self._encoders[table].encode(rows).SerializeToString()
-        if len(body) <= self.max_request_bytes:
-            return self._post(table, body)
-        if len(rows) == 1:
+        if len(body) > self.max_request_bytes:
+            row = table.rstrip("s")
+            what = f"{row} row {rows[0][0]} encodes" if len(rows) == 1 else f"{row} rows encode"
             msg = (
-                f"{table} row {rows[0][0]} encodes to {len(body):,} bytes, more than the "
-                f"{self.max_request_bytes:,} a request may carry"
+                f"{what} to {len(body):,} bytes, more than the "
+                f"{self.max_request_bytes:,} a request may carry (max_request_bytes)"
             )
-            raise RowsRejectedError(msg)
-        middle = len(rows) // 2
-        first, second = self.send(table, rows[:middle]), self.send(table, rows[middle:])
-        message = "; ".join(m for m in (first.message, second.message) if m) or None
-        return Delivery(first.rejected + second.rejected, message)
+            raise RequestTooLargeError(msg)
+        return self._post(table, body)
 
     def close(self) -> None:
         """Close the connection. Idempotent."""
@@ -155,6 +176,14 @@ class OTLPDestination:
         except _STALE:
             self.close()
             raise
+        except TimeoutError as exc:
+            self.close()
+            msg = (
+                f"no answer from the collector at {self._url(path)} within {self.timeout:g} s "
+                "(sent again: if it took them, these rows arrive twice, with the same "
+                "log.record.uid)"
+            )
+            raise DestinationUnavailableError(msg) from exc
         except (OSError, http.client.HTTPException) as exc:
             self.close()
             msg = f"cannot reach the collector at {self._url(path)}: {exc}"
@@ -178,7 +207,9 @@ class OTLPDestination:
             raise DestinationUnavailableError(
                 msg, parse_retry_after(response.getheader("Retry-After"))
             )
-        if status in (400, 413):  # the data, or its size: isolate the rows at fault
+        if status == 413:  # too large for this collector: the shipper sends fewer rows
+            raise RequestTooLargeError(msg)
+        if status == 400:  # the data: the shipper isolates the rows at fault
             raise RowsRejectedError(msg)
         raise DestinationRefusedError(msg)
 
@@ -201,6 +232,22 @@ class OTLPDestination:
         """The URL of ``path`` on this endpoint, without credentials (for messages)."""
         parts = urlsplit(public_url(self.endpoint))
         return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def _check_options(timeout: object, max_request_bytes: object) -> None:
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+        msg = f"timeout must be a positive number of seconds, not {timeout!r}"
+        raise ValueError(msg)
+    if (
+        isinstance(max_request_bytes, bool)
+        or not isinstance(max_request_bytes, int)
+        or max_request_bytes < MIN_REQUEST_BYTES
+    ):
+        msg = (
+            f"max_request_bytes must be a whole number of bytes, at least "
+            f"{MIN_REQUEST_BYTES:,}, not {max_request_bytes!r}"
+        )
+        raise ValueError(msg)
 
 
 def _partial_success(table: str, payload: bytes) -> Delivery:
@@ -229,7 +276,7 @@ def _error_message(payload: bytes, content_type: str) -> str:
             return str(json.loads(payload).get("message", ""))[:500]
         except (ValueError, AttributeError):
             pass
-    return payload.decode("utf-8", "replace").strip()[:500]
+    return one_line(payload.decode("utf-8", "replace"))[:500]
 
 
 def _status_message(payload: bytes) -> str | None:

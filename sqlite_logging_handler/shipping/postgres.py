@@ -20,7 +20,12 @@ from psycopg import errors as pg_errors
 from .. import schema
 from .._text import readable_json_text
 from .destination import Delivery, SourceInfo, public_url
-from .errors import DestinationRefusedError, DestinationUnavailableError, RowsRejectedError
+from .errors import (
+    DestinationRefusedError,
+    DestinationUnavailableError,
+    RowsRejectedError,
+    one_line,
+)
 from .source import Row
 
 __all__ = ["DDL", "PostgresDestination"]
@@ -170,7 +175,7 @@ class PostgresDestination:
         where = (
             f"PostgreSQL at {public_url(self.url) if '://' in self.url else _safe_dsn(self.url)}"
         )
-        message = f"{where}: {str(exc).strip() or type(exc).__name__}"
+        message = f"{where}: {one_line(str(exc)) or type(exc).__name__}"
         if isinstance(exc, pg_errors.InvalidPassword | pg_errors.InvalidAuthorizationSpecification):
             self.close()
             return DestinationRefusedError(message)

@@ -10,6 +10,7 @@ next commit (``_wakeup``), so it costs nothing while the application is quiet.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -17,18 +18,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import schema
-from ._backoff import Backoff
+from ..exceptions import SQLiteLoggingError
+from ._lock import DestinationLock
+from ._parts import Acknowledged, PartSender
 from ._readahead import ReadAhead
+from ._retry import Retrier, StopRequestedError
 from ._wakeup import ChangeWaiter
 from .cursors import CursorStore, cursor_status, open_log_database, read_cursors
 from .destination import Delivery, Destination, SourceInfo, destination_for, resource_attributes
-from .errors import (
-    DestinationRefusedError,
-    DestinationUnavailableError,
-    RowsRejectedError,
-    ShippingError,
-    ShippingStoppedError,
-)
+from .errors import ShippingError, ShippingStoppedError, one_line
 from .source import TABLES, Batch, Row, RowSource
 
 __all__ = ["Progress", "Shipper"]
@@ -40,9 +38,7 @@ IDLE_RECHECK = 30.0
 #: Seconds waited after a commit wakes an idle shipper, so that the commits of a busy
 #: application (a few a second per handler) go out together rather than one request each.
 LINGER = 0.2
-#: Seconds between two reports of the same ongoing outage.
-REPORT_EVERY = 60.0
-ON_REJECTED = ("skip", "stop")
+ON_REJECTED = ("skip", "stop", "skip-all")
 _ROW = {"logs": "log", "metrics": "metric"}  # "log row 12", "500 metric rows"
 
 
@@ -55,10 +51,6 @@ class Progress:
     rejected: int
     behind: int
     seconds: float
-
-
-class _StopRequestedError(Exception):
-    """stop() was called while a batch was in flight; its rows stay behind the cursor."""
 
 
 class Shipper:
@@ -76,9 +68,13 @@ class Shipper:
         batch_size: most rows per request (default: the destination's ``batch_size``,
             1000 for OTLP, 5000 for PostgreSQL; OTLP requests are also split by size).
         on_rejected: what to do with rows the destination refuses as data (HTTP 400):
-            ``"skip"`` them (counted, reported) or ``"stop"`` before them.
+            ``"skip"`` them (counted, reported) or ``"stop"`` before them. With
+            ``"skip"``, a destination refusing every row (10 in a row, none accepted)
+            stops the shipper before them; ``"skip-all"`` skips those too (for rows
+            known to be at fault).
         retry_for: seconds to keep retrying an unavailable destination before stopping
-            (None: forever; the rows wait safely in the database meanwhile).
+            (0: stop at the first failure; None or ``math.inf``: forever; the rows wait
+            safely in the database meanwhile).
         name: the name the cursor is stored under (default: the destination's URL
             without credentials); give one to keep a cursor when the URL changes.
         on_progress: called with a ``Progress`` after each batch.
@@ -87,8 +83,13 @@ class Shipper:
         poll_interval: seconds between checks for new rows where the kernel cannot
             signal commits (not Linux).
 
+    One shipper per destination: a second one for the same database and cursor name
+    (in this process or another) is refused while the first runs (a lock file beside
+    the database, ``<database>-ship-<hash>.lock``, removed at ``close()``).
+
     Raises:
         FileNotFoundError: the database does not exist.
+        ShippingError: another shipper is shipping this database to this destination.
         SQLiteLoggingError: it is not a log database, or cannot be written (the cursor
             lives in it).
         ValueError: a bad option or destination URL.
@@ -114,8 +115,8 @@ class Shipper:
         if on_rejected not in ON_REJECTED:
             msg = f"on_rejected must be one of {ON_REJECTED}, not {on_rejected!r}"
             raise ValueError(msg)
-        if retry_for is not None and not retry_for > 0:
-            msg = f"retry_for must be a positive number of seconds or None, not {retry_for!r}"
+        if retry_for is not None and not retry_for >= 0:
+            msg = f"retry_for must be a number of seconds (0 or more) or None, not {retry_for!r}"
             raise ValueError(msg)
         self.destination = (
             destination_for(destination) if isinstance(destination, str) else destination
@@ -124,28 +125,42 @@ class Shipper:
         preferred = getattr(self.destination, "batch_size", 1000)
         self.batch_size: int = batch_size if batch_size is not None else int(preferred)
         self.on_rejected = on_rejected
-        self.retry_for = retry_for
+        self.retry_for = None if retry_for is not None and math.isinf(retry_for) else retry_for
         self._on_progress = on_progress
         self._report_line = report or _log.warning
         self._source = RowSource(self.database)
         self._ahead = ReadAhead(self.database)
         conn = open_log_database(self.database)
+        lock = None
         try:
+            lock = DestinationLock(self.database, name or self.destination.key)
             instance = schema.instance_id(conn) or ""
             self._cursors = CursorStore(conn, name or self.destination.key)
             self._waiter = ChangeWaiter(self.database, poll_interval)
         except BaseException:
             conn.close()
+            if lock is not None:
+                lock.release()
             raise
+        self._lock = lock
+        self._identity = file_identity(self.database)
+        self._resource_options = (service_name, resource)
         self.info = SourceInfo(
             self.database, instance, resource_attributes(instance, service_name, resource)
         )
+        self._waiting_for: str | None = None  # why a replaced database is not followed yet
         self._closed = False
         self._stopping = False
         self._opened = False
-        self._backoff = Backoff()
-        self._failing_since: float | None = None
-        self._last_report = 0.0
+        self._retrier = Retrier(
+            self.destination.key,
+            self._cursors,
+            self._waiter,
+            self._report,
+            self.retry_for,
+            lambda: self._stopping,
+        )
+        self._parts = PartSender(self._send, self._acknowledge, on_rejected, self.destination.key)
         self._started = time.monotonic()
         self._counts = {
             t: {"shipped": 0, "pruned": 0, "rejected": 0, "duplicates": 0} for t in TABLES
@@ -153,8 +168,15 @@ class Shipper:
 
     # -- public -------------------------------------------------------------------------
 
-    def run(self) -> None:
+    def run(self) -> dict[str, dict[str, int]]:
         """Ship until ``stop()``: everything committed, then each new commit as it comes.
+
+        Like ``tail -F``, it notices the database being replaced (deleted and created
+        again, or renamed over): once the old file's committed rows are shipped, it says
+        so and follows the new file, from that file's own cursor (a new instance id).
+
+        Returns:
+            What was done, as ``run_once()`` returns it.
 
         Raises:
             ShippingStoppedError: the destination refused permanently, ``retry_for`` ran out,
@@ -163,14 +185,16 @@ class Shipper:
         self._check_open()
         try:
             while not self._stopping:
-                if not self._round():
-                    self._waiter.wait(IDLE_RECHECK)
-                    # Let the commits of the next moment join this one's in one request.
-                    self._waiter.pause(LINGER)
-        except _StopRequestedError:
+                if self._round() or self._follow_replacement():
+                    continue
+                self._waiter.wait(IDLE_RECHECK)
+                # Let the commits of the next moment join this one's in one request.
+                self._waiter.pause(LINGER)
+        except StopRequestedError:
             pass
         finally:
             self.close()
+        return self.totals()
 
     def run_once(self) -> dict[str, dict[str, int]]:
         """Ship every row committed when called, then return (a catch-up run).
@@ -187,10 +211,14 @@ class Shipper:
             upto = {table: self._source.top(table) for table in TABLES}
             while not self._stopping and self._round(upto):
                 pass
-        except _StopRequestedError:
+        except StopRequestedError:
             pass
         finally:
             self.close()
+        return self.totals()
+
+    def totals(self) -> dict[str, dict[str, int]]:
+        """Per table: rows ``shipped``, ``pruned``, ``rejected`` and ``duplicates`` so far."""
         return {table: dict(counts) for table, counts in self._counts.items()}
 
     def stop(self) -> None:
@@ -225,8 +253,46 @@ class Shipper:
         self._source.close()
         self._cursors.close()
         self._waiter.close()
+        self._lock.release()
 
     # -- the loop ----------------------------------------------------------------------
+
+    def _follow_replacement(self) -> bool:
+        """Switch to a new file at the database's path, if there is one; whether it did."""
+        identity = file_identity(self.database)
+        if identity == self._identity:
+            return False
+        try:
+            if identity is None:
+                raise FileNotFoundError(self.database)
+            conn = open_log_database(self.database)
+        except (OSError, SQLiteLoggingError) as exc:
+            why = "it is gone" if identity is None else f"not a log database yet: {exc}"
+            if why != self._waiting_for:
+                self._waiting_for = why
+                self._report(f"{self.database} was replaced ({why}); waiting for the new one")
+            return False
+        try:
+            instance = schema.instance_id(conn) or ""
+            cursors = CursorStore(conn, self._cursors.destination)
+        except BaseException:
+            conn.close()
+            raise
+        for old in (self._ahead, self._source, self._cursors):
+            old.close()
+        self._source, self._ahead = RowSource(self.database), ReadAhead(self.database)
+        self._cursors = self._retrier.cursors = cursors
+        previous, self._identity, self._waiting_for = self.info.instance_id, identity, None
+        attributes = resource_attributes(instance, *self._resource_options)
+        self.info = SourceInfo(self.database, instance, attributes)
+        self._opened = False  # the destination learns the new instance before sending
+        cursor = cursors.load()
+        self._report(
+            f"{self.database} was replaced by a new database (instance {instance}, was "
+            f"{previous}): following it from log row {cursor.log_id}, metric row "
+            f"{cursor.metric_id}"
+        )
+        return True
 
     def _check_open(self) -> None:
         if self._closed:
@@ -236,7 +302,7 @@ class Shipper:
     def _round(self, upto: Mapping[str, int] | None = None) -> bool:
         """One batch of each table; whether anything moved."""
         if not self._opened:
-            self._retrying(lambda: self.destination.open(self.info))
+            self._retrier.run(lambda: self.destination.open(self.info))
             self._opened = True
         moved = False
         cursor = self._cursors.load()
@@ -258,116 +324,36 @@ class Shipper:
         return moved
 
     def _ship(self, batch: Batch) -> None:
-        outcomes, refused = self._deliver(batch.table, batch.rows)
-        shipped = rejected = 0
-        for count, delivery in outcomes:
-            shipped += count - delivery.rejected
-            rejected += delivery.rejected
-            self._counts[batch.table]["duplicates"] += delivery.duplicates
-        if refused is None:
-            self._acknowledge(batch, len(batch.rows), shipped, rejected)
-            return
-        index, reason = refused  # on_rejected="stop": keep what came before, stop there
-        self._acknowledge(batch, index, shipped, rejected)
-        message = f"{_ROW[batch.table]} row {batch.rows[index][0]} was rejected: {reason}"
-        self._cursors.record_error(message)
-        raise ShippingStoppedError(message)
+        try:
+            self._parts.ship(batch)
+        except ShippingStoppedError as exc:
+            self._cursors.record_error(str(exc))
+            raise
 
-    def _acknowledge(self, batch: Batch, count: int, shipped: int, rejected: int) -> None:
-        """Move the cursor past the first ``count`` rows of ``batch`` (all: to its end)."""
-        if count == len(batch.rows):
-            last = batch.last
-        else:
-            last = int(batch.rows[count - 1][0]) if count else batch.after
-        if last == batch.after:
-            return
-        pruned = last - batch.after - count
-        self._cursors.advance(batch.table, last, shipped=shipped, pruned=pruned, rejected=rejected)
-        counts = self._counts[batch.table]
+    def _acknowledge(self, done: Acknowledged) -> None:
+        """Move the cursor past ``done`` (acknowledged, or rows skipped) and count it."""
+        pruned = done.last - done.after - done.rows
+        shipped = done.rows - done.rejected
+        self._cursors.advance(
+            done.table, done.last, shipped=shipped, pruned=pruned, rejected=done.rejected
+        )
+        counts = self._counts[done.table]
         counts["shipped"] += shipped
         counts["pruned"] += pruned
-        counts["rejected"] += rejected
+        counts["rejected"] += done.rejected
+        counts["duplicates"] += done.duplicates
         if pruned:
             self._report(
-                f"{pruned:,} {_ROW[batch.table]} rows were deleted (retention, max_rows or prune) "
-                f"before they were shipped: missing from ids {batch.after + 1}..{last}"
+                f"{pruned:,} {_ROW[done.table]} rows were deleted (retention, max_rows or prune) "
+                f"before they were shipped: missing from ids {done.after + 1}..{done.last}"
             )
-
-    def _deliver(
-        self, table: str, rows: Sequence[Row]
-    ) -> tuple[list[tuple[int, Delivery]], tuple[int, str] | None]:
-        """Send ``rows``, isolating the rows refused as data by halving the request.
-
-        Returns the acknowledged parts in row order (how many rows, what the destination
-        said), and, with ``on_rejected="stop"``, the index of the first refused row and
-        why (the parts before it were acknowledged; nothing after it was sent).
-        """
-        outcomes: list[tuple[int, Delivery]] = []
-        pending = [(0, len(rows))]
-        while pending:
-            start, stop = pending.pop()
-            try:
-                outcomes.append((stop - start, self._send(table, rows[start:stop])))
-            except RowsRejectedError as exc:
-                if stop - start > 1:
-                    middle = (start + stop) // 2
-                    pending += [(middle, stop), (start, middle)]
-                elif self.on_rejected == "stop":
-                    return outcomes, (start, str(exc))
-                else:
-                    self._report(
-                        f"{_ROW[table]} row {rows[start][0]} was rejected and skipped: {exc}"
-                    )
-                    outcomes.append((1, Delivery(rejected=1, message=str(exc))))
-        return outcomes, None
+        line = done.rejection_line()
+        if line:
+            self._cursors.record_error(line)
+            self._report(line)
 
     def _send(self, table: str, rows: Sequence[Row]) -> Delivery:
-        delivery: Delivery = self._retrying(lambda: self.destination.send(table, rows))
-        if delivery.rejected:
-            self._report(
-                f"{self.destination.key} dropped {delivery.rejected:,} of the {len(rows):,} "
-                f"{_ROW[table]} rows it accepted: {delivery.message or 'no reason given'}"
-            )
-        return delivery
-
-    def _retrying(self, action: Callable[[], Any]) -> Any:
-        """``action()``, retried with backoff while the destination is unavailable."""
-        while True:
-            if self._stopping:
-                raise _StopRequestedError
-            try:
-                result = action()
-            except DestinationUnavailableError as exc:
-                self._wait_to_retry(exc)
-                continue
-            except DestinationRefusedError as exc:
-                self._cursors.record_error(str(exc))
-                raise ShippingStoppedError(str(exc)) from exc
-            if self._failing_since is not None:
-                self._report(f"{self.destination.key} is reachable again")
-                self._failing_since = None
-            self._backoff.reset()
-            return result
-
-    def _wait_to_retry(self, exc: DestinationUnavailableError) -> None:
-        now = time.monotonic()
-        if self._failing_since is None:
-            self._failing_since = now
-            self._last_report = 0.0
-        self._cursors.record_error(str(exc))
-        waited = now - self._failing_since
-        if self.retry_for is not None and waited >= self.retry_for:
-            msg = f"gave up after retrying for {waited:.0f} s: {exc}"
-            self._cursors.record_error(msg)
-            raise ShippingStoppedError(msg) from exc
-        delay = self._backoff.next_delay(exc.retry_after)
-        if self.retry_for is not None:
-            delay = min(delay, self.retry_for - waited)
-        if now - self._last_report >= REPORT_EVERY:
-            self._last_report = now
-            self._report(f"{exc}; retrying in {delay:.1f} s (rows wait in the database)")
-        if self._waiter.pause(delay):
-            raise _StopRequestedError
+        return self._retrier.run(lambda: self.destination.send(table, rows))
 
     def _progress(self) -> None:
         if self._on_progress is None:
@@ -382,7 +368,16 @@ class Shipper:
         )
 
     def _report(self, line: str) -> None:
-        self._report_line(line)
+        self._report_line(one_line(line))
+
+
+def file_identity(path: str) -> tuple[int, int] | None:
+    """The device and inode of the file at ``path`` (None if there is none)."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def _check_rows(batch_size: object) -> None:

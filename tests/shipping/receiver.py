@@ -144,6 +144,7 @@ class OTLPReceiver:
             answer = Answer(
                 200, {"Content-Type": "application/x-protobuf"}, response.SerializeToString()
             )
+        if 200 <= answer.status < 300:  # taken (a partial success too: the rest is kept)
             with self.changed:
                 (self._add_logs if logs else self._add_points)(request)
         with self.changed:

@@ -165,3 +165,31 @@ def test_rows_deleted_at_the_end_before_shipping_are_counted_too(db_path, receiv
     totals = Shipper(db_path, receiver.url).run_once()
     assert totals["logs"]["pruned"] == 400  # ids 101..500: nothing left to ship, still counted
     assert shipping_status(db_path)[0]["log_id"] == 500
+
+
+def test_a_database_replaced_at_its_path_is_noticed_and_followed(db_path, receiver):
+    """As ``tail -F``: the new file is shipped too, from its own cursor, and it is said."""
+    handler = SQLiteHandler(db_path)
+    make_logger(handler).info("old file")
+    handler.close()
+    old_instance = instance_of(db_path)
+    reports: list[str] = []
+    with Running(Shipper(db_path, receiver.url, report=reports.append)):
+        assert receiver.wait_for(lambda: len(receiver.logs) == 1)
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(f"{db_path}{suffix}"):
+                os.remove(f"{db_path}{suffix}")
+        handler = SQLiteHandler(db_path)
+        log = make_logger(handler)
+        for i in range(5):
+            log.info("new file %d", i)
+        handler.close()
+        assert receiver.wait_for(lambda: len(receiver.logs) == 6, timeout=60)
+    new_instance = instance_of(db_path)
+    assert new_instance != old_instance
+    assert sorted(receiver.log_uids()) == sorted(
+        [f"{old_instance}:1"] + [f"{new_instance}:{i}" for i in range(1, 6)]
+    )
+    assert {r["resource"]["service.instance.id"] for r in receiver.logs[1:]} == {new_instance}
+    assert any(f"replaced by a new database (instance {new_instance}" in r for r in reports)
+    assert shipping_status(db_path)[0]["log_id"] == 5

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import sqlite3
 import subprocess
 import threading
@@ -12,7 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from sqlite_logging_handler import SQLiteHandler
+from sqlite_logging_handler import SQLiteHandler, cli
 from sqlite_logging_handler.shipping import Shipper, ShippingStoppedError, shipping_status
 from sqlite_logging_handler.shipping.postgres import DDL, NUL_STAND_IN
 
@@ -209,6 +210,19 @@ def test_a_table_of_another_layout_stops_the_shipper_with_the_reason(db_path, pg
     assert "does not exist" in status["last_error"]
 
 
+def test_a_reship_says_the_rows_were_already_there(db_path, pg_url, capsys):
+    handler = SQLiteHandler(db_path)
+    make_logger(handler).info("once")
+    handler.close()
+    command = ["--db", str(db_path), "ship", "postgres", pg_url, "--once"]
+    assert cli.main(command) == 0
+    assert capsys.readouterr().out.startswith("shipped 1 log rows and 0 metric rows to ")
+    assert cli.main([*command, "--name", "again"]) == 0  # a new cursor: all sent again
+    assert capsys.readouterr().out.startswith(
+        "shipped 1 log rows (1 already there) and 0 metric rows to "
+    )
+
+
 def test_the_documented_postgresql_schema_is_the_one_created():
     documented = (REPO / "docs" / "shipping.md").read_text()
     for statement in DDL:
@@ -223,3 +237,19 @@ def test_text_utf8_cannot_hold_is_shipped_as_backslashreplace_text(db_path, pg_u
     found = query(pg_url, "SELECT message, extra_data->>'comment' FROM logs ORDER BY source_id")
     assert found == [("rejected", "nice \\ud83d"), ("ok\\xff!", "nice \\ud83d")]
     assert query(pg_url, "SELECT tags->>'t' FROM metrics") == [("\\udc80",)]
+
+
+def test_libpqs_multi_line_errors_are_one_line_everywhere(db_path):
+    handler = SQLiteHandler(db_path)
+    make_logger(handler).info("x")
+    handler.close()
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    reports: list[str] = []
+    url = f"postgresql://postgres@127.0.0.1:{port}/logs"
+    with pytest.raises(ShippingStoppedError) as stopped:
+        Shipper(db_path, url, retry_for=1.0, report=reports.append).run_once()
+    (status,) = shipping_status(db_path)
+    said = [str(stopped.value), status["last_error"], *reports]
+    assert all("Is the server running" in line and "\n" not in line for line in said), said

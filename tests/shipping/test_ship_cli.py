@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import signal
+import sqlite3
 import subprocess
+import time
 
 import pytest
 
 from sqlite_logging_handler import SQLiteHandler, cli
+from sqlite_logging_handler.exceptions import SchemaVersionError
 from sqlite_logging_handler.shipping import Shipper
 
 from ..conftest import PYTHON, child_env, make_logger, rows
@@ -53,7 +57,7 @@ def test_status_before_and_after_shipping(db_path, receiver, capsys):
     ]
     assert lines[2].split() == ["otlp", f"{receiver.url}/", "logs", "30", "5", "30", "0", "0"]
     assert lines[3].split() == ["otlp", f"{receiver.url}/", "metrics", "0", "0", "0", "0", "0"]
-    assert "last success  20" in out and "UTC" in out
+    assert "last success  20" in out and "+00:00 (" in out  # local time (TZ=UTC here)
     assert "last error    -" in out
 
     assert cli.main(["--db", str(db_path), "ship", "--status", "--json"]) == 0
@@ -140,6 +144,14 @@ def test_sigterm_stops_a_running_shipper_cleanly(db_path, receiver):
         process.kill()
     assert process.returncode == 0, err
     assert rows(db_path, "SELECT log_id FROM ship_cursors")[0][0] == 100
+    # a service's log: what is shipped where and from where, then what was done
+    start, stop = err.decode().splitlines()
+    assert start.startswith(f"sqlite-logs ship: shipping {db_path} (instance ")
+    assert f"to otlp {receiver.url}/: log rows after 0, metric rows after 0 (100 behind)" in start
+    assert stop == (
+        "sqlite-logs ship: stopped: shipped 100 log rows and 0 metric rows; "
+        "0 deleted before shipping, 0 rejected"
+    )
 
 
 class Spy(logging.Handler):
@@ -243,3 +255,78 @@ def _read(fd: int) -> bytes:
         return os.read(fd, 4096)
     except OSError:  # the terminal closed with the process
         return b""
+
+
+def test_ship_never_upgrades_an_older_database_and_says_how(db_path, receiver, capsys):
+    logged(db_path, 3)
+    conn = sqlite3.connect(db_path)
+    conn.executescript(
+        "DROP TABLE ship_cursors; DROP TABLE log_metadata; "
+        "ALTER TABLE metrics DROP COLUMN kind; PRAGMA user_version = 2;"
+    )
+    conn.close()
+    assert cli.main(["--db", str(db_path), "ship", "otlp", receiver.url, "--once"]) == 1
+    err = capsys.readouterr().err
+    assert "schema version 2" in err and f"sqlite-logs --db {db_path} upgrade" in err
+    assert err.count("\n") == 1
+    with pytest.raises(SchemaVersionError, match="upgrade"):
+        Shipper(db_path, receiver.url)
+    assert rows(db_path, "PRAGMA user_version")[0][0] == 2  # untouched
+    assert not receiver.requests
+
+
+def test_status_shows_times_as_the_other_subcommands_do(db_path, receiver, capsys, monkeypatch):
+    logged(db_path, 1)
+    assert cli.main(["--db", str(db_path), "ship", "otlp", receiver.url, "--once"]) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("TZ", "EST+5")  # POSIX form: no tzdata needed
+    time.tzset()
+    try:
+        assert cli.main(["--db", str(db_path), "ship", "--status"]) == 0
+        assert "-05:00 (" in capsys.readouterr().out
+        assert cli.main(["--db", str(db_path), "ship", "--status", "--utc"]) == 0
+        assert "Z (" in capsys.readouterr().out
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+@pytest.mark.parametrize("command", [["ship", "--status"], ["ship", "otlp", "http://x", "--once"]])
+def test_ship_without_a_database_says_how_to_give_one(tmp_path, monkeypatch, capsys, command):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SQLITE_LOGS_DB", raising=False)
+    assert cli.main(command) == 1
+    assert capsys.readouterr().err == (
+        "sqlite-logs: error: no log database at 'logs.db': give one with --db PATH or "
+        "$SQLITE_LOGS_DB\n"
+    )
+
+
+def test_retry_for_zero_gives_up_at_once_and_inf_never(db_path, receiver, capsys):
+    logged(db_path, 3)
+    url = receiver.url
+    receiver.close()
+    assert cli.main(["--db", str(db_path), "ship", "otlp", url, "--once", "--retry-for", "0"]) == 1
+    err = capsys.readouterr().err
+    assert "gave up after retrying for 0 s" in err
+    for bad in ("-1", "nan", "soon"):
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main(["--db", str(db_path), "ship", "otlp", url, "--retry-for", bad])
+        assert exit_info.value.code == 2
+        assert "expected a number of seconds, 0 or more, or inf" in capsys.readouterr().err
+    forever = Shipper(db_path, url, retry_for=float("inf"))
+    forever.close()
+    assert forever.retry_for is None
+
+
+def test_credentials_in_the_url_are_sent_as_basic_authentication(db_path, receiver, capsys):
+    logged(db_path, 2)
+    url = receiver.url.replace("http://", "http://ship%40er:p%3Ass@")
+    assert cli.main(["--db", str(db_path), "ship", "otlp", url, "--once"]) == 0
+    assert "p:ss" not in capsys.readouterr().out  # never shown
+    token = base64.b64encode(b"ship@er:p:ss").decode()
+    assert receiver.requests[0][1]["Authorization"] == f"Basic {token}"
+    logged(db_path, 1)  # an explicit header wins
+    command = ["--db", str(db_path), "ship", "otlp", url, "--once", "--header", "Authorization=X"]
+    assert cli.main(command) == 0
+    assert receiver.requests[-1][1]["Authorization"] == "X"

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sqlite_logging_handler import SQLiteHandler, SQLiteLoggingError
-from sqlite_logging_handler.shipping import Shipper, ShippingError
+from sqlite_logging_handler.shipping import OTLPDestination, Shipper, ShippingError
 from sqlite_logging_handler.shipping._backoff import Backoff, parse_retry_after
 from sqlite_logging_handler.shipping._otlp_values import INVALID, decode_json, exception_parts
 from sqlite_logging_handler.shipping.destination import public_url, resource_attributes
@@ -47,6 +47,14 @@ def test_exception_type_and_message_come_from_the_rendered_traceback():
     chained.__cause__ = raised(KeyError("inner"))
     assert exception_parts(rendered(raised(chained))) == ("RuntimeError", "outer: x")
     assert exception_parts("ValueError: no frames") == ("ValueError", "no frames")
+
+
+def test_an_exception_groups_type_and_message_are_its_own():
+    group = ExceptionGroup("many", [ValueError("a"), KeyError("b")])
+    assert exception_parts(rendered(raised(group))) == ("ExceptionGroup", "many (2 sub-exceptions)")
+    outer = RuntimeError("after the group")
+    outer.__context__ = raised(group)
+    assert exception_parts(rendered(raised(outer))) == ("RuntimeError", "after the group")
 
 
 def test_backoff_grows_with_jitter_up_to_its_maximum_and_honours_retry_after():
@@ -130,6 +138,11 @@ def test_bad_configuration_is_refused_at_construction(db_path, tmp_path):
         Shipper(db_path, "http://127.0.0.1:9", batch_size=0)
     with pytest.raises(ValueError, match="retry_for"):
         Shipper(db_path, "http://127.0.0.1:9", retry_for=-1)
+    with pytest.raises(ValueError, match="retry_for"):
+        Shipper(db_path, "http://127.0.0.1:9", retry_for=float("nan"))
+    for bad in ({"timeout": 0}, {"timeout": -1.0}, {"max_request_bytes": 10}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            OTLPDestination("http://127.0.0.1:9", **bad)
     with pytest.raises(ValueError, match="http"):
         Shipper(db_path, "ftp://example.com")
     with pytest.raises(FileNotFoundError):
