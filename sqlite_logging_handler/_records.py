@@ -3,6 +3,14 @@
 Rows are tuples in ``schema.LOG_INSERT_COLUMNS`` / ``schema.METRIC_INSERT_COLUMNS``
 order. The handler's listener thread calls these; the calling thread only snapshots
 what cannot wait (the merged message, the rendered traceback).
+
+The conversion is split at one seam, so that a writer process can finish it:
+``log_entry``/``metric_entry`` take what only the application's process has (the
+record's attributes, its extras), leaving extras whose values are all plain (str,
+int, float, bool, None) as a dict; ``finish_row`` encodes such a dict as JSON, on the
+writer's side. ``log_row``/``metric_row`` do both at once, and
+``finish_row(log_entry(...)) == log_row(...)`` by construction: the same encoder
+runs on the same values.
 """
 
 from __future__ import annotations
@@ -13,22 +21,27 @@ import logging
 import math
 import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, TypeAlias
 
 from .schema import LOG_RECORD_ATTRIBUTES
 
 __all__ = [
     "EXTRA_ATTR",
+    "LOG_EXTRA_INDEX",
     "METRIC_ATTR",
+    "METRIC_TAGS_INDEX",
     "PLAIN_RECORD_SIZE",
     "MetricPayload",
     "Row",
     "VerbatimExtra",
     "extras_json",
+    "finish_row",
     "is_metric",
     "level_number",
+    "log_entry",
     "log_row",
+    "metric_entry",
     "metric_row",
     "sanitize_row",
     "tags_json",
@@ -115,13 +128,39 @@ def log_row(
     ``trace`` is the (trace id, span id) of the span active at emit time, if any; the
     ids OpenTelemetry's logging instrumentation put on the record take precedence.
     """
+    return _log_values(record, message, exc_text, stack_text, trace, extras_json)
+
+
+def log_entry(
+    record: logging.LogRecord,
+    message: str,
+    exc_text: str | None,
+    stack_text: str | None,
+    trace: tuple[str, str] | None = None,
+) -> Row:
+    """``log_row``, but plain extras are left as a dict for ``finish_row`` to encode.
+
+    Everything in it is what the record carried at this moment; extras that are not
+    all plain values are encoded here, where the objects live.
+    """
+    return _log_values(record, message, exc_text, stack_text, trace, _extras_entry)
+
+
+def _log_values(
+    record: logging.LogRecord,
+    message: str,
+    exc_text: str | None,
+    stack_text: str | None,
+    trace: tuple[str, str] | None,
+    extras: Callable[[Mapping[str, Any]], str | dict[str, Any] | None],
+) -> Row:
     attrs = record.__dict__
     msg = record.msg
     if len(attrs) == PLAIN_RECORD_SIZE:
         extra = None
         trace_id, span_id = trace or _NO_TRACE
     else:
-        extra = extras_json(attrs)
+        extra = extras(attrs)
         trace_id, span_id = _record_trace(attrs) or trace or _NO_TRACE
     return (
         *_RECORD_ATTRIBUTES(record),
@@ -163,6 +202,18 @@ def is_metric(record: logging.LogRecord) -> bool:
 
 def metric_row(record: logging.LogRecord) -> Row:
     """The ``metrics`` row for a record carrying ``METRIC_ATTR``."""
+    return _metric_values(record, tags_json)
+
+
+def metric_entry(record: logging.LogRecord) -> Row:
+    """``metric_row``, but plain tags are left as a dict for ``finish_row`` to encode."""
+    return _metric_values(record, _tags_entry)
+
+
+def _metric_values(
+    record: logging.LogRecord,
+    tags_value: Callable[[Mapping[str, Any] | None], str | dict[str, Any] | None],
+) -> Row:
     name, value, unit, tags = record.__dict__[METRIC_ATTR]
     created = record.created
     return (
@@ -170,7 +221,7 @@ def metric_row(record: logging.LogRecord) -> Row:
         name,
         value,
         unit,
-        tags_json(tags),
+        tags_value(tags),
         created,
         record.name,
         record.thread,
@@ -184,6 +235,12 @@ def extras_json(attrs: Mapping[str, Any]) -> str | None:
     Values JSON cannot encode (objects, NaN, cycles, odd keys) are stored as their
     ``repr()``, so the record is never lost for its extras.
     """
+    extras = _extras(attrs)
+    return _encode(extras) if extras else None
+
+
+def _extras(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """A record's non-standard attributes, as they are stored in ``extra_data``."""
     extras = {key: value for key, value in attrs.items() if key not in _STANDARD_ATTRS}
     for name in (_TRACE_ATTR, _SPAN_ATTR):  # stored in trace_id / span_id instead
         if name in extras and _is_id_text(name, extras[name]):
@@ -192,12 +249,47 @@ def extras_json(attrs: Mapping[str, Any]) -> str | None:
         del extras[METRIC_ATTR]
     if type(extras.get(EXTRA_ATTR)) is VerbatimExtra:
         extras.update(extras.pop(EXTRA_ATTR))
-    return _encode(extras) if extras else None
+    return extras
 
 
 def tags_json(tags: Mapping[str, Any] | None) -> str | None:
     """JSON of a metric's tags, or None when there are none."""
     return _encode(dict(tags)) if tags else None
+
+
+#: Types whose values survive any trip (pickle, another process) unchanged and are
+#: encoded the same everywhere: extras made only of these are encoded by the writer.
+_PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
+#: Where the extras (``extra_data`` / ``tags``) sit in a log / metric row.
+LOG_EXTRA_INDEX = 15
+METRIC_TAGS_INDEX = 4
+
+
+def _extras_entry(attrs: Mapping[str, Any]) -> str | dict[str, Any] | None:
+    extras = _extras(attrs)
+    return _plain_or_json(extras) if extras else None
+
+
+def _tags_entry(tags: Mapping[str, Any] | None) -> str | dict[str, Any] | None:
+    return _plain_or_json(dict(tags)) if tags else None
+
+
+def _plain_or_json(values: dict[str, Any]) -> str | dict[str, Any]:
+    """``values`` itself if every value is plain (the writer encodes it), else its JSON."""
+    if _PLAIN_TYPES.issuperset(map(type, values.values())):
+        return values
+    return _encode(values)
+
+
+def finish_row(entry: Row, extras_index: int) -> Row:
+    """The row of a ``log_entry`` / ``metric_entry``: its extras dict encoded as JSON.
+
+    ``extras_index`` is ``LOG_EXTRA_INDEX`` or ``METRIC_TAGS_INDEX``.
+    """
+    extras = entry[extras_index]
+    if type(extras) is not dict:
+        return entry
+    return (*entry[:extras_index], _encode(extras), *entry[extras_index + 1 :])
 
 
 def _encode(obj: dict[str, Any]) -> str:

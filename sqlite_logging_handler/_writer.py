@@ -33,11 +33,26 @@ from . import schema
 from ._records import Row, sanitize_row
 from ._worker import Worker
 
-__all__ = ["RELEASE_MEMORY_EVERY", "REPORT_EVERY", "RETRY_FOR", "BatchWriter"]
+__all__ = [
+    "RELEASE_MEMORY_EVERY",
+    "REPORT_EVERY",
+    "RETRY_FOR",
+    "BatchWriter",
+    "Reporter",
+    "send_reports_to",
+    "write_line",
+    "write_stderr",
+]
 
 _T = TypeVar("_T")
 AfterCommit = Callable[[sqlite3.Connection, list[tuple[str, int, int]]], None]
 Maintain = Callable[[sqlite3.Connection, bool], None]
+#: ``in_transaction(connection, log_rows, metric_rows)``: more statements in a batch's
+#: transaction (a writer process records how far it has written, atomically).
+InTransaction = Callable[[sqlite3.Connection, int, int], None]
+#: ``on_settled(log_rows, metric_rows, id_ranges)``: a batch was written (id ranges)
+#: or counted as failed (no ranges); batches settle in the order of their rows.
+OnSettled = Callable[[int, int, list[tuple[str, int, int]]], None]
 
 #: Seconds a failing write (other than lock contention) is retried before counting.
 RETRY_FOR = 30.0
@@ -85,7 +100,7 @@ class _Batch:
         self.metrics = [sanitize_row(row) for row in self.metrics]
 
 
-class _Reporter:
+class Reporter:
     """Lines on stderr, at most one every ``REPORT_EVERY`` seconds.
 
     What happens in between is summed into the next line: ``describe(count, cause)``
@@ -107,10 +122,31 @@ class _Reporter:
         write_stderr(self._describe(count, cause))
 
 
+#: Where ``write_stderr`` sends its lines first (a writer process sends them to its
+#: application, which writes them to its own ``sys.stderr``); it returns whether it
+#: took the line.
+_report_sink: Callable[[str], bool] | None = None
+
+
+def send_reports_to(sink: Callable[[str], bool] | None) -> None:
+    """Give ``write_stderr``'s lines to ``sink`` (None: back to this ``sys.stderr``)."""
+    global _report_sink
+    _report_sink = sink
+
+
 def write_stderr(text: str) -> None:
     """One line on stderr, never raising (stderr may be closed at exit)."""
+    line = f"sqlite_logging_handler: {text}\n"
+    sink = _report_sink
+    if sink is not None and sink(line):
+        return
+    write_line(line)
+
+
+def write_line(line: str) -> None:
+    """Write ``line`` to ``sys.stderr`` as it is, never raising."""
     try:
-        sys.stderr.write(f"sqlite_logging_handler: {text}\n")
+        sys.stderr.write(line)
         sys.stderr.flush()
     except Exception:
         pass
@@ -136,6 +172,8 @@ class BatchWriter:
         maintain: called on the worker every ``maintain_every`` seconds after a
             commit, with the connection and whether the writer is idle (retention,
             WAL checkpoints); its errors are contained.
+        in_transaction: see ``InTransaction``; its errors fail the transaction.
+        on_settled: see ``OnSettled``; called on the thread that settled the batch.
     """
 
     def __init__(
@@ -149,8 +187,12 @@ class BatchWriter:
         after_commit: AfterCommit | None = None,
         maintain: Maintain | None = None,
         maintain_every: float = 5.0,
+        in_transaction: InTransaction | None = None,
+        on_settled: OnSettled | None = None,
     ) -> None:
         self._after_commit = after_commit
+        self._in_transaction = in_transaction
+        self._on_settled = on_settled
         self._maintain = maintain
         self._maintain_every = maintain_every
         self._maintained = self._released = time.monotonic()
@@ -170,10 +212,10 @@ class BatchWriter:
         self._fault_since: float | None = None
         self._abort_at = float("inf")
         self._abort = threading.Event()
-        self._reporter = _Reporter(
+        self._reporter = Reporter(
             lambda count, cause: f"{count} record(s) could not be written to {label}: {cause}"
         )
-        self._after_reporter = _Reporter(
+        self._after_reporter = Reporter(
             lambda count, cause: f"{count} error(s) after writing to {label}, last: {cause}"
         )
         self.written = 0
@@ -448,6 +490,8 @@ class BatchWriter:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 body(conn, batch)
+                if self._in_transaction is not None:
+                    self._in_transaction(conn, len(batch.logs), len(batch.metrics))
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -512,6 +556,7 @@ class BatchWriter:
             self.batches += 1
         if rejected:
             self._count_failed(len(rejected), f"rejected by SQLite: {rejected[0]}")
+        self._tell_settled(batch)
 
     def _settle(self, batch: _Batch, *, written: bool, cause: object = None) -> None:
         """Count ``batch`` once, as written or failed, whoever gets there first."""
@@ -522,9 +567,15 @@ class BatchWriter:
             if written:
                 self.written += len(batch)
                 self.batches += 1
-                return
-            batch.ids.clear()  # nothing of it was committed
-        self._count_failed(len(batch), cause)
+            else:
+                batch.ids.clear()  # nothing of it was committed
+        if not written:
+            self._count_failed(len(batch), cause)
+        self._tell_settled(batch)
+
+    def _tell_settled(self, batch: _Batch) -> None:
+        if self._on_settled is not None:
+            self._on_settled(len(batch.logs), len(batch.metrics), batch.ids)
 
     def _count_failed(self, count: int, cause: object) -> None:
         with self._lock:

@@ -24,9 +24,20 @@ from typing import Any, TypeVar
 from . import maintenance, schema
 from ._bridges import active_trace, plain_record
 from ._listener import LISTENER_STOP, Listener
+from ._process_link import LinkClosedError
+from ._process_transport import ProcessTransport
 from ._queue import RecordQueue
 from ._records import PLAIN_RECORD_SIZE
-from ._writer import BatchWriter, write_stderr
+from ._transport import (
+    MAINTAIN_EVERY,
+    WAL_CHECKPOINT_SIZE,
+    ThreadTransport,
+    Transport,
+    WriterSpec,
+    open_database,
+    upkeep,
+)
+from ._writer import write_stderr
 from .exceptions import SQLiteLoggingError
 from .query import LogRow, LogStore, MetricRow, parse_age, read_rows
 
@@ -39,10 +50,6 @@ CLOSE_TIMEOUT = 25.0
 #: Seconds without any progress after which ``flush(None)`` gives up on a stuck writer.
 STALL_TIMEOUT = 35.0
 
-#: Seconds between two runs of retention and WAL upkeep on the writer.
-MAINTAIN_EVERY = 5.0
-#: WAL bytes above which an idle writer runs ``wal_checkpoint(TRUNCATE)``.
-WAL_CHECKPOINT_SIZE = 4 * 1024 * 1024
 
 #: Seconds after ``close()`` during which a record still sent to the closed handler
 #: waits for a new handler of the same database (dictConfig opens it right after).
@@ -56,6 +63,7 @@ _OWN_LOGGER = __name__.partition(".")[0]
 _SQLITE_WORKER_LOGGER = "SqliteWorker"
 _DEFAULT_FORMATTER = logging.Formatter()
 _OVERFLOW_MODES = ("block", "drop")
+_WRITERS = ("thread", "process")
 # What Handler.handle returns for a record that passed: the record from Python 3.12.
 _FILTER_RETURNS_RECORD = sys.version_info >= (3, 12)
 
@@ -85,6 +93,13 @@ class SQLiteHandler(logging.Handler):
         max_rows: keep only the newest ``max_rows`` log rows, pruned the same way.
         full_text: maintain the full-text index ``logs_fts`` over message and
             exception text (``LogStore.logs(search=...)``, Datasette's search box).
+        writer: ``"thread"`` (the default) writes from a thread of this process;
+            ``"process"`` from a writer process of its own, started from a fresh
+            interpreter, which takes the work after the queue off this process and
+            writes what it received even when this process dies. An in-memory
+            database is always written by a thread (another process cannot reach it);
+            where no writer process can be started, the handler says so once on
+            stderr and writes in this process.
 
     Raises:
         SQLiteLoggingError: the database cannot be used (a directory, not an SQLite
@@ -106,6 +121,7 @@ class SQLiteHandler(logging.Handler):
         retention: str | float | None = None,
         max_rows: object = None,
         full_text: object = False,
+        writer: str = "thread",
     ) -> None:
         # Until the pipeline runs, the handler is closed: a half-built one (a bad
         # argument raised) is still in logging's list, and shutdown must skip it.
@@ -120,7 +136,7 @@ class SQLiteHandler(logging.Handler):
         self._caller_failed = 0
         self._failed_seen = 0
         self._queue: RecordQueue | None = None
-        self._writer: BatchWriter | None = None
+        self._transport: Transport | None = None
         self._listener: Listener | None = None
         self._keeper: Any = None
         self.database = ""
@@ -138,6 +154,10 @@ class SQLiteHandler(logging.Handler):
             msg = f"full_text must be True or False, not {full_text!r}"
             raise TypeError(msg)
         self.full_text: bool = full_text
+        if writer not in _WRITERS:
+            msg = f"writer must be 'thread' or 'process', not {writer!r}"
+            raise ValueError(msg)
+        self.writer = writer
         self._hooks: list[Callable[[list[LogRow | MetricRow]], object]] = []
         self.batch_size = batch_size
         self.flush_interval = float(flush_interval)
@@ -147,7 +167,7 @@ class SQLiteHandler(logging.Handler):
         self.database, self._uri = _resolve(database)
         self._keeper = self._open_and_check()
         self._start()
-        self._paused: BatchWriter | None = None
+        self._paused: Transport | None = None
         _LATE.open(self)
 
     def __repr__(self) -> str:
@@ -298,7 +318,7 @@ class SQLiteHandler(logging.Handler):
         timeout it waits as long as the writer makes progress, and gives up after
         ``STALL_TIMEOUT`` seconds without any, so ``logging.shutdown()`` never hangs.
         """
-        records, writer, listener = self._queue, self._writer, self._listener
+        records, writer, listener = self._queue, self._transport, self._listener
         if records is not None and writer is not None and listener is not None:  # noqa: SIM102
             if not self._closed and not self._round_trip(records, writer, listener, timeout):
                 return False
@@ -310,7 +330,7 @@ class SQLiteHandler(logging.Handler):
     def _round_trip(
         self,
         records: RecordQueue,
-        writer: BatchWriter,
+        writer: Transport,
         listener: Listener,
         timeout: float | None,
     ) -> bool:
@@ -326,7 +346,7 @@ class SQLiteHandler(logging.Handler):
             now = time.monotonic()
             if now >= deadline or not listener.is_alive():
                 return False
-            writer.check_worker()
+            writer.check()
             if writer.progress() != progress:
                 progress, since = writer.progress(), now
             elif timeout is None and now - since > STALL_TIMEOUT:
@@ -345,8 +365,8 @@ class SQLiteHandler(logging.Handler):
                 self._close_done.clear()
         _LATE.close(self)  # from now on, late records go to another handler
         try:
-            if closing and self._listener is not None and self._writer is not None:
-                self._shut_down(self._listener, self._writer)
+            if closing and self._listener is not None and self._transport is not None:
+                self._shut_down(self._listener, self._transport)
         finally:
             if self._keeper is not None:
                 self._keeper.close()
@@ -356,7 +376,7 @@ class SQLiteHandler(logging.Handler):
             self._close_done.set()
             super().close()
 
-    def _shut_down(self, listener: Listener, writer: BatchWriter) -> None:
+    def _shut_down(self, listener: Listener, writer: Transport) -> None:
         deadline = time.monotonic() + CLOSE_TIMEOUT
         drained = listener.stop_by(deadline)
         unwritten = writer.close(deadline)
@@ -380,10 +400,11 @@ class SQLiteHandler(logging.Handler):
 
         ``emitted`` counts every record handed to ``emit`` (dropped ones included),
         ``batches`` the committed transactions, ``queue_depth`` the records accepted
-        but not yet written; ``db_size`` and ``wal_size`` are the files' bytes and
-        ``last_commit`` the ``time.time()`` of the last commit (None before one).
+        but not yet written; ``db_size`` and ``wal_size`` are the files' bytes,
+        ``last_commit`` the ``time.time()`` of the last commit (None before one) and
+        ``writer_pid`` the writer process's id (None when writing in this process).
         """
-        records, writer, listener = self._queue, self._writer, self._listener
+        records, writer, listener = self._queue, self._transport, self._listener
         received = listener.received if listener is not None else 0
         waiting = records.qsize() if records is not None else 0
         written = writer.written if writer is not None else 0
@@ -404,20 +425,31 @@ class SQLiteHandler(logging.Handler):
             "db_size": db_size,
             "wal_size": wal_size,
             "last_commit": writer.last_commit if writer is not None else None,
+            "writer_pid": getattr(writer, "pid", None),
         }
 
-    def _call_writer(self, fn: Callable[[sqlite3.Connection], _T], timeout: float = 30.0) -> _T:
-        """Run ``fn(connection)`` on the writer thread once what was emitted is written.
+    def _call_writer(
+        self,
+        fn: Callable[..., _T],
+        args: tuple[Any, ...] = (),
+        timeout: float = 30.0,
+    ) -> _T:
+        """Run ``fn(connection, *args)`` on the writer once what was emitted is written.
 
         For maintenance that must go through the one write connection (the
         MultiThreadedLogger's ``worker.execute`` of a write statement, for instance).
+        ``fn`` is a module-level function and ``args`` plain values: with
+        ``writer="process"`` they are pickled to the writer process.
         """
-        writer = self._writer
+        if self._transport is None and not self._closed:
+            self._start_after_fork()
+        writer = self._transport
         if writer is None or self._closed:
             msg = f"the handler of {self.database} is closed"
             raise SQLiteLoggingError(msg)
         self.flush(timeout)
-        return writer.call(fn, timeout)
+        result: _T = writer.call(fn, args, timeout)
+        return result
 
     def store(self) -> LogStore:
         """A LogStore on this database that flushes this handler before each query."""
@@ -466,23 +498,12 @@ class SQLiteHandler(logging.Handler):
         if failures:  # reported, rate-limited, by the writer
             raise RuntimeError("; ".join(failures))
 
-    def _maintain(self, conn: sqlite3.Connection, idle: bool) -> None:
-        """Retention, space and WAL upkeep, every MAINTAIN_EVERY seconds on the writer."""
-        if self.retention is not None or self.max_rows is not None:
-            pruned = maintenance.prune(conn, older_than=self.retention, keep_rows=self.max_rows)
-            if any(pruned.values()):
-                maintenance.reclaim_space(conn)
-        if idle and self._keeper is None:
-            _, wal = maintenance.file_sizes(self.database)
-            if wal > WAL_CHECKPOINT_SIZE:
-                maintenance.checkpoint(conn)
-
     def maintain(self, timeout: float = 60.0) -> None:
         """Run retention and WAL upkeep now (the writer does it every few seconds).
 
-        Runs on the writer thread, after everything emitted before the call is written.
+        Runs on the writer, after everything emitted before the call is written.
         """
-        self._call_writer(lambda conn: self._maintain(conn, True), timeout)
+        self._call_writer(upkeep, (self._spec(), True), timeout)
 
     def backup(self, destination: str | os.PathLike[str], timeout: float = 60.0) -> None:
         """Copy the database, with everything emitted before the call, to ``destination``.
@@ -505,30 +526,43 @@ class SQLiteHandler(logging.Handler):
         return conn
 
     def _opener(self) -> sqlite3.Connection:
-        conn = schema.open_for_writing(self._uri, self._pragmas)
-        if self.full_text:
+        return open_database(self._spec())
+
+    def _spec(self) -> WriterSpec:
+        """What the writer needs, as this handler and the module's settings say now."""
+        return WriterSpec(
+            uri=self._uri,
+            label=self.database,
+            path=None if self._keeper is not None else self.database,
+            pragmas=self._pragmas,
+            full_text=self.full_text,
+            batch_size=self.batch_size,
+            flush_interval=self.flush_interval,
+            retention=self.retention,
+            max_rows=self.max_rows,
+            maintain_every=MAINTAIN_EVERY,
+            wal_checkpoint_size=WAL_CHECKPOINT_SIZE,
+        )
+
+    def _new_transport(self) -> Transport:
+        """A writer process's transport if asked for and possible, else a thread's."""
+        spec = self._spec()
+        if self.writer == "process" and spec.path is not None:
             try:
-                schema.ensure_full_text(conn)
-            except BaseException:
-                conn.close()
-                raise
-        return conn
+                return ProcessTransport(spec, self._run_hooks)
+            except LinkClosedError as exc:
+                write_stderr(
+                    f"cannot start a writer process for {self.database} ({exc}); "
+                    "writing in this process instead"
+                )
+        return ThreadTransport(spec, self._run_hooks)
 
     def _start(self) -> None:
         records = RecordQueue(self.queue_size, sentinel=LISTENER_STOP)
-        writer = BatchWriter(
-            self._opener,
-            self.database,
-            path=None if self._keeper is not None else self.database,
-            batch_size=self.batch_size,
-            flush_interval=self.flush_interval,
-            after_commit=self._run_hooks,
-            maintain=self._maintain,
-            maintain_every=MAINTAIN_EVERY,
-        )
+        writer = self._new_transport()
         listener = Listener(records, writer)
         listener.start()
-        self._queue, self._writer, self._listener = records, writer, listener
+        self._queue, self._transport, self._listener = records, writer, listener
 
     def _pause_for_fork(self) -> None:
         """Before fork(): close the write connection while no statement runs.
@@ -536,7 +570,7 @@ class SQLiteHandler(logging.Handler):
         SQLite's docs forbid carrying SQLite state (open connections, held locks) into
         a child; with our connection closed, the child starts from nothing.
         """
-        writer = self._writer
+        writer = self._transport
         if writer is not None and writer.pause(FORK_PAUSE_TIMEOUT):
             self._paused = writer
 
@@ -555,8 +589,10 @@ class SQLiteHandler(logging.Handler):
         """
         super()._at_fork_reinit()  # type: ignore[misc]
         self._state = threading.Lock()
-        _INHERITED.append((self._queue, self._writer, self._listener, self._keeper))
-        self._queue = self._writer = self._listener = None
+        if self._transport is not None:
+            self._transport.abandon()  # the parent's writer process must see its EOF
+        _INHERITED.append((self._queue, self._transport, self._listener, self._keeper))
+        self._queue = self._transport = self._listener = None
         self._paused = None
         self._dropped = self._caller_failed = self._failed_seen = 0
 

@@ -1,4 +1,4 @@
-"""Child program: log COUNT records into DB and print the peak RSS after each fifth.
+"""Child program: log COUNT records into DB and print the writer's peak RSS after each fifth.
 
 Usage: log_for_memory.py DB COUNT [keep-cache]. With ``keep-cache`` the writer never
 releases its page cache (to show what the release is for). The queue is kept small,
@@ -26,9 +26,13 @@ log.addHandler(handler)
 
 
 def peak_mib() -> float:
-    """This process's peak RSS. Not ``getrusage``: its peak survives ``exec`` and would
-    be the parent's (pytest's) if that was larger."""
-    for line in Path("/proc/self/status").read_text().splitlines():
+    """The writer's peak RSS: this process's, or its writer process's.
+
+    Not ``getrusage``: its peak survives ``exec`` and would be the parent's (pytest's)
+    if that was larger.
+    """
+    pid = handler.stats()["writer_pid"] or "self"
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     raise SystemExit("no VmHWM in /proc/self/status")

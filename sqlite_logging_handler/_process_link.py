@@ -1,0 +1,235 @@
+"""One writer process and the two pipes to it, from the application's side.
+
+The process is a fresh interpreter (``sys.executable -m
+sqlite_logging_handler._writer_process``), never a fork of the application: the
+application may have threads running, whose locks a forked copy would inherit held.
+Messages travel over two raw ``os.pipe()`` pairs; the application writes with
+``os.write`` on a non-blocking descriptor, waiting for room with ``poll`` so that a
+write is bounded by a deadline, and a thread of its own reads the answers. Buffered
+file objects are avoided on purpose: a forked child of the application only has to
+``os.close()`` its copies (``abandon``), so that the writer process still sees end of
+file when the application dies, and nothing buffered is ever written twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import math
+import os
+import select
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import sqlite_worker
+
+from ._wire import FrameReader
+
+__all__ = ["START_TIMEOUT", "LinkClosedError", "WriterLink", "writer_command"]
+
+#: Seconds a writer process has to say it is ready before it is given up on.
+START_TIMEOUT = 20.0
+#: Bytes asked for the pipe to the writer process (Linux; the default is 64 KiB).
+PIPE_SIZE = 1 << 20
+#: What the writer process runs.
+WRITER_MODULE = "sqlite_logging_handler._writer_process"
+
+_POLL_SLICE = 0.1
+
+
+class LinkClosedError(Exception):
+    """The writer process is gone (or given up on); what was written may be lost."""
+
+
+def writer_command() -> list[str]:
+    """The command that starts a writer process, or a ``LinkClosedError`` saying why not."""
+    executable = sys.executable
+    if getattr(sys, "frozen", False):
+        msg = "a frozen application has no Python interpreter to start"
+        raise LinkClosedError(msg)
+    if not executable or not os.access(executable, os.X_OK):
+        msg = f"sys.executable ({executable!r}) is not an executable file"
+        raise LinkClosedError(msg)
+    return [executable, "-m", WRITER_MODULE]
+
+
+def _child_environment() -> dict[str, str]:
+    """This process's environment, with this package and sqlite-worker first on the path.
+
+    The writer process must import the very code the application runs, also when it
+    was found through the application's own ``sys.path`` (a script's directory).
+    """
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    worker = os.path.dirname(os.path.dirname(os.path.abspath(sqlite_worker.__file__)))
+    paths = [here, worker, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    return env
+
+
+class WriterLink:
+    """A writer process, its data pipe and the thread reading its answers.
+
+    Args:
+        on_message: ``on_message(link, message)`` for each answer, on the reading thread.
+        on_exit: ``on_exit(link)`` once the answers have ended (the process closed
+            its end: it ended, or died), on the reading thread.
+
+    Raises:
+        LinkClosedError: no process could be started (the cause is in the message).
+    """
+
+    def __init__(
+        self,
+        hello: bytes,
+        on_message: Callable[[WriterLink, Any], None],
+        on_exit: Callable[[WriterLink], None],
+    ) -> None:
+        command = writer_command()
+        data_read, self._data = os.pipe()
+        ack_read, ack_write = os.pipe()
+        _enlarge(self._data)
+        try:
+            self.process = subprocess.Popen(
+                [*command, str(data_read), str(ack_write)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                pass_fds=(data_read, ack_write),
+                env=_child_environment(),
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            for fd in (data_read, self._data, ack_read, ack_write):
+                os.close(fd)
+            raise LinkClosedError(f"{type(exc).__name__}: {exc}") from exc
+        os.close(data_read)
+        os.close(ack_write)
+        os.set_blocking(self._data, False)
+        self._acks = ack_read
+        self.started = time.monotonic()
+        self.ready = threading.Event()
+        self.closed = False  # the data pipe is closed (end of input, or given up)
+        self._on_message = on_message
+        self._on_exit = on_exit
+        self._write_lock = threading.Lock()
+        self._write_all(memoryview(hello), math.inf)  # a new pipe has room for it
+        self._reader = threading.Thread(
+            target=self._read_answers, name="sqlite-logging-writer-process", daemon=True
+        )
+        self._reader.start()
+
+    @property
+    def pid(self) -> int:
+        """The writer process's id."""
+        return self.process.pid
+
+    def write(self, data: bytes, deadline: float = math.inf) -> None:
+        """Write all of ``data`` (one framed message), waiting for room until ``deadline``.
+
+        Raises:
+            LinkClosedError: the process is gone or was given up on; or it has not said
+                it is ready within ``START_TIMEOUT`` (it is then killed).
+            TimeoutError: ``deadline`` passed; part of the message may be written.
+        """
+        with self._write_lock:
+            self._write_all(memoryview(data), deadline)
+
+    def _write_all(self, view: memoryview, deadline: float) -> None:
+        while view:
+            if self.closed:
+                raise LinkClosedError("the writer process's input was closed")
+            try:
+                view = view[os.write(self._data, view) :]
+                continue
+            except BlockingIOError:
+                pass
+            except OSError as exc:  # EPIPE: the process has gone
+                raise LinkClosedError(str(exc)) from exc
+            self._wait_for_room(deadline)
+
+    def _wait_for_room(self, deadline: float) -> None:
+        now = time.monotonic()
+        if now >= deadline:
+            raise TimeoutError("the writer process did not take the data in time")
+        if self.overdue():
+            self.kill()
+            raise LinkClosedError(f"the writer process was not ready within {START_TIMEOUT} s")
+        poller = select.poll()
+        poller.register(self._data, select.POLLOUT)
+        poller.poll(1000 * min(_POLL_SLICE, deadline - now))
+
+    def close_input(self) -> None:
+        """End of input: the process writes what it has and ends."""
+        with self._write_lock:
+            if not self.closed:
+                self.closed = True
+                os.close(self._data)
+
+    def alive(self) -> bool:
+        """Whether the process is still running."""
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        """Stop the process now (SIGKILL): it was given up on."""
+        if self.process.poll() is None:
+            with contextlib.suppress(OSError):
+                self.process.kill()
+
+    def overdue(self) -> bool:
+        """Whether the process has not said it is ready within ``START_TIMEOUT``."""
+        return not self.ready.is_set() and time.monotonic() - self.started > START_TIMEOUT
+
+    def join(self, deadline: float) -> bool:
+        """Wait until the answers have ended and the process is reaped, by ``deadline``."""
+        if threading.current_thread() is not self._reader:
+            self._reader.join(max(0.0, deadline - time.monotonic()))
+            if self._reader.is_alive():
+                return False
+        try:
+            self.process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
+    def abandon(self) -> None:
+        """In a forked child: close this process's copies of the pipes, nothing else.
+
+        The writer process belongs to the parent; closing the copies lets it see end
+        of file when the parent goes, whatever the child does.
+        """
+        for fd in (self._data, self._acks):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.closed = True
+
+    def _read_answers(self) -> None:
+        reader = FrameReader(self._acks)
+        try:
+            while True:
+                try:
+                    message = reader.read()
+                except OSError:
+                    message = None
+                if message is None:
+                    break
+                self._on_message(self, message)
+        finally:
+            with contextlib.suppress(OSError):
+                os.close(self._acks)
+            self._on_exit(self)
+
+
+def _enlarge(fd: int) -> None:
+    """Ask for a larger pipe, so that the listener rarely waits for the writer to read."""
+    setter = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if setter is None:
+        return
+    for size in (PIPE_SIZE, PIPE_SIZE // 4):
+        try:
+            fcntl.fcntl(fd, setter, size)
+            return
+        except OSError:
+            continue

@@ -1,0 +1,599 @@
+"""The process transport: the batching writer in a writer process of its own.
+
+The listener turns each chunk of records into entries (``_wire.capture``), numbers
+their rows per table, and writes them in one framed message to the writer process
+(``_process_link``). Every message is kept until the writer process has settled it:
+rows until it reports them committed (or counted as failed), flush markers and calls
+until they are answered. When the writer process dies, a new one is started (with a
+growing pause, ``RESTART_PAUSES``), everything kept is sent to it again, and it skips
+the rows its predecessor had committed (``_sessions``): nothing is stored twice. A
+message whose writer processes keep dying without settling anything is given up after
+``MAX_DEATHS`` deaths and its rows counted as failed. Where no writer process can be
+started, everything kept goes to a writer thread in this process instead
+(``ThreadTransport``), after one line on stderr.
+
+Hooks run here, on the thread reading the writer process's answers, after each
+commit, with the committed rows read through a read-only connection.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import pickle
+import sqlite3
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from . import _sessions, schema
+from ._process_link import LinkClosedError, WriterLink
+from ._records import Row
+from ._transport import Item, ThreadTransport, WriterSpec
+from ._wire import (
+    CALL,
+    FLUSH,
+    FLUSHED,
+    HELLO,
+    READY,
+    REPORT,
+    RESULT,
+    ROWS,
+    SETTLED,
+    any_frame,
+    capture,
+    finish_entries,
+    frame,
+    rows_message,
+)
+from ._writer import AfterCommit, Reporter, write_line, write_stderr
+from .exceptions import SQLiteLoggingError
+
+__all__ = ["MAX_DEATHS", "RESTART_PAUSES", "ProcessTransport"]
+
+#: Seconds to wait before each restart of a writer process that died (the last
+#: repeats): a process killed for its memory gets a moment before the next one.
+RESTART_PAUSES = (0.0, 0.1, 0.5, 2.0)
+#: Deaths of writer processes, without anything settled in between, after which the
+#: oldest unsettled message is given up (its rows counted as failed).
+MAX_DEATHS = 3
+#: Seconds a call that was waiting for a writer process may take on the writer thread.
+FALLBACK_CALL_TIMEOUT = 60.0
+
+
+@dataclass
+class _Message:
+    """A framed message kept until the writer process has settled it."""
+
+    kind: int
+    data: bytes
+    last_log: int = 0  # ROWS: the numbers of its last rows
+    last_metric: int = 0
+    rows: int = 0
+    token: int = 0  # FLUSH, CALL: the answer it waits for
+    done: bool = False
+
+
+@dataclass
+class _Counts:
+    """What one writer process reported (cumulative), or the sum over dead ones."""
+
+    written: int = 0
+    failed: int = 0
+    batches: int = 0
+    restarts: int = 0
+
+    def add(self, other: _Counts) -> None:
+        self.written += other.written
+        self.failed += other.failed
+        self.batches += other.batches
+        self.restarts += other.restarts
+
+
+@dataclass
+class _Call:
+    done: threading.Event = field(default_factory=threading.Event)
+    outcome: tuple[bool, Any] = (False, None)
+
+
+class ProcessTransport:
+    """Sends records to a writer process; see the module docstring.
+
+    Args:
+        spec: the writer the writer process builds.
+        after_commit: the handler's hooks, called as ``after_commit(connection,
+            id_ranges)`` on the answer-reading thread after each commit (a read-only
+            connection to the database).
+
+    Raises:
+        LinkClosedError: no writer process could be started (the caller writes in-process).
+    """
+
+    def __init__(self, spec: WriterSpec, after_commit: AfterCommit | None = None) -> None:
+        self._spec = replace(spec, sessions=True, tuning=WriterSpec.current_tuning())
+        self._after_commit = after_commit
+        self._session = uuid.uuid4().hex
+        self._lock = threading.Lock()  # kept messages, counters, waiters
+        self._send = threading.RLock()  # one sender at a time; held across restarts
+        self._kept: deque[_Message] = deque()
+        self._by_token: dict[int, _Message] = {}
+        self._flushes: dict[int, Callable[[], None]] = {}
+        self._calls: dict[int, _Call] = {}
+        self._tokens = itertools.count(1)
+        self._next_log = self._next_metric = 1
+        self._settled = (0, 0)
+        self._dead = _Counts()  # counts of writer processes that ended
+        self._live = _Counts()  # counts the current one reported
+        self.last_commit: float | None = None
+        self._failed_here = 0  # records that never reached a writer process
+        self._deaths = 0  # deaths since something was last settled
+        self._closing = False
+        self._abort_at = math.inf  # close(): writes give up at this time.monotonic()
+        self._restarting: WriterLink | None = None
+        self._ever_ready = False
+        self._thread: ThreadTransport | None = None  # after a fallback
+        label = spec.label
+        self._reporter = Reporter(
+            lambda count, cause: f"{count} record(s) could not be written to {label}: {cause}"
+        )
+        self._hooks_lock = threading.Lock()
+        self._hooks_conn: sqlite3.Connection | None = None
+        self._link = self._start(resuming=False)
+
+    # -- counters ---------------------------------------------------------------------
+
+    def _total(self, name: str) -> int:
+        value: int = getattr(self._dead, name) + getattr(self._live, name)
+        thread = self._thread
+        return value + (getattr(thread, name) if thread is not None else 0)
+
+    @property
+    def written(self) -> int:
+        """Rows committed, by every writer process of this pipeline."""
+        return self._total("written")
+
+    @property
+    def failed(self) -> int:
+        """Rows and records that could not be written."""
+        return self._total("failed") + self._failed_here
+
+    @property
+    def batches(self) -> int:
+        """Transactions committed."""
+        return self._total("batches")
+
+    @property
+    def restarts(self) -> int:
+        """Writer processes started after one died, and worker threads replaced in them."""
+        return self._total("restarts")
+
+    @property
+    def pid(self) -> int | None:
+        """The writer process's id (None once writing in this process)."""
+        return None if self._thread is not None else self._link.pid
+
+    def progress(self) -> int:
+        """A number that changes whenever something is settled."""
+        return self.written + self.failed + self.batches
+
+    def record_failure(self, cause: str) -> None:
+        """Count a record that could not be converted (reported like the writer's)."""
+        with self._lock:
+            self._failed_here += 1
+        self._reporter.report(1, cause)
+
+    # -- the listener thread ----------------------------------------------------------
+
+    def send(self, items: list[Item]) -> None:
+        """Capture these records and send them to the writer process in one message."""
+        thread = self._thread
+        if thread is not None:
+            thread.send(items)
+            return
+        logs, metrics, failures = capture(items)
+        for cause in failures:
+            self.record_failure(cause)
+        if not logs and not metrics:
+            return
+        first_log, first_metric = self._next_log, self._next_metric
+        self._next_log += len(logs)
+        self._next_metric += len(metrics)
+        data = rows_message(first_log, first_metric, logs, metrics)
+        message = _Message(
+            ROWS,
+            data,
+            last_log=self._next_log - 1,
+            last_metric=self._next_metric - 1,
+            rows=len(logs) + len(metrics),
+        )
+        self._push(message)
+
+    def flush(self, done: Callable[[], None]) -> None:
+        """Send a flush marker; ``done()`` runs once everything before it is settled."""
+        thread = self._thread
+        if thread is not None:
+            thread.flush(done)
+            return
+        token = next(self._tokens)
+        with self._lock:
+            self._flushes[token] = done
+        self._push(_Message(FLUSH, frame((FLUSH, token)), token=token))
+
+    def call(self, fn: Callable[..., Any], args: tuple[Any, ...], timeout: float) -> Any:
+        """``fn(connection, *args)`` in the writer process; its result, or its exception.
+
+        ``fn`` must be a module-level function (it is pickled by reference).
+
+        Raises:
+            TimeoutError: no answer within ``timeout`` seconds.
+            SQLiteLoggingError: the writer process died while it ran.
+        """
+        thread = self._thread
+        if thread is not None:
+            return thread.call(fn, args, timeout)
+        token = next(self._tokens)
+        data = any_frame((CALL, token, fn, args))
+        waiter = _Call()
+        with self._lock:
+            self._calls[token] = waiter
+        self._push(_Message(CALL, data, token=token))
+        if not waiter.done.wait(timeout):
+            msg = f"the writer of {self._spec.label} did not run the statement within {timeout} s"
+            raise TimeoutError(msg)
+        ok, value = waiter.outcome
+        if not ok:
+            raise value
+        return value
+
+    def _push(self, message: _Message) -> None:
+        with self._lock:
+            self._kept.append(message)
+            if message.token:
+                self._by_token[message.token] = message
+        if not self._send.acquire(timeout=_left(self._abort_at)):
+            return  # closing, and the sender is stuck: close() counts what is kept
+        try:
+            if self._thread is not None:  # fell back meanwhile: it took the kept messages
+                return
+            self._link.write(message.data, self._abort_at)
+        except LinkClosedError:
+            if not self._link.closed:  # it died (input we closed ourselves is no death)
+                self._restart(self._link)
+        except TimeoutError:
+            pass  # close() gave up on the writer process: it counts what is kept
+        finally:
+            self._send.release()
+
+    # -- answers (the link's reading thread) ----------------------------------------
+
+    def _on_message(self, link: WriterLink, message: tuple[Any, ...]) -> None:
+        if link is not self._link:
+            return
+        kind = message[0]
+        if kind == SETTLED:
+            self._on_settled(message)
+        elif kind == FLUSHED:
+            self._answered(message[1])
+        elif kind == RESULT:
+            self._answered(message[1], (message[2], message[3]))
+        elif kind == REPORT:
+            write_line(message[1])
+        elif kind == READY:
+            self._ever_ready = True
+            link.ready.set()
+
+    def _on_settled(self, message: tuple[Any, ...]) -> None:
+        _, logs, metrics, written, failed, batches, last_commit, ids, restarts = message
+        with self._lock:
+            live = self._live
+            live.written = max(live.written, written)
+            live.failed = max(live.failed, failed)
+            live.batches = max(live.batches, batches)
+            live.restarts = max(live.restarts, restarts)
+            if last_commit is not None:
+                self.last_commit = max(self.last_commit or 0.0, last_commit)
+            settled = (max(self._settled[0], logs), max(self._settled[1], metrics))
+            if settled != self._settled:
+                self._deaths = 0
+            self._settled = settled
+            for kept in self._kept:
+                if kept.kind == ROWS and kept.last_log <= logs and kept.last_metric <= metrics:
+                    kept.done = True
+            self._drop_done()
+        if ids and self._after_commit is not None:
+            self._run_hooks(ids)
+
+    def _answered(self, token: int, outcome: tuple[bool, Any] | None = None) -> None:
+        with self._lock:
+            kept = self._by_token.pop(token, None)
+            if kept is not None:
+                kept.done = True
+            self._drop_done()
+            flushed = self._flushes.pop(token, None)
+            waiter = self._calls.pop(token, None)
+        if flushed is not None:
+            flushed()
+        if waiter is not None and outcome is not None:
+            waiter.outcome = outcome
+            waiter.done.set()
+
+    def _drop_done(self) -> None:
+        kept = self._kept
+        while kept and kept[0].done:
+            kept.popleft()
+
+    def _run_hooks(self, ids: list[tuple[str, int, int]]) -> None:
+        assert self._after_commit is not None
+        with self._hooks_lock:
+            try:
+                if self._hooks_conn is None:
+                    uri = schema.database_uri(self._spec.uri, readonly=True)
+                    self._hooks_conn = schema.connect(uri)
+                self._after_commit(self._hooks_conn, ids)
+            except Exception as exc:
+                write_stderr(f"error after writing to {self._spec.label}: {exc}")
+
+    def _on_exit(self, link: WriterLink) -> None:
+        while link is self._link and self._restarting is not link:
+            if self._closing_done(link):
+                return
+            if self._send.acquire(timeout=0.1):  # else whoever holds it may restart it
+                try:
+                    self._restart(link)
+                finally:
+                    self._send.release()
+                return
+
+    def _closing_done(self, link: WriterLink) -> bool:
+        """Whether ``link`` ended as asked, with everything settled."""
+        if not self._closing:
+            return False
+        with self._lock:
+            return not self._kept
+
+    # -- starting, restarting, falling back -------------------------------------------
+
+    def _start(self, *, resuming: bool) -> WriterLink:
+        hello = any_frame((HELLO, self._spec, self._session, resuming))
+        return WriterLink(hello, self._on_message, self._on_exit)
+
+    def _restart(self, dead: WriterLink) -> None:
+        """A writer process died: start another and send it what is kept (holding _send)."""
+        if dead is not self._link or self._thread is not None:
+            return  # someone else restarted it already
+        self._restarting = dead
+        dead.kill()
+        dead.join(time.monotonic() + 5.0)  # its last answers are read first
+        with self._lock:
+            self._dead.add(self._live)
+            self._dead.restarts += 1
+            self._live = _Counts()
+            ready = dead.ready.is_set()
+            self._deaths += 1
+            deaths = self._deaths
+        if not ready:
+            self._fall_back("the writer process ended before it was ready")
+            return
+        if deaths >= MAX_DEATHS:
+            self._give_up_oldest(deaths)
+        time.sleep(RESTART_PAUSES[min(deaths, len(RESTART_PAUSES)) - 1])
+        write_stderr(f"the writer process of {self._spec.label} died; starting another")
+        try:
+            link = self._start(resuming=True)
+        except LinkClosedError as exc:
+            self._fall_back(str(exc))
+            return
+        self._link = link
+        self._resend(link)
+
+    def _resend(self, link: WriterLink) -> None:
+        with self._lock:
+            kept = list(self._kept)
+        calls = [message for message in kept if message.kind == CALL]
+        for message in calls:  # it may or may not have run: never run it twice
+            cause = SQLiteLoggingError("the writer process died while running the statement")
+            self._answered(message.token, (False, cause))
+        try:
+            for message in kept:
+                if message.kind != CALL:
+                    link.write(message.data)
+            if self._closing:
+                link.close_input()
+        except LinkClosedError:
+            pass  # this one died too: its reading thread restarts again
+
+    def _give_up_oldest(self, deaths: int) -> None:
+        with self._lock:
+            oldest = next((m for m in self._kept if m.kind == ROWS and not m.done), None)
+            if oldest is None:
+                return
+            oldest.done = True
+            self._failed_here += oldest.rows
+            self._deaths = 0
+            self._drop_done()
+        write_stderr(
+            f"{oldest.rows} record(s) could not be written to {self._spec.label}: "
+            f"{deaths} writer processes died writing them"
+        )
+
+    def _fall_back(self, cause: str) -> None:
+        """Write in this process from now on; what is kept goes to a writer thread."""
+        write_stderr(
+            f"cannot start a writer process for {self._spec.label} ({cause}); "
+            "writing in this process instead"
+        )
+        thread = ThreadTransport(self._spec, self._after_commit)
+        with self._lock:
+            kept, self._kept = list(self._kept), deque()
+            flushes, self._flushes = self._flushes, {}
+            calls, self._calls = self._calls, {}
+            self._by_token.clear()
+        committed = _committed(thread, self._session) if self._ever_ready else (0, 0)
+        for message in kept:
+            if message.kind == ROWS:
+                self._replay_rows(thread, message, committed)
+            elif message.kind == FLUSH:
+                thread.flush(flushes.pop(message.token, _nothing))
+            elif message.kind == CALL and message.token in calls:
+                _, _, fn, args = pickle.loads(message.data[8:])
+                waiter = calls.pop(message.token)
+                try:
+                    waiter.outcome = (True, thread.call(fn, args, FALLBACK_CALL_TIMEOUT))
+                except BaseException as exc:
+                    waiter.outcome = (False, exc)
+                waiter.done.set()
+        self._thread = thread
+        if self._closing:
+            self._link.close_input()
+
+    def _replay_rows(
+        self, thread: ThreadTransport, message: _Message, committed: tuple[int, int]
+    ) -> None:
+        _, first_log, first_metric, logs, metrics = pickle.loads(message.data[8:])
+        skip_logs = max(0, min(len(logs), committed[0] - first_log + 1))
+        skip_metrics = max(0, min(len(metrics), committed[1] - first_metric + 1))
+        with self._lock:
+            self._dead.written += skip_logs + skip_metrics
+        rows: tuple[list[Row], list[Row]] = finish_entries(logs[skip_logs:], metrics[skip_metrics:])
+        thread.add_rows(*rows)
+
+    # -- the handler: liveness, close, fork ------------------------------------------
+
+    def check(self) -> None:
+        """Restart a writer process that died; give up on one that never got ready.
+
+        ``flush()`` calls this while it waits.
+        """
+        link = self._link
+        if self._thread is not None:
+            self._thread.check()
+        elif link.overdue():
+            link.kill()  # its reading thread then falls back to a writer thread
+        elif not link.alive() and not link.closed and self._send.acquire(timeout=0.1):
+            try:
+                self._restart(link)
+            finally:
+                self._send.release()
+
+    def close(self, deadline: float) -> int:
+        """End of input; wait until everything is settled or ``deadline``; unwritten rows.
+
+        A writer process still busy at ``deadline`` is killed, and what it had not
+        reported settled is counted as failed (less what the database shows it had
+        committed).
+        """
+        self._abort_at = deadline
+        self._closing = True
+        if self._send.acquire(timeout=_left(deadline)):
+            try:
+                if self._thread is None:
+                    self._link.close_input()
+            finally:
+                self._send.release()
+        while True:
+            link = self._link
+            if self._thread is not None:
+                return self._thread.close(deadline) + self._count_unsettled()
+            if link.join(deadline):
+                if link is self._link:
+                    break
+                continue  # it died and was replaced: wait for the new one
+            link.kill()
+            link.join(time.monotonic() + 2.0)
+            break
+        self._close_hooks_connection()
+        return self._count_unsettled()
+
+    def _count_unsettled(self) -> int:
+        with self._lock:
+            kept, self._kept = list(self._kept), deque()
+            flushes, self._flushes = list(self._flushes.values()), {}
+        rows = [message for message in kept if message.kind == ROWS and not message.done]
+        if not rows:
+            unsettled = 0
+        else:
+            committed = _read_committed(self._spec.uri, self._session)
+            unsettled = sum(_unsettled(message, committed) for message in rows)
+            with self._lock:
+                self._dead.written += sum(message.rows for message in rows) - unsettled
+                self._failed_here += unsettled
+            if unsettled:
+                write_stderr(f"{unsettled} record(s) could not be written to {self._spec.label}")
+        for done in flushes:
+            done()
+        return unsettled
+
+    def pause(self, timeout: float) -> bool:
+        """Before fork(): close the hooks' read connection (no SQLite state may cross)."""
+        thread = self._thread
+        if thread is not None:
+            return thread.pause(timeout)
+        if not self._hooks_lock.acquire(timeout=timeout):
+            return False
+        self._close_hooks_connection(locked=True)
+        return True
+
+    def resume(self) -> None:
+        """After fork(), in the parent."""
+        thread = self._thread
+        if thread is not None:
+            thread.resume()
+        else:
+            self._hooks_lock.release()
+
+    def abandon(self) -> None:
+        """In a forked child: close the copies of the parent's pipes (see WriterLink)."""
+        self._link.abandon()
+        self._thread = None
+
+    def _close_hooks_connection(self, *, locked: bool = False) -> None:
+        if not locked:
+            self._hooks_lock.acquire()
+        try:
+            conn, self._hooks_conn = self._hooks_conn, None
+            if conn is not None:
+                conn.close()
+        finally:
+            if not locked:
+                self._hooks_lock.release()
+
+
+def _nothing() -> None:
+    pass
+
+
+def _left(deadline: float) -> float:
+    """Seconds until ``deadline`` as ``Lock.acquire`` takes them (-1: no limit)."""
+    return -1 if deadline == math.inf else max(0.0, deadline - time.monotonic())
+
+
+def _committed(thread: ThreadTransport, session: str) -> tuple[int, int]:
+    try:
+        result: tuple[int, int] = thread.call(_sessions.last_settled, (session,), 30.0)
+    except Exception:
+        return (0, 0)
+    return result
+
+
+def _read_committed(uri: str, session: str) -> tuple[int, int]:
+    """How far ``session`` was committed, read through a connection of our own."""
+    try:
+        conn = schema.connect(schema.database_uri(uri, readonly=True), timeout=1.0)
+        try:
+            return _sessions.last_settled(conn, session)
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return (0, 0)
+
+
+def _unsettled(message: _Message, committed: tuple[int, int]) -> int:
+    """Rows of ``message`` beyond what was committed."""
+    logs = message.last_log - committed[0]
+    metrics = message.last_metric - committed[1]
+    _, _, _, log_entries, metric_entries = pickle.loads(message.data[8:])
+    return max(0, min(len(log_entries), logs)) + max(0, min(len(metric_entries), metrics))

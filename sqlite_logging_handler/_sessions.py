@@ -1,0 +1,74 @@
+"""How far each writer-process session has written: the ``writer_sessions`` table.
+
+A handler in ``writer="process"`` mode numbers the rows it sends, per table, for the
+life of its pipeline (a *session*, named by a random id). Its writer process records
+the last numbers it has settled in the same transaction as the rows, so that after a
+writer process dies, the next one skips the rows the dead one had already committed:
+nothing is stored twice. A session's row is deleted when its writer process ends
+normally; rows of sessions idle for ``FORGET_AFTER`` seconds are deleted too.
+
+The table is created by the writer process, beside the log tables (``CREATE TABLE IF
+NOT EXISTS``: it does not change the schema version); docs/schema.md describes it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+__all__ = ["FORGET_AFTER", "TABLE", "ensure_table", "forget", "last_settled", "record"]
+
+TABLE = "writer_sessions"
+#: Seconds after which a session that settled nothing more is forgotten.
+FORGET_AFTER = 7 * 24 * 3600.0
+
+_CREATE = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
+    session TEXT PRIMARY KEY,           -- a handler pipeline's random id
+    last_log INTEGER NOT NULL,          -- log rows numbered up to this are settled
+    last_metric INTEGER NOT NULL,       -- metric rows numbered up to this are settled
+    updated REAL NOT NULL               -- time.time() of the last change
+)"""
+_RECORD = (
+    f"INSERT INTO {TABLE} (session, last_log, last_metric, updated) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (session) DO UPDATE SET last_log = excluded.last_log, "
+    "last_metric = excluded.last_metric, updated = excluded.updated"
+)
+
+
+def ensure_table(conn: sqlite3.Connection) -> None:
+    """Create the table if missing, and forget sessions idle for ``FORGET_AFTER`` s.
+
+    Takes the write lock only when there is something to change.
+    """
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (TABLE,)
+    ).fetchone()
+    if not exists:
+        conn.execute(_CREATE)
+        return
+    old = time.time() - FORGET_AFTER
+    if conn.execute(f"SELECT 1 FROM {TABLE} WHERE updated < ? LIMIT 1", (old,)).fetchone():
+        conn.execute(f"DELETE FROM {TABLE} WHERE updated < ?", (old,))
+
+
+def last_settled(conn: sqlite3.Connection, session: str) -> tuple[int, int]:
+    """The last (log, metric) numbers committed for ``session``; (0, 0) if none."""
+    try:
+        row = conn.execute(
+            f"SELECT last_log, last_metric FROM {TABLE} WHERE session = ?", (session,)
+        ).fetchone()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return (0, 0)
+        raise
+    return (0, 0) if row is None else (int(row[0]), int(row[1]))
+
+
+def record(conn: sqlite3.Connection, session: str, last_log: int, last_metric: int) -> None:
+    """Record how far ``session`` has settled (inside the batch's transaction)."""
+    conn.execute(_RECORD, (session, last_log, last_metric, time.time()))
+
+
+def forget(conn: sqlite3.Connection, session: str) -> None:
+    """Delete ``session``'s row: its writer ended, nothing can be sent again."""
+    conn.execute(f"DELETE FROM {TABLE} WHERE session = ?", (session,))

@@ -1,0 +1,250 @@
+"""The writer process: ``python -m sqlite_logging_handler._writer_process DATA_FD ACK_FD``.
+
+Started by a handler with ``writer="process"`` (``_process_link``), from a fresh
+interpreter. It reads messages (``_wire``) from ``DATA_FD``: first a ``HELLO`` with
+the writer's ``WriterSpec`` and the session's id, then rows, flush markers and calls,
+and runs the same ``BatchWriter`` as the thread writer on them. It answers on
+``ACK_FD``: ``READY``, then after each settled batch how far it has written, with the
+counters and the committed id ranges (the application runs its hooks on those),
+flush replies and call results.
+
+It ignores SIGINT, SIGTERM and SIGHUP (a Ctrl-C or a service manager's SIGTERM to the
+process group must not kill it before the application's ``logging.shutdown()`` has
+flushed), and ends at end of file on ``DATA_FD`` once it has written everything it
+received: when the handler closes, and when the application dies (SIGKILL,
+``os._exit``, a crash), since the kernel closes the application's end of the pipe.
+Its stderr is the application's: its report lines reach the same place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sqlite3
+import sys
+import threading
+import time
+from functools import partial
+from typing import Any
+
+from . import _sessions
+from ._transport import WriterSpec, new_batch_writer
+from ._wire import (
+    CALL,
+    FLUSH,
+    FLUSHED,
+    HELLO,
+    READY,
+    REPORT,
+    RESULT,
+    ROWS,
+    SETTLED,
+    Entries,
+    FrameReader,
+    any_frame,
+    finish_entries,
+    frame,
+)
+from ._writer import send_reports_to, write_stderr
+
+__all__ = ["CLOSE_TIMEOUT", "main"]
+
+#: Seconds the writer process spends, after end of file, writing what it received.
+CLOSE_TIMEOUT = 25.0
+#: Seconds a call (maintenance, a statement) may run.
+CALL_TIMEOUT = 3600.0
+#: Seconds it keeps trying to read how far a dead predecessor had written.
+RESUME_TIMEOUT = 30.0
+#: The GIL switch interval here: the reading thread converts while the worker waits
+#: to get the GIL back from SQLite; a short interval keeps that wait short.
+SWITCH_INTERVAL = 0.001
+
+
+class Acks:
+    """Messages to the application, from any thread; silent once it has gone."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._lock = threading.Lock()
+        self.broken = False
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        """Frame and write ``message`` (only built-in values)."""
+        self._write(frame(message))
+
+    def send_any(self, message: tuple[Any, ...]) -> None:
+        """Frame and write ``message``, which may hold exceptions or other objects."""
+        try:
+            data = any_frame(message)
+        except Exception as exc:  # an unpicklable result: say what it was
+            data = any_frame((*message[:2], False, RuntimeError(f"unpicklable result: {exc}")))
+        self._write(data)
+
+    def report(self, line: str) -> bool:
+        """Send a stderr line to the application; False once it has gone."""
+        if self.broken:
+            return False
+        self._write(frame((REPORT, line)))
+        return not self.broken
+
+    def _write(self, data: bytes) -> None:
+        with self._lock:
+            view = memoryview(data)
+            while view and not self.broken:
+                try:
+                    view = view[os.write(self._fd, view) :]
+                except OSError:  # the application has gone: keep writing the rows
+                    self.broken = True
+
+
+class WriterSession:
+    """One writer process's work for a session: rows in, batches committed, acks out.
+
+    ``rows``, ``flush``, ``call`` and ``finish`` run on the main thread, which reads
+    the pipe; ``_record`` and ``_settled`` on the writer's worker thread.
+    """
+
+    def __init__(self, spec: WriterSpec, session: str, acks: Acks) -> None:
+        self._session = session
+        self._acks = acks
+        self._lock = threading.Lock()
+        self._last_log = self._last_metric = 0  # numbers settled, per table
+        self._next: tuple[int, int] | None = None  # numbers of the first rows received
+        self._committed = (0, 0)  # what a predecessor had committed
+        self._skipped = 0
+        self._last_commit: float | None = None
+        self.writer = new_batch_writer(spec, in_transaction=self._record, on_settled=self._settled)
+
+    def resume(self) -> None:
+        """Read how far a dead predecessor got: rows up to there are skipped."""
+        deadline = time.monotonic() + RESUME_TIMEOUT
+        while True:
+            try:
+                self._committed = self.writer.call(
+                    partial(_sessions.last_settled, session=self._session), CALL_TIMEOUT
+                )
+                return
+            except (sqlite3.Error, TimeoutError) as exc:
+                if time.monotonic() >= deadline:
+                    write_stderr(f"could not read how far the last writer process got: {exc}")
+                    return
+                time.sleep(0.5)
+
+    def rows(self, first_log: int, first_metric: int, logs: Entries, metrics: Entries) -> None:
+        """Write these entries, numbered from ``first_log`` / ``first_metric``."""
+        if self._next is None:  # the numbers before these were settled already
+            with self._lock:
+                self._last_log = max(self._committed[0], first_log - 1)
+                self._last_metric = max(self._committed[1], first_metric - 1)
+            self._next = (first_log, first_metric)
+        skip_logs = _already(first_log, len(logs), self._committed[0])
+        skip_metrics = _already(first_metric, len(metrics), self._committed[1])
+        if skip_logs or skip_metrics:
+            with self._lock:
+                self._skipped += skip_logs + skip_metrics
+            logs, metrics = logs[skip_logs:], metrics[skip_metrics:]
+            self._acks.send(self._progress([]))
+        self.writer.add_rows(*finish_entries(logs, metrics))
+
+    def flush(self, token: int) -> None:
+        """Commit what was received; tell the application once it is settled."""
+        self.writer.flush(partial(self._acks.send, (FLUSHED, token)))
+
+    def call(self, token: int, fn: Any, args: tuple[Any, ...]) -> None:
+        """Run ``fn(connection, *args)`` on the writer and send back what came of it."""
+        try:
+            value = self.writer.call(partial(_apply, fn, args), CALL_TIMEOUT)
+            outcome: tuple[Any, ...] = (RESULT, token, True, value)
+        except BaseException as exc:
+            outcome = (RESULT, token, False, exc)
+        self._acks.send_any(outcome)
+
+    def finish(self) -> None:
+        """End of input: write everything received (within ``CLOSE_TIMEOUT``), stop."""
+        deadline = time.monotonic() + CLOSE_TIMEOUT
+        done = threading.Event()
+        self.writer.flush(done.set)
+        done.wait(CLOSE_TIMEOUT)
+        if done.is_set():
+            with contextlib.suppress(Exception):  # nothing can be sent again in this session
+                self.writer.call(partial(_sessions.forget, session=self._session), 5.0)
+        self.writer.close(deadline)
+        self._acks.send(self._progress([]))
+
+    # -- the worker thread -----------------------------------------------------------
+
+    def _record(self, conn: sqlite3.Connection, logs: int, metrics: int) -> None:
+        _sessions.record(conn, self._session, self._last_log + logs, self._last_metric + metrics)
+
+    def _settled(self, logs: int, metrics: int, ids: list[tuple[str, int, int]]) -> None:
+        with self._lock:
+            self._last_log += logs
+            self._last_metric += metrics
+            if ids:
+                self._last_commit = time.time()
+            message = self._progress(ids)
+        self._acks.send(message)
+
+    def _progress(self, ids: list[tuple[str, int, int]]) -> tuple[Any, ...]:
+        writer = self.writer
+        return (
+            SETTLED,
+            self._last_log,
+            self._last_metric,
+            writer.written + self._skipped,
+            writer.failed,
+            writer.batches,
+            self._last_commit,
+            list(ids),
+            writer.restarts,
+        )
+
+
+def _already(first: int, count: int, committed: int) -> int:
+    """How many of ``count`` rows numbered from ``first`` are at most ``committed``."""
+    return max(0, min(count, committed - first + 1))
+
+
+def _apply(fn: Any, args: tuple[Any, ...], conn: sqlite3.Connection) -> Any:
+    return fn(conn, *args)
+
+
+def _ignore_signals() -> None:
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is not None:
+            signal.signal(number, signal.SIG_IGN)
+
+
+def main(argv: list[str]) -> int:
+    """Serve one handler's session until end of file; the process's exit status."""
+    _ignore_signals()
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    data_fd, ack_fd = int(argv[1]), int(argv[2])
+    reader = FrameReader(data_fd)
+    hello = reader.read()
+    if hello is None or hello[0] != HELLO:
+        return 2
+    _, spec, session, resuming = hello
+    spec.apply_tuning()
+    acks = Acks(ack_fd)
+    send_reports_to(acks.report)  # the application's stderr, while it lives
+    writer = WriterSession(spec, session, acks)
+    acks.send((READY, os.getpid()))
+    if resuming:
+        writer.resume()
+    while (message := reader.read()) is not None:
+        kind = message[0]
+        if kind == ROWS:
+            writer.rows(*message[1:])
+        elif kind == FLUSH:
+            writer.flush(message[1])
+        elif kind == CALL:
+            writer.call(*message[1:])
+    writer.finish()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
