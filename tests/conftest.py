@@ -38,7 +38,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     mode = config.getoption("--writer")
     os.environ[WRITER_ENV] = mode
-    SQLiteHandler.__init__.__kwdefaults__["writer"] = mode
+    defaults = SQLiteHandler.__init__.__kwdefaults__
+    assert defaults is not None
+    defaults["writer"] = mode
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -11,4 +11,6 @@ import os
 if os.environ.get("SQLITE_LOGGING_TEST_WRITER") == "process":
     from sqlite_logging_handler import SQLiteHandler
 
-    SQLiteHandler.__init__.__kwdefaults__["writer"] = "process"
+    defaults = SQLiteHandler.__init__.__kwdefaults__
+    assert defaults is not None
+    defaults["writer"] = "process"
