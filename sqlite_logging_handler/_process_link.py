@@ -112,10 +112,18 @@ class WriterLink:
         self.started = time.monotonic()
         self.ready = threading.Event()
         self.closed = False  # the data pipe is closed (end of input, or given up)
+        self.gave_up = False  # killed for not getting ready in time
         self._on_message = on_message
         self._on_exit = on_exit
         self._write_lock = threading.Lock()
-        self._write_all(memoryview(hello), math.inf)  # a new pipe has room for it
+        try:
+            self._write_all(memoryview(hello), math.inf)  # a new pipe has room for it
+        except LinkClosedError:  # it has gone already
+            self._discard()
+            raise LinkClosedError(self.exit_cause()) from None
+        self._watchdog = threading.Timer(START_TIMEOUT, self._check_ready)
+        self._watchdog.daemon = True
+        self._watchdog.start()
         self._reader = threading.Thread(
             target=self._read_answers, name="sqlite-logging-writer-process", daemon=True
         )
@@ -155,7 +163,7 @@ class WriterLink:
         if now >= deadline:
             raise TimeoutError("the writer process did not take the data in time")
         if self.overdue():
-            self.kill()
+            self.give_up()
             raise LinkClosedError(f"the writer process was not ready within {START_TIMEOUT} s")
         poller = select.poll()
         poller.register(self._data, select.POLLOUT)
@@ -172,11 +180,51 @@ class WriterLink:
         """Whether the process is still running."""
         return self.process.poll() is None
 
+    def give_up(self) -> None:
+        """Kill a process that did not get ready in time: it cannot serve."""
+        self.gave_up = True
+        self.kill()
+
+    def exit_cause(self) -> str:
+        """Why an ended process that never got ready did not serve, in a few words."""
+        if self.gave_up:
+            return "the writer process was not ready within the time allowed"
+        return f"the writer process ended before it was ready (exit status {self.process.poll()})"
+
+    def _discard(self) -> None:
+        """Close the pipes and reap a process that cannot serve."""
+        self.closed = True
+        for fd in (self._data, self._acks):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(5.0)
+
+    def failed_to_start(self) -> bool:
+        """Whether the (ended) process never got to work: it exited or hung before ready.
+
+        A process killed by someone else before it was ready died; it did not fail.
+        """
+        code = self.process.poll()
+        if self.ready.is_set() or code is None:
+            return False
+        return self.gave_up or code >= 0
+
     def kill(self) -> None:
-        """Stop the process now (SIGKILL): it was given up on."""
+        """Stop the process now (SIGKILL)."""
         if self.process.poll() is None:
             with contextlib.suppress(OSError):
                 self.process.kill()
+
+    def _check_ready(self) -> None:
+        if not self.ready.is_set() and self.alive():
+            self.give_up()  # its answers end: the transport writes in-process instead
+
+    def mark_ready(self) -> None:
+        """The process said it is ready (called by the answer-reading thread)."""
+        self.ready.set()
+        self._watchdog.cancel()
 
     def overdue(self) -> bool:
         """Whether the process has not said it is ready within ``START_TIMEOUT``."""
@@ -217,6 +265,7 @@ class WriterLink:
                     break
                 self._on_message(self, message)
         finally:
+            self._watchdog.cancel()
             with contextlib.suppress(OSError):
                 os.close(self._acks)
             self._on_exit(self)

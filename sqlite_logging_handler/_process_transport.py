@@ -53,14 +53,19 @@ from ._wire import (
 from ._writer import AfterCommit, Reporter, write_line, write_stderr
 from .exceptions import SQLiteLoggingError
 
-__all__ = ["MAX_DEATHS", "RESTART_PAUSES", "ProcessTransport"]
+__all__ = ["MAX_DEATHS", "MAX_UNREADY", "RESTART_PAUSES", "ProcessTransport"]
 
 #: Seconds to wait before each restart of a writer process that died (the last
 #: repeats): a process killed for its memory gets a moment before the next one.
 RESTART_PAUSES = (0.0, 0.1, 0.5, 2.0)
-#: Deaths of writer processes, without anything settled in between, after which the
-#: oldest unsettled message is given up (its rows counted as failed).
+#: Deaths of writer processes that were ready (had been sent what is kept), without
+#: anything settled in between, after which the oldest unsettled message is given up
+#: (its rows counted as failed): a message that kills every writer process must not
+#: be sent again for ever.
 MAX_DEATHS = 3
+#: Writer processes in a row that die before they are ready (killed as soon as they
+#: start, say) after which the handler writes in this process instead.
+MAX_UNREADY = 5
 #: Seconds a call that was waiting for a writer process may take on the writer thread.
 FALLBACK_CALL_TIMEOUT = 60.0
 
@@ -71,11 +76,34 @@ class _Message:
 
     kind: int
     data: bytes
-    last_log: int = 0  # ROWS: the numbers of its last rows
-    last_metric: int = 0
-    rows: int = 0
+    first_log: int = 1  # ROWS: the numbers of its rows, per table
+    logs: int = 0
+    first_metric: int = 1
+    metrics: int = 0
     token: int = 0  # FLUSH, CALL: the answer it waits for
     done: bool = False
+    sent_to: object = None  # the link it was last written to
+
+    @property
+    def rows(self) -> int:
+        return self.logs + self.metrics
+
+    def settled_by(self, last_log: int, last_metric: int) -> bool:
+        """Whether every row of it is numbered at most (last_log, last_metric)."""
+        return (
+            self.first_log + self.logs - 1 <= last_log
+            and self.first_metric + self.metrics - 1 <= last_metric
+        )
+
+    def rows_up_to(self, last_log: int, last_metric: int) -> int:
+        """How many of its rows are numbered at most (last_log, last_metric)."""
+        return _up_to(self.first_log, self.logs, last_log) + _up_to(
+            self.first_metric, self.metrics, last_metric
+        )
+
+
+def _up_to(first: int, count: int, last: int) -> int:
+    return max(0, min(count, last - first + 1))
 
 
 @dataclass
@@ -114,7 +142,7 @@ class ProcessTransport:
     """
 
     def __init__(self, spec: WriterSpec, after_commit: AfterCommit | None = None) -> None:
-        self._spec = replace(spec, sessions=True, tuning=WriterSpec.current_tuning())
+        self._spec = replace(spec, tuning=WriterSpec.current_tuning())
         self._after_commit = after_commit
         self._session = uuid.uuid4().hex
         self._lock = threading.Lock()  # kept messages, counters, waiters
@@ -130,11 +158,13 @@ class ProcessTransport:
         self._live = _Counts()  # counts the current one reported
         self.last_commit: float | None = None
         self._failed_here = 0  # records that never reached a writer process
-        self._deaths = 0  # deaths since something was last settled
+        self._deaths = 0  # deaths of ready writer processes since something was settled
+        self._unready = 0  # deaths of writer processes not yet ready, since one was
         self._closing = False
         self._abort_at = math.inf  # close(): writes give up at this time.monotonic()
         self._restarting: WriterLink | None = None
         self._ever_ready = False
+        self._committed = (0, 0)  # what writer processes had committed, at a fallback
         self._thread: ThreadTransport | None = None  # after a fallback
         label = spec.label
         self._reporter = Reporter(
@@ -173,8 +203,9 @@ class ProcessTransport:
 
     @property
     def pid(self) -> int | None:
-        """The writer process's id (None once writing in this process)."""
-        return None if self._thread is not None else self._link.pid
+        """The writer process's id (None while there is none, or writing in this process)."""
+        link = self._link
+        return None if self._thread is not None or not link.alive() else link.pid
 
     def progress(self) -> int:
         """A number that changes whenever something is settled."""
@@ -203,13 +234,7 @@ class ProcessTransport:
         self._next_log += len(logs)
         self._next_metric += len(metrics)
         data = rows_message(first_log, first_metric, logs, metrics)
-        message = _Message(
-            ROWS,
-            data,
-            last_log=self._next_log - 1,
-            last_metric=self._next_metric - 1,
-            rows=len(logs) + len(metrics),
-        )
+        message = _Message(ROWS, data, first_log, len(logs), first_metric, len(metrics))
         self._push(message)
 
     def flush(self, done: Callable[[], None]) -> None:
@@ -257,9 +282,14 @@ class ProcessTransport:
         if not self._send.acquire(timeout=_left(self._abort_at)):
             return  # closing, and the sender is stuck: close() counts what is kept
         try:
-            if self._thread is not None:  # fell back meanwhile: it took the kept messages
+            thread = self._thread
+            if thread is not None:  # fell back meanwhile: what is kept goes there
+                self._forward_kept(thread)
                 return
-            self._link.write(message.data, self._abort_at)
+            link = self._link
+            if message.sent_to is not link:  # else a restart has sent it already
+                message.sent_to = link
+                link.write(message.data, self._abort_at)
         except LinkClosedError:
             if not self._link.closed:  # it died (input we closed ourselves is no death)
                 self._restart(self._link)
@@ -284,7 +314,8 @@ class ProcessTransport:
             write_line(message[1])
         elif kind == READY:
             self._ever_ready = True
-            link.ready.set()
+            self._unready = 0
+            link.mark_ready()
 
     def _on_settled(self, message: tuple[Any, ...]) -> None:
         _, logs, metrics, written, failed, batches, last_commit, ids, restarts = message
@@ -298,10 +329,10 @@ class ProcessTransport:
                 self.last_commit = max(self.last_commit or 0.0, last_commit)
             settled = (max(self._settled[0], logs), max(self._settled[1], metrics))
             if settled != self._settled:
-                self._deaths = 0
+                self._deaths = self._unready = 0
             self._settled = settled
             for kept in self._kept:
-                if kept.kind == ROWS and kept.last_log <= logs and kept.last_metric <= metrics:
+                if kept.kind == ROWS and kept.settled_by(logs, metrics):
                     kept.done = True
             self._drop_done()
         if ids and self._after_commit is not None:
@@ -358,7 +389,9 @@ class ProcessTransport:
     # -- starting, restarting, falling back -------------------------------------------
 
     def _start(self, *, resuming: bool) -> WriterLink:
-        hello = any_frame((HELLO, self._spec, self._session, resuming))
+        # The numbers settled so far: a new writer process counts, among the rows it
+        # skips as committed already, only those beyond (the dead one reported them).
+        hello = any_frame((HELLO, self._spec, self._session, resuming, self._settled))
         return WriterLink(hello, self._on_message, self._on_exit)
 
     def _restart(self, dead: WriterLink) -> None:
@@ -366,21 +399,27 @@ class ProcessTransport:
         if dead is not self._link or self._thread is not None:
             return  # someone else restarted it already
         self._restarting = dead
-        dead.kill()
-        dead.join(time.monotonic() + 5.0)  # its last answers are read first
+        if not dead.join(time.monotonic() + 1.0):  # its last answers are read first
+            dead.kill()
+            dead.join(time.monotonic() + 5.0)
+        if dead.failed_to_start():
+            self._fall_back(dead.exit_cause())
+            return
         with self._lock:
             self._dead.add(self._live)
             self._dead.restarts += 1
             self._live = _Counts()
-            ready = dead.ready.is_set()
-            self._deaths += 1
-            deaths = self._deaths
-        if not ready:
-            self._fall_back("the writer process ended before it was ready")
+            if dead.ready.is_set():  # it had what is kept, and settled none of it
+                self._deaths += 1
+            else:
+                self._unready += 1
+            deaths, unready = self._deaths, self._unready
+        if unready >= MAX_UNREADY:
+            self._fall_back(f"{unready} writer processes in a row died before they were ready")
             return
         if deaths >= MAX_DEATHS:
             self._give_up_oldest(deaths)
-        time.sleep(RESTART_PAUSES[min(deaths, len(RESTART_PAUSES)) - 1])
+        time.sleep(RESTART_PAUSES[min(deaths + unready, len(RESTART_PAUSES)) - 1])
         write_stderr(f"the writer process of {self._spec.label} died; starting another")
         try:
             link = self._start(resuming=True)
@@ -400,6 +439,7 @@ class ProcessTransport:
         try:
             for message in kept:
                 if message.kind != CALL:
+                    message.sent_to = link
                     link.write(message.data)
             if self._closing:
                 link.close_input()
@@ -407,18 +447,24 @@ class ProcessTransport:
             pass  # this one died too: its reading thread restarts again
 
     def _give_up_oldest(self, deaths: int) -> None:
+        """Writer processes keep dying on the oldest kept message: settle it as failed."""
         with self._lock:
-            oldest = next((m for m in self._kept if m.kind == ROWS and not m.done), None)
+            oldest = next((m for m in self._kept if not m.done), None)
             if oldest is None:
                 return
             oldest.done = True
             self._failed_here += oldest.rows
             self._deaths = 0
             self._drop_done()
-        write_stderr(
-            f"{oldest.rows} record(s) could not be written to {self._spec.label}: "
-            f"{deaths} writer processes died writing them"
-        )
+            self._by_token.pop(oldest.token, None)
+            flushed = self._flushes.pop(oldest.token, None)
+        if flushed is not None:  # flush() then returns, and says False if rows failed
+            flushed()
+        if oldest.rows:
+            write_stderr(
+                f"{oldest.rows} record(s) could not be written to {self._spec.label}: "
+                f"{deaths} writer processes died writing them"
+            )
 
     def _fall_back(self, cause: str) -> None:
         """Write in this process from now on; what is kept goes to a writer thread."""
@@ -427,37 +473,48 @@ class ProcessTransport:
             "writing in this process instead"
         )
         thread = ThreadTransport(self._spec, self._after_commit)
-        with self._lock:
-            kept, self._kept = list(self._kept), deque()
-            flushes, self._flushes = self._flushes, {}
-            calls, self._calls = self._calls, {}
-            self._by_token.clear()
-        committed = _committed(thread, self._session) if self._ever_ready else (0, 0)
-        for message in kept:
-            if message.kind == ROWS:
-                self._replay_rows(thread, message, committed)
-            elif message.kind == FLUSH:
-                thread.flush(flushes.pop(message.token, _nothing))
-            elif message.kind == CALL and message.token in calls:
-                _, _, fn, args = pickle.loads(message.data[8:])
-                waiter = calls.pop(message.token)
-                try:
-                    waiter.outcome = (True, thread.call(fn, args, FALLBACK_CALL_TIMEOUT))
-                except BaseException as exc:
-                    waiter.outcome = (False, exc)
-                waiter.done.set()
+        if self._ever_ready:  # a writer process may have committed rows it did not report
+            self._committed = _committed(thread, self._session)
+        self._forward_kept(thread)
         self._thread = thread
         if self._closing:
             self._link.close_input()
 
-    def _replay_rows(
-        self, thread: ThreadTransport, message: _Message, committed: tuple[int, int]
-    ) -> None:
-        _, first_log, first_metric, logs, metrics = pickle.loads(message.data[8:])
-        skip_logs = max(0, min(len(logs), committed[0] - first_log + 1))
-        skip_metrics = max(0, min(len(metrics), committed[1] - first_metric + 1))
+    def _forward_kept(self, thread: ThreadTransport) -> None:
+        """Give everything kept, in order, to the writer thread (holding _send)."""
         with self._lock:
-            self._dead.written += skip_logs + skip_metrics
+            kept, self._kept = list(self._kept), deque()
+            self._by_token.clear()
+        for message in kept:
+            if message.kind == ROWS:
+                self._replay_rows(thread, message)
+            elif message.kind == FLUSH:
+                with self._lock:
+                    done = self._flushes.pop(message.token, _nothing)
+                thread.flush(done)
+            elif message.kind == CALL:
+                self._replay_call(thread, message)
+
+    def _replay_call(self, thread: ThreadTransport, message: _Message) -> None:
+        with self._lock:
+            waiter = self._calls.pop(message.token, None)
+        if waiter is None:
+            return
+        _, _, fn, args = pickle.loads(message.data[8:])
+        try:
+            waiter.outcome = (True, thread.call(fn, args, FALLBACK_CALL_TIMEOUT))
+        except BaseException as exc:
+            waiter.outcome = (False, exc)
+        waiter.done.set()
+
+    def _replay_rows(self, thread: ThreadTransport, message: _Message) -> None:
+        _, first_log, first_metric, logs, metrics = pickle.loads(message.data[8:])
+        committed = self._committed
+        skip_logs = _up_to(first_log, len(logs), committed[0])
+        skip_metrics = _up_to(first_metric, len(metrics), committed[1])
+        newly = message.rows_up_to(*committed) - message.rows_up_to(*self._settled)
+        with self._lock:
+            self._dead.written += max(0, newly)
         rows: tuple[list[Row], list[Row]] = finish_entries(logs[skip_logs:], metrics[skip_metrics:])
         thread.add_rows(*rows)
 
@@ -472,7 +529,7 @@ class ProcessTransport:
         if self._thread is not None:
             self._thread.check()
         elif link.overdue():
-            link.kill()  # its reading thread then falls back to a writer thread
+            link.give_up()  # its reading thread then falls back to a writer thread
         elif not link.alive() and not link.closed and self._send.acquire(timeout=0.1):
             try:
                 self._restart(link)
@@ -513,18 +570,22 @@ class ProcessTransport:
             kept, self._kept = list(self._kept), deque()
             flushes, self._flushes = list(self._flushes.values()), {}
         rows = [message for message in kept if message.kind == ROWS and not message.done]
-        if not rows:
-            unsettled = 0
-        else:
+        unsettled = 0
+        if rows:
             committed = _read_committed(self._spec.uri, self._session)
-            unsettled = sum(_unsettled(message, committed) for message in rows)
+            settled = self._settled
+            newly = 0
+            for message in rows:
+                stored = max(message.rows_up_to(*committed), message.rows_up_to(*settled))
+                newly += stored - message.rows_up_to(*settled)
+                unsettled += message.rows - stored
             with self._lock:
-                self._dead.written += sum(message.rows for message in rows) - unsettled
+                self._dead.written += newly
                 self._failed_here += unsettled
             if unsettled:
                 write_stderr(f"{unsettled} record(s) could not be written to {self._spec.label}")
-        for done in flushes:
-            done()
+        for flushed in flushes:
+            flushed()
         return unsettled
 
     def pause(self, timeout: float) -> bool:
@@ -589,11 +650,3 @@ def _read_committed(uri: str, session: str) -> tuple[int, int]:
             conn.close()
     except sqlite3.Error:
         return (0, 0)
-
-
-def _unsettled(message: _Message, committed: tuple[int, int]) -> int:
-    """Rows of ``message`` beyond what was committed."""
-    logs = message.last_log - committed[0]
-    metrics = message.last_metric - committed[1]
-    _, _, _, log_entries, metric_entries = pickle.loads(message.data[8:])
-    return max(0, min(len(log_entries), logs)) + max(0, min(len(metric_entries), metrics))

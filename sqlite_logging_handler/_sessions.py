@@ -5,10 +5,11 @@ life of its pipeline (a *session*, named by a random id). Its writer process rec
 the last numbers it has settled in the same transaction as the rows, so that after a
 writer process dies, the next one skips the rows the dead one had already committed:
 nothing is stored twice. A session's row is deleted when its writer process ends
-normally; rows of sessions idle for ``FORGET_AFTER`` seconds are deleted too.
+normally; rows of sessions idle for ``FORGET_AFTER`` seconds are deleted then too.
 
-The table is created by the writer process, beside the log tables (``CREATE TABLE IF
-NOT EXISTS``: it does not change the schema version); docs/schema.md describes it.
+The table is created by a writer process with its first commit, beside the log tables
+(``CREATE TABLE IF NOT EXISTS``: the schema version does not change);
+docs/schema.md describes it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import sqlite3
 import time
 
-__all__ = ["FORGET_AFTER", "TABLE", "ensure_table", "forget", "last_settled", "record"]
+__all__ = ["FORGET_AFTER", "TABLE", "forget", "last_settled", "record"]
 
 TABLE = "writer_sessions"
 #: Seconds after which a session that settled nothing more is forgotten.
@@ -35,22 +36,6 @@ _RECORD = (
 )
 
 
-def ensure_table(conn: sqlite3.Connection) -> None:
-    """Create the table if missing, and forget sessions idle for ``FORGET_AFTER`` s.
-
-    Takes the write lock only when there is something to change.
-    """
-    exists = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (TABLE,)
-    ).fetchone()
-    if not exists:
-        conn.execute(_CREATE)
-        return
-    old = time.time() - FORGET_AFTER
-    if conn.execute(f"SELECT 1 FROM {TABLE} WHERE updated < ? LIMIT 1", (old,)).fetchone():
-        conn.execute(f"DELETE FROM {TABLE} WHERE updated < ?", (old,))
-
-
 def last_settled(conn: sqlite3.Connection, session: str) -> tuple[int, int]:
     """The last (log, metric) numbers committed for ``session``; (0, 0) if none."""
     try:
@@ -65,10 +50,26 @@ def last_settled(conn: sqlite3.Connection, session: str) -> tuple[int, int]:
 
 
 def record(conn: sqlite3.Connection, session: str, last_log: int, last_metric: int) -> None:
-    """Record how far ``session`` has settled (inside the batch's transaction)."""
+    """Record how far ``session`` has settled, inside the batch's transaction.
+
+    The table is created here when missing (the transaction holds the write lock
+    already; a database replaced while the handler runs gets it back).
+    """
+    conn.execute(_CREATE)
     conn.execute(_RECORD, (session, last_log, last_metric, time.time()))
 
 
 def forget(conn: sqlite3.Connection, session: str) -> None:
-    """Delete ``session``'s row: its writer ended, nothing can be sent again."""
-    conn.execute(f"DELETE FROM {TABLE} WHERE session = ?", (session,))
+    """Delete ``session``'s row, and those of sessions idle for ``FORGET_AFTER`` s.
+
+    Its writer ended, so nothing can be sent again in it; idle sessions are those of
+    applications that died.
+    """
+    try:
+        conn.execute(
+            f"DELETE FROM {TABLE} WHERE session = ? OR updated < ?",
+            (session, time.time() - FORGET_AFTER),
+        )
+    except sqlite3.OperationalError as exc:
+        if "no such table" not in str(exc):
+            raise

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
 
-from . import _sessions, _writer, maintenance, schema
+from . import _writer, maintenance, schema
 from ._records import Row, is_metric, log_row, metric_row
 from ._writer import AfterCommit, BatchWriter
 
@@ -81,7 +81,6 @@ class WriterSpec:
         maintain_every: seconds between two runs of ``upkeep``.
         wal_checkpoint_size: WAL bytes above which an idle writer checkpoints.
         tuning: the writer module's settings, as this process has them.
-        sessions: keep the ``writer_sessions`` table (a writer process's progress).
     """
 
     uri: str
@@ -96,7 +95,6 @@ class WriterSpec:
     maintain_every: float = MAINTAIN_EVERY
     wal_checkpoint_size: int = WAL_CHECKPOINT_SIZE
     tuning: Mapping[str, float] = field(default_factory=dict)
-    sessions: bool = False
 
     @staticmethod
     def current_tuning() -> dict[str, float]:
@@ -113,14 +111,12 @@ class WriterSpec:
 def open_database(spec: WriterSpec) -> sqlite3.Connection:
     """A write connection: PRAGMAs applied, schema (and full-text index) in place."""
     conn = schema.open_for_writing(spec.uri, spec.pragmas)
-    try:
-        if spec.full_text:
+    if spec.full_text:
+        try:
             schema.ensure_full_text(conn)
-        if spec.sessions:
-            _sessions.ensure_table(conn)
-    except BaseException:
-        conn.close()
-        raise
+        except BaseException:
+            conn.close()
+            raise
     return conn
 
 

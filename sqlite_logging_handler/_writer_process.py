@@ -105,8 +105,11 @@ class WriterSession:
     the pipe; ``_record`` and ``_settled`` on the writer's worker thread.
     """
 
-    def __init__(self, spec: WriterSpec, session: str, acks: Acks) -> None:
+    def __init__(
+        self, spec: WriterSpec, session: str, acks: Acks, reported: tuple[int, int] = (0, 0)
+    ) -> None:
         self._session = session
+        self._reported = reported  # numbers the application has counted already
         self._acks = acks
         self._lock = threading.Lock()
         self._last_log = self._last_metric = 0  # numbers settled, per table
@@ -132,20 +135,35 @@ class WriterSession:
                 time.sleep(0.5)
 
     def rows(self, first_log: int, first_metric: int, logs: Entries, metrics: Entries) -> None:
-        """Write these entries, numbered from ``first_log`` / ``first_metric``."""
+        """Write these entries, numbered from ``first_log`` / ``first_metric``.
+
+        Rows received before (a message sent twice) are dropped; rows a dead
+        predecessor committed are skipped, and counted as written unless the
+        application had counted them already.
+        """
         if self._next is None:  # the numbers before these were settled already
             with self._lock:
                 self._last_log = max(self._committed[0], first_log - 1)
                 self._last_metric = max(self._committed[1], first_metric - 1)
             self._next = (first_log, first_metric)
+        next_log, next_metric = self._next
+        again_logs = _already(first_log, len(logs), next_log - 1)
+        again_metrics = _already(first_metric, len(metrics), next_metric - 1)
+        logs, metrics = logs[again_logs:], metrics[again_metrics:]
+        first_log, first_metric = first_log + again_logs, first_metric + again_metrics
+        self._next = (first_log + len(logs), first_metric + len(metrics))
         skip_logs = _already(first_log, len(logs), self._committed[0])
         skip_metrics = _already(first_metric, len(metrics), self._committed[1])
         if skip_logs or skip_metrics:
+            counted = _already(first_log, skip_logs, self._reported[0]) + _already(
+                first_metric, skip_metrics, self._reported[1]
+            )
             with self._lock:
-                self._skipped += skip_logs + skip_metrics
+                self._skipped += skip_logs + skip_metrics - counted
             logs, metrics = logs[skip_logs:], metrics[skip_metrics:]
             self._acks.send(self._progress([]))
-        self.writer.add_rows(*finish_entries(logs, metrics))
+        if logs or metrics:
+            self.writer.add_rows(*finish_entries(logs, metrics))
 
     def flush(self, token: int) -> None:
         """Commit what was received; tell the application once it is settled."""
@@ -226,11 +244,11 @@ def main(argv: list[str]) -> int:
     hello = reader.read()
     if hello is None or hello[0] != HELLO:
         return 2
-    _, spec, session, resuming = hello
+    _, spec, session, resuming, reported = hello
     spec.apply_tuning()
     acks = Acks(ack_fd)
     send_reports_to(acks.report)  # the application's stderr, while it lives
-    writer = WriterSession(spec, session, acks)
+    writer = WriterSession(spec, session, acks, reported)
     acks.send((READY, os.getpid()))
     if resuming:
         writer.resume()
