@@ -35,9 +35,16 @@ _LOGURU_FRAMES_UP = 4  # emit <- handle <- the sink's write, and one to spare
 
 
 def plain_record(record: logging.LogRecord) -> logging.LogRecord:
-    """``record`` as a plain record if structlog or loguru shaped it, else ``record``."""
+    """``record`` as a plain record if structlog or loguru shaped it, else ``record``.
+
+    A dict message is structlog's event dict only when structlog's
+    ``ProcessorFormatter.wrap_for_formatter`` handed it over (it adds the extras
+    ``_logger`` and ``_name``). Any other dict message, ``"event"`` key or not, with
+    or without ``extra=``, is stored as logging shows it: ``str(dict)``.
+    """
     msg = record.msg
-    if type(msg) is dict and "event" in msg:
+    attrs = record.__dict__
+    if type(msg) is dict and "event" in msg and all(name in attrs for name in _STRUCTLOG_EXTRAS):
         return _from_structlog(record, msg)
     if type(record.__dict__.get("extra")) is dict:
         raw = _loguru_record(sys._getframe(1))

@@ -1,7 +1,11 @@
-"""``sqlite-logs demo``: the seed's benchmark, run through the real handler.
+"""``sqlite-logs demo``: the seed's benchmark, run through the real handler, told honestly.
 
-Threads log records and metrics concurrently for a few seconds; then the seed's summary
-is read back from the database with LogStore.
+Threads log records and metrics concurrently for a few seconds; then the handler
+stores what is still queued, with progress; then the seed's summary is read back from
+the database with LogStore. What is reported is what happened: how many records the
+threads emitted in how long, how long the threads spent inside logging calls (when
+the handler's queue is full, callers wait for room), and how long it took until every
+record was stored.
 """
 
 from __future__ import annotations
@@ -10,8 +14,11 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from ._render import shown_time
+from ._terminal import visible
 from .handler import SQLiteHandler
 from .metrics import MetricsAdapter
 from .query import LogStore
@@ -20,23 +27,50 @@ __all__ = ["DEMO_DATABASE", "run_demo"]
 
 DEMO_DATABASE = "system_logs.db"
 _DEMO_LEVELS = (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR)
+_QUEUE_SIZE = 100_000  # the handler's default: records held in memory at most
+_TICK = 0.25  # seconds between two progress lines
 
 
-def run_demo(database: str, threads: int, duration: float, out: TextIO) -> int:
-    """Log from ``threads`` threads for ``duration`` seconds, then print the summary."""
-    handler = SQLiteHandler(database)
+@dataclass
+class _Run:
+    """What the demo's threads did: records logged, and seconds spent in logging calls."""
+
+    threads: int
+    logged: list[int] = field(default_factory=list)
+    inside: list[float] = field(default_factory=list)
+    fullest: int = 0  # the most records seen queued at once
+
+    def __post_init__(self) -> None:
+        self.logged = [0] * self.threads
+        self.inside = [0.0] * self.threads
+
+
+def run_demo(
+    database: str, threads: int, duration: float, out: TextIO, *, utc: bool = False
+) -> int:
+    """Log from ``threads`` threads for ``duration`` seconds, store it all, then summarise.
+
+    Times in the summary are local with their offset, or UTC (``utc``).
+    """
+    handler = SQLiteHandler(database, queue_size=_QUEUE_SIZE)
     logger = logging.getLogger("sqlite_logs_demo")
     logger.setLevel(logging.DEBUG)
     logger.propagate = False
     logger.addHandler(handler)
     try:
         started = time.time()
-        _run_demo_threads(logger, threads, duration, out)
-        handler.flush()
-        elapsed = time.time() - started
-        print(f"\n✅ All workers completed in {elapsed:.2f}s", file=out)
+        run = _log_for(logger, handler, threads, duration, out)
+        logged_for = time.time() - started
+        _report_logging(run, logged_for, out)
+        _store_everything(handler, run, out)
+        stored_after = time.time() - started
+        print(
+            f"💾 All stored {stored_after - logged_for:.2f} s after the threads stopped "
+            f"({stored_after:.2f} s from the start)",
+            file=out,
+        )
         with LogStore(database) as store:
-            _print_summary(store, started, elapsed, out)
+            _print_summary(store, started, (logged_for, stored_after), utc, out)
     finally:
         logger.removeHandler(handler)
         handler.close()
@@ -46,17 +80,21 @@ def run_demo(database: str, threads: int, duration: float, out: TextIO) -> int:
     return 0
 
 
-def _run_demo_threads(logger: logging.Logger, threads: int, duration: float, out: TextIO) -> None:
+def _log_for(
+    logger: logging.Logger, handler: SQLiteHandler, threads: int, duration: float, out: TextIO
+) -> _Run:
     stop = threading.Event()
-    counts = [0] * threads
+    run = _Run(threads)
     metrics = MetricsAdapter(logger)
 
     def work(n: int) -> None:
         component = f"worker-{n}"
         i = 0
+        clock = time.perf_counter
         while not stop.is_set():
             level = _DEMO_LEVELS[i % len(_DEMO_LEVELS)]
             duration = round(i % 97 * 1.3, 1)
+            before = clock()
             logger.log(
                 level,
                 "Processing task %d",
@@ -64,61 +102,125 @@ def _run_demo_threads(logger: logging.Logger, threads: int, duration: float, out
                 extra={"component": component, "task": i, "duration_ms": duration},
             )
             metrics.record("task_duration", duration, "ms", tags={"component": component})
+            run.inside[n] += clock() - before
             i += 1
-            counts[n] = i
+            run.logged[n] = i
 
     workers = [threading.Thread(target=work, args=(n,), name=f"demo-{n}") for n in range(threads)]
     started = time.monotonic()
     for worker in workers:
         worker.start()
     while (elapsed := time.monotonic() - started) < duration:
-        time.sleep(min(0.25, duration - elapsed))
-        done = sum(counts)
-        _progress(
-            out, f"⏳ {elapsed:4.1f}s  {done:,} records and {done:,} metrics from {threads} threads"
-        )
+        stop.wait(min(_TICK, duration - elapsed))
+        run.fullest = max(run.fullest, handler.stats()["queue_depth"])
+        done = sum(run.logged)
+        _progress(out, f"⏳ {elapsed:4.1f}s  {done:,} records and {done:,} metrics logged by "
+                       f"{threads} threads")  # fmt: skip
     stop.set()
     for worker in workers:
         worker.join()
+    _progress(out, "", done=True)
+    return run
 
 
-def _progress(out: TextIO, text: str) -> None:
-    end = "\r" if out.isatty() else "\n"
-    print(text, end=end, file=out, flush=True)
+def _report_logging(run: _Run, logged_for: float, out: TextIO) -> None:
+    logged = sum(run.logged)
+    print(
+        f"✅ {run.threads} threads logged for {logged_for:.2f} s: {logged:,} records and "
+        f"{logged:,} metrics ({2 * logged / logged_for:,.0f} a second)",
+        file=out,
+    )
+    share = sum(run.inside) / (run.threads * logged_for)
+    if run.fullest >= _QUEUE_SIZE * 0.99:
+        waited = (
+            f"the handler's queue filled up ({_QUEUE_SIZE:,} records), so callers waited "
+            "for room (overflow='block')"
+        )
+    else:
+        waited = f"the queue never filled (at most {run.fullest:,} of {_QUEUE_SIZE:,} records)"
+    print(f"   The threads spent {share:.0%} of their time in logging calls; {waited}", file=out)
 
 
-def _print_summary(store: LogStore, started: float, elapsed: float, out: TextIO) -> None:
+def _store_everything(handler: SQLiteHandler, run: _Run, out: TextIO) -> None:
+    """Wait until every record emitted is stored (or dropped/failed), showing progress."""
+    emitted = 2 * sum(run.logged)  # a record and a metric per step
+    while True:
+        stats = handler.stats()
+        if stats["written"] + stats["dropped"] + stats["failed"] >= emitted:
+            break
+        _progress(out, f"💾 storing: {stats['written']:,} of {emitted:,} stored")
+        handler.flush(timeout=_TICK)
+    _progress(out, "", done=True)
+
+
+def _progress(out: TextIO, text: str, *, done: bool = False) -> None:
+    if out.isatty():
+        print(f"\r{text}\033[K", end="" if not done else "\r", file=out, flush=True)
+    elif text:
+        print(text, file=out, flush=True)
+
+
+def _print_summary(
+    store: LogStore,
+    started: float,
+    times: tuple[float, float],
+    utc: bool,
+    out: TextIO,
+) -> None:
+    logged_for, stored_after = times
     run = "WHERE created >= ?"
     total = store.sql(f"SELECT COUNT(*) FROM logs {run}", (started,))[0][0]
     metrics = store.sql(f"SELECT COUNT(*) FROM metrics {run}", (started,))[0][0]
     print("\n📊 Summary:", file=out)
     print(f"   Total Logs: {total:,}", file=out)
     print(f"   Total Metrics: {metrics:,}", file=out)
-    print(f"   Logs per second: {total / elapsed:,.2f}", file=out)
+    print(
+        f"   Logs per second: {total / logged_for:,.2f} logged over {logged_for:.2f} s; "
+        f"{total / stored_after:,.2f} stored end to end over {stored_after:.2f} s",
+        file=out,
+    )
     print("\n📈 Logs by Level:", file=out)
     for level, count in store.sql(
         f"SELECT level, COUNT(*) FROM logs {run} GROUP BY level ORDER BY min(levelno)", (started,)
     ):
-        print(f"   {level:<10} {count:>7,} ({100 * count / max(total, 1):5.1f}%)", file=out)
+        share = 100 * count / max(total, 1)
+        print(f"   {visible(level):<10} {count:>7,} ({share:5.1f}%)", file=out)
     print("\n🧵 Logs by Thread:", file=out)
-    for name, count in store.sql(
+    by_thread = store.sql(
         f"SELECT thread_name, COUNT(*) FROM logs {run} GROUP BY thread_name ORDER BY 1",
         (started,),
-    ):
-        print(f"   {name:<10} {count:>7,}", file=out)
-    _print_rows("📝 Sample Logs:", store.logs(since=started, limit=5), out)
-    _print_rows("🚨 Recent Errors:", store.logs(since=started, min_level="ERROR", limit=5), out)
+    )
+    for name, count in by_thread:
+        print(f"   {visible(name):<10} {count:>7,}", file=out)
+    names = [name for name, _ in by_thread]
+    _print_rows("📝 Sample Logs:", _one_per_thread(store, names, started), utc, out)
+    errors = _one_per_thread(store, names, started, min_level="ERROR")
+    _print_rows("🚨 Recent Errors:", errors, utc, out)
     print("\n📉 Sample Metrics:", file=out)
     for name, summary in store.metric_summary(since=started).items():
         print(
-            f"   {name}: {summary['count']:,} values, avg {summary['avg']:.1f}, "
+            f"   {visible(name)}: {summary['count']:,} values, avg {summary['avg']:.1f}, "
             f"p50 {summary['p50']:g}, p95 {summary['p95']:g}, p99 {summary['p99']:g} "
-            f"{summary['unit'] or ''}",
+            f"{visible(summary['unit'] or '')}",
             file=out,
         )
 
 
-def _print_rows(title: str, rows: Sequence[Any], out: TextIO) -> None:
+def _one_per_thread(
+    store: LogStore, names: Sequence[str], started: float, **filters: Any
+) -> list[Any]:
+    """The newest record of each of (at most) five threads: samples that differ."""
+    rows = [
+        row
+        for name in names[:5]
+        for row in store.logs(thread=name, since=started, limit=1, **filters)
+    ]
+    return sorted(rows, key=lambda row: (row.created or 0, row.id))
+
+
+def _print_rows(title: str, rows: Sequence[Any], utc: bool, out: TextIO) -> None:
     print(f"\n{title}", file=out)
     for row in rows:
-        print(f"   {row.timestamp}  {row.level:<8} {row.thread_name:<10} {row.message}", file=out)
+        when = shown_time(row.created, row.timestamp, utc=utc)
+        level, thread, message = (visible(v) for v in (row.level, row.thread_name, row.message))
+        print(f"   {when}  {level:<8} {thread:<10} {message}", file=out)

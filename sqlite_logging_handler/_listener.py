@@ -8,12 +8,13 @@ never raises, so the thread never dies.
 
 from __future__ import annotations
 
-import queue
+import threading
 import time
 from logging.handlers import QueueListener
 from typing import Any
 
 from ._queue import RecordQueue
+from ._reentrancy import add_pipeline_thread
 from ._transport import Item, Transport
 
 __all__ = ["LISTENER_STOP", "Listener"]
@@ -34,11 +35,18 @@ class Listener(QueueListener):
         self._records = records
         self._transport = transport
         self.received = 0  # records taken off the queue (listener thread only)
+        self._stop_sent = False
 
     def start(self) -> None:
         super().start()
         if self._thread is not None:
             self._thread.name = "sqlite-logging-listener"
+
+    def _monitor(self) -> None:
+        # A record logged on this thread (a finalizer, an extra's __repr__) must not
+        # wait for the queue this thread drains.
+        add_pipeline_thread(threading.current_thread())
+        super()._monitor()  # type: ignore[misc]
 
     def handle(self, record: Any) -> None:
         """Pass a chunk of queued items to the transport, in order.
@@ -75,14 +83,19 @@ class Listener(QueueListener):
                 self._transport.record_failure(f"{type(exc).__name__}: {exc}")
 
     def stop_by(self, deadline: float) -> bool:
-        """Ask the thread to finish what is queued and stop; wait until ``deadline``."""
+        """Ask the thread to finish what is queued and stop; wait until ``deadline``.
+
+        The stop marker is queued once, also into a full queue (the thread must end
+        with the handler); a second call only waits again.
+        """
         thread = self._thread
         if thread is None:
             return True
-        try:
-            self._records.put(LISTENER_STOP, timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Full:
-            return False
+        if not self._stop_sent:
+            # Beyond the bound: the stop marker never waits for room (close() may run
+            # in a signal handler that interrupted a caller waiting for room).
+            self._stop_sent = True
+            self._records.put_nowait_unbounded(LISTENER_STOP)
         thread.join(max(0.0, deadline - time.monotonic()))
         return not thread.is_alive()
 

@@ -27,6 +27,7 @@ from typing import Any
 
 import sqlite_worker
 
+from ._reentrancy import add_pipeline_thread
 from ._wire import FrameReader
 
 __all__ = ["START_TIMEOUT", "LinkClosedError", "WriterLink", "writer_command"]
@@ -254,6 +255,8 @@ class WriterLink:
         self.closed = True
 
     def _read_answers(self) -> None:
+        # Hooks run on this thread: a record they log must not wait for the pipeline.
+        add_pipeline_thread(threading.current_thread())
         reader = FrameReader(self._acks)
         try:
             while True:

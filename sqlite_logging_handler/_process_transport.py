@@ -33,6 +33,7 @@ from typing import Any
 from . import _sessions, schema
 from ._process_link import LinkClosedError, WriterLink
 from ._records import Row
+from ._stderr import Reporter, write_line, write_stderr
 from ._transport import Item, ThreadTransport, WriterSpec
 from ._wire import (
     CALL,
@@ -50,7 +51,7 @@ from ._wire import (
     frame,
     rows_message,
 )
-from ._writer import AfterCommit, Reporter, write_line, write_stderr
+from ._writer import AfterCommit
 from .exceptions import SQLiteLoggingError
 
 __all__ = ["MAX_DEATHS", "MAX_UNREADY", "RESTART_PAUSES", "ProcessTransport"]
@@ -260,6 +261,18 @@ class ProcessTransport:
         thread = self._thread
         if thread is not None:
             return thread.call(fn, args, timeout)
+        return self._request(fn, args, timeout)
+
+    def maintain_now(self, timeout: float) -> None:
+        """The whole upkeep in the writer process, after what was sent."""
+        thread = self._thread
+        if thread is not None:
+            thread.maintain_now(timeout)
+        else:
+            self._request(None, (), timeout)
+
+    def _request(self, fn: Callable[..., Any] | None, args: tuple[Any, ...], timeout: float) -> Any:
+        """A ``CALL`` and its answer (``fn`` None: the upkeep)."""
         token = next(self._tokens)
         data = any_frame((CALL, token, fn, args))
         waiter = _Call()
@@ -502,7 +515,11 @@ class ProcessTransport:
             return
         _, _, fn, args = pickle.loads(message.data[8:])
         try:
-            waiter.outcome = (True, thread.call(fn, args, FALLBACK_CALL_TIMEOUT))
+            if fn is None:
+                thread.maintain_now(FALLBACK_CALL_TIMEOUT)
+                waiter.outcome = (True, None)
+            else:
+                waiter.outcome = (True, thread.call(fn, args, FALLBACK_CALL_TIMEOUT))
         except BaseException as exc:
             waiter.outcome = (False, exc)
         waiter.done.set()

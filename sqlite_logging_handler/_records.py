@@ -24,6 +24,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, TypeAlias
 
+from ._json import safe_repr, to_json
 from .schema import LOG_RECORD_ATTRIBUTES
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "MetricPayload",
     "Row",
     "VerbatimExtra",
+    "exception_text",
     "extras_json",
     "finish_row",
     "is_metric",
@@ -67,6 +69,7 @@ class MetricPayload(NamedTuple):
     value: float
     unit: str | None
     tags: Mapping[str, Any] | None
+    kind: str | None = None  # one of schema.METRIC_KINDS
 
 
 class VerbatimExtra(dict[str, Any]):
@@ -87,8 +90,10 @@ _TRACE_ATTR, _SPAN_ATTR = "otelTraceID", "otelSpanID"
 _ID_TEXT = {_TRACE_ATTR: re.compile(r"0|[0-9a-f]{32}"), _SPAN_ATTR: re.compile(r"0|[0-9a-f]{16}")}
 _NO_TRACE = (None, None)
 
+# Values of types JSON lacks go through to_json (ISO 8601 for dates, str() for UUIDs,
+# ...; see _json). The C encoder calls it only for those: plain values pay nothing.
 _ENCODER = json.JSONEncoder(
-    ensure_ascii=False, allow_nan=False, default=repr, separators=(",", ":")
+    ensure_ascii=False, allow_nan=False, default=to_json, separators=(",", ":")
 )
 # JSONEncoder.encode builds a C encoder on every call (half its cost for a small
 # dict); build it once. It keeps cycle markers in _MARKERS, which a failed encode may
@@ -99,7 +104,7 @@ _C_ENCODER = (
     if json.encoder.c_make_encoder is None  # type: ignore[attr-defined]
     else json.encoder.c_make_encoder(  # type: ignore[attr-defined]
         _MARKERS,
-        repr,
+        to_json,
         json.encoder.c_encode_basestring,  # type: ignore[attr-defined]
         None,
         ":",
@@ -214,7 +219,7 @@ def _metric_values(
     record: logging.LogRecord,
     tags_value: Callable[[Mapping[str, Any] | None], str | dict[str, Any] | None],
 ) -> Row:
-    name, value, unit, tags = record.__dict__[METRIC_ATTR]
+    name, value, unit, tags, kind = record.__dict__[METRIC_ATTR]
     created = record.created
     return (
         created,
@@ -226,14 +231,17 @@ def _metric_values(
         record.name,
         record.thread,
         record.process,
+        kind,
     )
 
 
 def extras_json(attrs: Mapping[str, Any]) -> str | None:
     """JSON of a record's non-standard attributes (its ``extra=``), or None if none.
 
-    Values JSON cannot encode (objects, NaN, cycles, odd keys) are stored as their
-    ``repr()``, so the record is never lost for its extras.
+    Values of common types JSON lacks are encoded as ``_json`` says (ISO 8601 for
+    dates and times, ``str()`` for UUIDs, ...); anything else JSON cannot encode
+    (objects, NaN, cycles, odd keys) is stored as its ``repr()``, so the record is
+    never lost for its extras.
     """
     extras = _extras(attrs)
     return _encode(extras) if extras else None
@@ -311,14 +319,6 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def safe_repr(value: Any) -> str:
-    """``repr(value)``, or a stand-in when the object's own ``__repr__`` fails."""
-    try:
-        return repr(value)
-    except Exception:
-        return object.__repr__(value)
-
-
 def sanitize_row(row: Row) -> Row:
     """A copy of ``row`` that sqlite3 can bind, losing nothing it does not have to.
 
@@ -345,6 +345,29 @@ def _sanitize_value(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else repr(value)
     return _sanitize_value(safe_repr(value))
+
+
+#: What ``Formatter.formatException`` renders for an ``exc_info`` without an exception
+#: (``logger.exception()`` or ``exc_info=True`` outside an ``except`` block).
+_NO_EXCEPTION_TEXT = logging.Formatter().formatException((None, None, None))
+
+
+def exception_text(record: logging.LogRecord, formatter: logging.Formatter) -> str | None:
+    """The traceback text of ``record``'s exception, or None if it carries none.
+
+    ``logger.exception()`` outside an ``except`` block gives ``exc_info`` = (None, None,
+    None), which logging renders as "NoneType: None"; that is no exception, so no text
+    (also when another handler's formatter, or a SocketHandler, rendered it already).
+    """
+    exc_info = record.exc_info
+    if exc_info and exc_info[1] is None:
+        return None
+    text = record.exc_text
+    if exc_info and not text:
+        text = formatter.formatException(exc_info)
+    if not text or text == _NO_EXCEPTION_TEXT:
+        return None
+    return text
 
 
 def level_number(level: int | str) -> int:

@@ -1,4 +1,10 @@
-"""Text renderings of rows for the command line: lines, tables, JSON lines, CSV, sparklines."""
+"""Text renderings of rows for the command line: lines, tables, JSON, CSV, sparklines.
+
+Human-readable renderings (lines, tables) show stored text through
+``_terminal.visible``: one record is one line, and nothing stored can drive the
+terminal; times are shown with their zone (``_times.format_time``). JSON and CSV carry
+the exact stored values.
+"""
 
 from __future__ import annotations
 
@@ -7,61 +13,124 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 
+from ._terminal import visible
+from ._times import format_time, stored_epoch
 from .query import LogRow
 
-__all__ = ["log_line", "sparkline", "table", "write_csv", "write_json_lines"]
+__all__ = [
+    "log_line",
+    "shown_time",
+    "sparkline",
+    "table",
+    "visible",
+    "write_csv",
+    "write_json_array",
+    "write_json_lines",
+]
 
-_COLOURS = {
-    "DEBUG": "\033[2m",  # dim
-    "WARNING": "\033[33m",  # yellow
-    "ERROR": "\033[31m",  # red
-    "CRITICAL": "\033[1;31m",  # bold red
-}
+# By severity, so that custom levels get the colour of their neighbours.
+_COLOURS = (
+    (50, "\033[1;31m"),  # CRITICAL and above: bold red
+    (40, "\033[31m"),  # ERROR: red
+    (30, "\033[33m"),  # WARNING: yellow
+    (20, ""),  # INFO: the terminal's own colour
+    (-(2**63), "\033[2m"),  # DEBUG and below: dim
+)
 _RESET = "\033[0m"
 _BARS = "▁▂▃▄▅▆▇█"
 
 
-def log_line(row: LogRow, colour: bool = False) -> str:
-    """One human-readable line (plus its traceback, indented) for a log row."""
-    text = f"{row.timestamp} {row.level:<8} {row.module} [{row.thread_name}] {row.message}"
-    if row.exc_text:
-        text += "\n" + "\n".join("    " + line for line in row.exc_text.splitlines())
-    code = _COLOURS.get(row.level) if colour else None
+def shown_time(created: float | None, timestamp: object, *, utc: bool = False) -> str:
+    """A row's time, with its zone: from ``created``, else from the stored text."""
+    try:
+        epoch = created if isinstance(created, int | float) else stored_epoch(str(timestamp))
+        return format_time(epoch, utc=utc)
+    except (ValueError, OverflowError, OSError):  # not a time: show what is stored
+        return visible(timestamp)
+
+
+def log_line(row: LogRow, colour: bool = False, *, utc: bool = False) -> str:
+    """One human-readable line for a log row, then its traceback and stack, indented.
+
+    Every field is shown through ``visible()``: a record's own text never starts a
+    line; only the traceback's and the stack's line breaks do, indented by four spaces.
+    """
+    text = " ".join(
+        (
+            shown_time(row.created, row.timestamp, utc=utc),
+            f"{visible(row.level):<8}",
+            visible(row.module),
+            f"[{visible(row.thread_name)}]",
+            visible(row.message),
+        )
+    )
+    for block in (row.exc_text, row.stack_info):
+        if block:
+            text += "".join(
+                f"\n    {visible(line)}" for line in str(block).rstrip("\n").split("\n")
+            )
+    code = _colour(row.levelno) if colour else ""
     return f"{code}{text}{_RESET}" if code else text
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """A plain text table with aligned columns."""
+def _colour(levelno: object) -> str:
+    if not isinstance(levelno, int | float):
+        return ""
+    return next(code for floor, code in _COLOURS if levelno >= floor)
+
+
+def table(
+    headers: Sequence[str], rows: Iterable[Sequence[Any]], *, right: Iterable[int] = ()
+) -> str:
+    """A plain text table with aligned columns (those in ``right`` aligned right)."""
     cells = [[_cell(value) for value in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in cells:
         widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += [
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
-    ]
-    return "\n".join(lines)
+    rightward = set(right)
+
+    def line(values: Sequence[str]) -> str:
+        padded = (
+            value.rjust(width) if index in rightward else value.ljust(width)
+            for index, (value, width) in enumerate(zip(values, widths, strict=True))
+        )
+        return "  ".join(padded).rstrip()
+
+    return "\n".join([line(headers), "  ".join("-" * w for w in widths), *map(line, cells)])
 
 
 def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        return f"{value:.6g}"
+        return f"{value:,.6g}" if abs(value) < 1e15 else f"{value:.6g}"
     if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value).replace("\n", " ⏎ ")
+        return visible(json.dumps(value, ensure_ascii=False))
+    return visible(value)
 
 
 def write_json_lines(rows: Iterable[tuple[Any, ...]], out: TextIO) -> int:
     """Each row as one JSON object (its column names as keys); returns how many."""
     count = 0
     for row in rows:
-        record = row._asdict()  # type: ignore[attr-defined]
-        out.write(json.dumps(record, ensure_ascii=False, default=repr) + "\n")
+        out.write(_json(row) + "\n")
         count += 1
     return count
+
+
+def write_json_array(rows: Iterable[tuple[Any, ...]], out: TextIO) -> int:
+    """The rows as one JSON array of objects, written as it goes; returns how many."""
+    count = 0
+    out.write("[")
+    for row in rows:
+        out.write(("," if count else "") + "\n" + _json(row))
+        count += 1
+    out.write("\n]\n" if count else "]\n")
+    return count
+
+
+def _json(row: tuple[Any, ...]) -> str:
+    return json.dumps(row._asdict(), ensure_ascii=False, default=repr)  # type: ignore[attr-defined]
 
 
 def write_csv(rows: Iterable[tuple[Any, ...]], fields: Sequence[str], out: TextIO) -> int:

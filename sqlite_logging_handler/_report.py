@@ -1,86 +1,132 @@
-"""``sqlite-logs report``: one self-contained HTML page of charts, drawn as inline SVG.
+"""``sqlite-logs report``: one self-contained HTML page an on-call engineer opens first.
 
-Log volume per level, the error rate and each metric's p50/p95 over time, in equal
-time buckets. Everything is computed in SQLite through a ``LogStore``; the page has
-no script and fetches nothing, so it opens anywhere, offline, and can be mailed.
-Every mark carries its numbers in ``data-`` attributes and a ``<title>`` tooltip.
+Log volume per level, the error rate and each metric's p50/p95 over time (charts with
+time and value axes, ``_charts``), the most frequent errors grouped by template, the
+noisiest loggers, and the records of the busiest and most erroneous time buckets,
+which the charts link to. Everything is computed in SQLite through a ``LogStore``;
+the page has no script and fetches nothing, so it opens anywhere, offline, and can be
+mailed.
 """
 
 from __future__ import annotations
 
 import html
+import shlex
+import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from typing import Any
 
+from ._aggregates import nearest_rank
+from ._charts import Buckets, TimeAxis, level_colour, metric_chart, rate_chart, volume_chart
+from ._terminal import visible
+from ._times import format_time
 from .query import LogStore
 
-__all__ = ["Buckets", "render_report"]
+__all__ = ["Buckets", "choose_buckets", "render_report"]
 
-_WIDTH, _HEIGHT, _PAD = 760, 170, 36
-_LEVEL_COLOURS = {
-    "DEBUG": "#9aa5b1",
-    "INFO": "#3d7dd8",
-    "WARNING": "#e0a526",
-    "ERROR": "#d64545",
-    "CRITICAL": "#7a1f9e",
-}
-_OTHER_COLOUR = "#6b7785"
+_TOP = 10  # rows of the top errors and loggers tables, records per bucket section
+_SECTIONS = 6  # buckets with a records section: the most errors, and the most records
+_FOREVER = 1e300
 
 
-@dataclass(frozen=True)
-class Buckets:
-    """``count`` equal time buckets of ``width`` seconds from the epoch ``start``."""
+def render_report(
+    store: LogStore,
+    *,
+    since: float | None = None,
+    until: float | None = None,
+    buckets: int = 60,
+    utc: bool = False,
+) -> str:
+    """The report page for the records at or after ``since`` and before ``until``.
 
-    start: float
-    width: float
-    count: int
+    Args:
+        store: the database to report on.
+        since: epoch seconds; None: from the first record.
+        until: epoch seconds; None: to the last record (to now if ``since`` is given).
+        buckets: how many equal time buckets the charts have.
+        utc: show times in UTC; else in local time, with their offset.
+    """
+    span = choose_buckets(store, since, until, buckets)
+    title = f"Logs and metrics: {store.database}"
+    parts = [_HEAD.format(title=_text(title)), f"<h1>{_text(title)}</h1>"]
+    if span is None:
+        quiet = since is not None or until is not None
+        empty = "No records in this period." if quiet else "No records yet."
+        parts.append(f'<p class="empty">{empty}</p>')
+    else:
+        parts += _body(store, span, until, utc)
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
 
-    def label(self, index: int) -> str:
-        """The bucket's start as UTC text."""
-        moment = datetime.fromtimestamp(self.start + index * self.width, UTC)
-        return f"{moment:%Y-%m-%d %H:%M:%S}"
 
-    def sql(self, column: str = "created") -> str:
-        """SQL giving a row's bucket index (clamped into range)."""
-        index = f"CAST(({column} - {self.start!r}) / {self.width!r} AS INTEGER)"
-        return f"min({self.count - 1}, {index})"
-
-
-def choose_buckets(store: LogStore, since: float | None, count: int) -> Buckets | None:
-    """Buckets spanning the records at or after ``since`` (epoch), or None if there are none."""
-    bounds = store.sql(
+def choose_buckets(
+    store: LogStore, since: float | None, until: float | None, count: int
+) -> Buckets | None:
+    """Buckets over ``since``..``until`` (or the records'), or None without records there."""
+    bounds = (-_FOREVER if since is None else since, _FOREVER if until is None else until)
+    first, last = store.sql(
         "SELECT min(t), max(t) FROM (SELECT created AS t FROM logs WHERE created >= ? "
-        "UNION ALL SELECT created FROM metrics WHERE created >= ?)",
-        (since or 0.0, since or 0.0),
+        "AND created < ? UNION ALL SELECT created FROM metrics WHERE created >= ? "
+        "AND created < ?)",
+        bounds * 2,
     )[0]
-    if bounds[0] is None:
+    if first is None:
         return None
-    first, last = float(bounds[0]), float(bounds[1])
-    return Buckets(first, max((last - first) / count, 1e-3) * (1 + 1e-9), count)
+    start = float(first) if since is None else since
+    end = until if until is not None else (max(float(last), time.time()) if since else float(last))
+    return Buckets(start, max((end - start) / count, 1e-3) * (1 + 1e-9), count)
 
 
-def level_counts(store: LogStore, buckets: Buckets) -> dict[str, list[int]]:
-    """Per level name, the number of log records in each bucket."""
-    counts: dict[str, list[int]] = {}
+def _body(store: LogStore, span: Buckets, until: float | None, utc: bool) -> list[str]:
+    where = (span.start, _FOREVER if until is None else until)
+    counts = level_counts(store, span, where)
+    totals = _totals(store, where)
+    linked = _interesting_buckets(counts)
+    axis = TimeAxis(span, utc, frozenset(linked))
+    parts = [_summary(span, totals, utc), _NAV]
+    parts.append(volume_chart(counts, axis))
+    parts.append(rate_chart(error_rates(store, span, where), axis))
+    parts.append(_top_errors(store, where, utc))
+    parts.append(_loggers(store, where))
+    metrics = [
+        metric_chart(name, unit, values, axis)
+        for name, (unit, values) in metric_percentiles(store, span, where).items()
+    ]
+    parts.append(f'<div id="metrics">{"".join(metrics) or "<h2>Metrics</h2><p>None.</p>"}</div>')
+    parts.append(_bucket_records(store, axis, sorted(linked)))
+    return parts
+
+
+# -- numbers ---------------------------------------------------------------------------
+
+
+def level_counts(
+    store: LogStore, buckets: Buckets, where: tuple[float, float]
+) -> dict[str, tuple[int | None, list[int]]]:
+    """Per level name, least severe first: its number and its records in each bucket."""
+    counts: dict[str, tuple[int | None, list[int]]] = {}
     rows = store.sql(
-        f"SELECT {buckets.sql()} AS b, level, COUNT(*) FROM logs WHERE created >= ? "
-        "GROUP BY b, level",
-        (buckets.start,),
+        f"SELECT {buckets.sql()} AS b, level, MIN(levelno), COUNT(*) FROM logs "
+        "WHERE created >= ? AND created < ? GROUP BY b, level ORDER BY MIN(levelno), level",
+        where,
     )
-    for index, level, n in rows:
-        counts.setdefault(level, [0] * buckets.count)[index] = n
-    return dict(sorted(counts.items(), key=lambda item: _level_order(item[0])))
+    order: dict[str, int | None] = {}
+    for index, level, levelno, n in rows:
+        order.setdefault(level, levelno)
+        counts.setdefault(level, (levelno, [0] * buckets.count))[1][index] = n
+    ranked = sorted(order, key=lambda name: (order[name] is None, order[name] or 0, name))
+    return {level: counts[level] for level in ranked}
 
 
-def error_rates(store: LogStore, buckets: Buckets) -> list[float | None]:
+def error_rates(
+    store: LogStore, buckets: Buckets, where: tuple[float, float]
+) -> list[float | None]:
     """Per bucket, the share of records at ERROR or above (None for an empty bucket)."""
     rates: list[float | None] = [None] * buckets.count
     rows = store.sql(
         f"SELECT {buckets.sql()} AS b, SUM(levelno >= 40), COUNT(*) FROM logs "
-        "WHERE created >= ? GROUP BY b",
-        (buckets.start,),
+        "WHERE created >= ? AND created < ? GROUP BY b",
+        where,
     )
     for index, errors, total in rows:
         rates[index] = errors / total
@@ -88,7 +134,7 @@ def error_rates(store: LogStore, buckets: Buckets) -> list[float | None]:
 
 
 def metric_percentiles(
-    store: LogStore, buckets: Buckets
+    store: LogStore, buckets: Buckets, where: tuple[float, float]
 ) -> dict[str, tuple[str | None, list[tuple[float, float] | None]]]:
     """Per metric: its unit, and per bucket (p50, p95), nearest-rank, as metric_summary."""
     rows = store.sql(
@@ -98,14 +144,12 @@ def metric_percentiles(
                    ROW_NUMBER() OVER (PARTITION BY metric_name, {buckets.sql()}
                                       ORDER BY value) AS rn,
                    COUNT(*) OVER (PARTITION BY metric_name, {buckets.sql()}) AS n
-            FROM metrics WHERE created >= ?
+            FROM metrics WHERE created >= ? AND created < ?
         )
-        SELECT metric_name, b,
-               MAX(CASE WHEN rn = max(1, (50 * n + 99) / 100) THEN value END),
-               MAX(CASE WHEN rn = max(1, (95 * n + 99) / 100) THEN value END)
+        SELECT metric_name, b, {nearest_rank(50)}, {nearest_rank(95)}
         FROM ranked GROUP BY metric_name, b ORDER BY metric_name, b
         """,
-        (buckets.start,),
+        where,
     )
     series: dict[str, list[tuple[float, float] | None]] = defaultdict(
         lambda: [None] * buckets.count
@@ -121,133 +165,155 @@ def metric_percentiles(
     return {name: (units.get(name), values) for name, values in series.items()}
 
 
-def render_report(store: LogStore, *, since: float | None = None, buckets: int = 60) -> str:
-    """The report page for the records at or after ``since`` (epoch; None: all)."""
-    span = choose_buckets(store, since, buckets)
-    title = f"Logs and metrics: {store.database}"
-    parts = [_HEAD.format(title=html.escape(title)), f"<h1>{html.escape(title)}</h1>"]
-    if span is None:
-        empty = "No records yet." if since is None else "No records in this period."
-        parts.append(f"<p>{empty}</p>")
-    else:
-        parts.append(
-            f'<p class="span">{span.label(0)} to {span.label(span.count)} UTC, '
-            f"{span.count} buckets of {_duration(span.width)}</p>"
-        )
-        parts.append(_volume_chart(level_counts(store, span), span))
-        parts.append(_rate_chart(error_rates(store, span), span))
-        for name, (unit, values) in metric_percentiles(store, span).items():
-            parts.append(_metric_chart(name, unit, values, span))
-    parts.append("</body></html>\n")
-    return "\n".join(parts)
+def _totals(store: LogStore, where: tuple[float, float]) -> dict[str, int]:
+    logs, errors = store.sql(
+        "SELECT COUNT(*), COALESCE(SUM(levelno >= 40), 0) FROM logs "
+        "WHERE created >= ? AND created < ?",
+        where,
+    )[0]
+    (metrics,) = store.sql(
+        "SELECT COUNT(*) FROM metrics WHERE created >= ? AND created < ?", where
+    )[0]
+    return {"records": logs, "errors": errors, "metrics": metrics}
 
 
-# -- drawing ---------------------------------------------------------------------------------
-
-
-def _volume_chart(counts: dict[str, list[int]], span: Buckets) -> str:
-    totals = [sum(column) for column in zip(*counts.values(), strict=True)] or [0]
-    top = max(totals) or 1
-    bar = (_WIDTH - 2 * _PAD) / span.count
-    marks = []
-    below = [0.0] * span.count
-    for level, column in counts.items():
-        colour = _LEVEL_COLOURS.get(level, _OTHER_COLOUR)
+def _interesting_buckets(counts: dict[str, tuple[int | None, list[int]]]) -> set[int]:
+    """The buckets with the most errors, and those with the most records."""
+    totals: dict[int, int] = defaultdict(int)
+    errors: dict[int, int] = defaultdict(int)
+    for levelno, column in counts.values():
         for index, n in enumerate(column):
-            if not n:
-                continue
-            height = n / top * (_HEIGHT - 2 * _PAD)
-            y = _HEIGHT - _PAD - below[index] - height
-            below[index] += height
-            marks.append(
-                f'<rect class="bar" data-bucket="{index}" data-level="{html.escape(level)}" '
-                f'data-count="{n}" x="{_PAD + index * bar:.1f}" y="{y:.1f}" '
-                f'width="{max(bar - 1, 0.5):.1f}" height="{height:.1f}" fill="{colour}">'
-                f"<title>{span.label(index)}: {n} {html.escape(level)}</title></rect>"
-            )
-    legend = " ".join(
-        f'<span style="color:{_LEVEL_COLOURS.get(level, _OTHER_COLOUR)}">■ {html.escape(level)}'
-        f" ({sum(column)})</span>"
-        for level, column in counts.items()
+            totals[index] += n
+            if levelno is not None and levelno >= 40:
+                errors[index] += n
+    busiest = sorted((i for i in totals if totals[i]), key=lambda i: -totals[i])[:_SECTIONS]
+    worst = sorted((i for i in errors if errors[i]), key=lambda i: -errors[i])[:_SECTIONS]
+    return set(busiest) | set(worst)
+
+
+# -- sections --------------------------------------------------------------------------
+
+
+def _summary(span: Buckets, totals: dict[str, int], utc: bool) -> str:
+    zone = "UTC" if utc else "local time"
+    return (
+        f'<p class="summary" data-records="{totals["records"]}" data-errors="{totals["errors"]}"'
+        f' data-metrics="{totals["metrics"]}">From {format_time(span.start, utc=utc)} to '
+        f"{format_time(span.end, utc=utc)} ({zone}), {span.count} buckets of "
+        f"{_duration(span.width)}: <b>{totals['records']:,}</b> log records, "
+        f"<b>{totals['errors']:,}</b> at ERROR or above, <b>{totals['metrics']:,}</b> "
+        "metric values.</p>"
     )
-    return _figure("volume", "Log records per level", legend, top, "", marks)
 
 
-def _rate_chart(rates: Sequence[float | None], span: Buckets) -> str:
-    points = [(i, rate) for i, rate in enumerate(rates) if rate is not None]
-    marks = [_polyline(((i, rate) for i, rate in points), 1.0, span, "#d64545")]
-    marks += [
-        f'<circle class="rate" data-bucket="{i}" data-rate="{rate:.6f}" '
-        f'cx="{_x(i, span):.1f}" cy="{_y(rate, 1.0):.1f}" r="2.2" fill="#d64545">'
-        f"<title>{span.label(i)}: {rate:.1%} errors</title></circle>"
-        for i, rate in points
-    ]
-    return _figure("error-rate", "Error rate (ERROR and above)", "", 1.0, "%", marks)
-
-
-def _metric_chart(
-    name: str, unit: str | None, values: Sequence[tuple[float, float] | None], span: Buckets
-) -> str:
-    points = [(i, pair) for i, pair in enumerate(values) if pair is not None]
-    top = max((p95 for _, (_, p95) in points), default=0.0) or 1.0
-    band = [(_x(i, span), _y(p95, top)) for i, (_, p95) in points]
-    band += [(_x(i, span), _y(p50, top)) for i, (p50, _) in reversed(points)]
-    shape = " ".join(f"{x:.1f},{y:.1f}" for x, y in band)
-    marks = [f'<polygon class="band" points="{shape}" fill="#3d7dd8" fill-opacity="0.2"/>']
-    marks.append(_polyline(((i, p50) for i, (p50, _) in points), top, span, "#3d7dd8"))
-    suffix = f" {html.escape(unit)}" if unit else ""
-    marks += [
-        f'<circle class="p50" data-bucket="{i}" data-p50="{p50!r}" data-p95="{p95!r}" '
-        f'cx="{_x(i, span):.1f}" cy="{_y(p50, top):.1f}" r="2" fill="#3d7dd8">'
-        f"<title>{span.label(i)}: p50 {p50:g}{suffix}, p95 {p95:g}{suffix}</title></circle>"
-        for i, (p50, p95) in points
-    ]
-    heading = f"{name}{f' ({unit})' if unit else ''}: p50 line, p50 to p95 band"
-    return _figure("metric", heading, "", top, suffix, marks, data_name=name)
-
-
-def _figure(
-    kind: str,
-    heading: str,
-    legend: str,
-    top: float,
-    unit: str,
-    marks: Iterable[str],
-    *,
-    data_name: str | None = None,
-) -> str:
-    scale = f"{top:.0%}" if unit == "%" else f"{top:g}{unit}"
-    name = f' data-name="{html.escape(data_name)}"' if data_name is not None else ""
-    axis = (
-        f'<line x1="{_PAD}" y1="{_HEIGHT - _PAD}" x2="{_WIDTH - _PAD}" '
-        f'y2="{_HEIGHT - _PAD}" stroke="#888"/>'
-        f'<text x="2" y="{_PAD}" font-size="10">{scale}</text>'
-        f'<text x="2" y="{_HEIGHT - _PAD}" font-size="10">0</text>'
+def _top_errors(store: LogStore, where: tuple[float, float], utc: bool) -> str:
+    rows = store.sql(
+        "SELECT COALESCE(template, message) AS kind, COUNT(*) AS n, MIN(created), "
+        "MAX(created), GROUP_CONCAT(DISTINCT module), MAX(id) FROM logs "
+        "WHERE levelno >= 40 AND created >= ? AND created < ? "
+        f"GROUP BY kind ORDER BY n DESC, MAX(id) DESC LIMIT {_TOP}",
+        where,
+    )
+    if not rows:
+        return '<section id="top-errors"><h2>Most frequent errors</h2><p>None.</p></section>'
+    examples = {
+        row["id"]: row["message"]
+        for row in store.sql(
+            f"SELECT id, message FROM logs WHERE id IN ({','.join('?' * len(rows))})",
+            [row[5] for row in rows],
+        )
+    }
+    body = "".join(
+        f'<tr data-count="{n}"><td class="n">{n:,}</td><td class="kind">{_text(kind)}'
+        f"{_example(kind, examples.get(last_id))}</td><td>{_text(_some(loggers))}</td>"
+        f'<td class="time" title="first: {format_time(first, utc=utc)}">'
+        f"{format_time(last, utc=utc)}</td></tr>"
+        for kind, n, first, last, loggers, last_id in rows
     )
     return (
-        f'<section class="{kind}"{name}><h2>{html.escape(heading)}</h2>'
-        f'<div class="legend">{legend}</div>'
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_WIDTH}" height="{_HEIGHT}" '
-        f'viewBox="0 0 {_WIDTH} {_HEIGHT}" role="img">{axis}{"".join(marks)}</svg></section>'
+        '<section id="top-errors"><h2>Most frequent errors</h2>'
+        "<p>ERROR and above, grouped by message template.</p>"
+        '<table class="top-errors"><colgroup><col class="n"><col class="kind"><col>'
+        '<col class="time"></colgroup><thead><tr><th class="n">records</th>'
+        "<th>message</th><th>loggers</th><th>last seen</th></tr></thead>"
+        f"<tbody>{body}</tbody></table></section>"
     )
 
 
-def _polyline(points: Iterable[tuple[int, float]], top: float, span: Buckets, colour: str) -> str:
-    coords = " ".join(f"{_x(i, span):.1f},{_y(v, top):.1f}" for i, v in points)
-    return f'<polyline points="{coords}" fill="none" stroke="{colour}" stroke-width="1.5"/>'
+def _loggers(store: LogStore, where: tuple[float, float]) -> str:
+    rows = store.sql(
+        "SELECT module, COUNT(*) AS n, SUM(levelno >= 40), SUM(levelno >= 30 AND levelno < 40) "
+        f"FROM logs WHERE created >= ? AND created < ? GROUP BY module ORDER BY n DESC, module "
+        f"LIMIT {_TOP}",
+        where,
+    )
+    total = sum(row[1] for row in rows) or 1
+    body = "".join(
+        f'<tr data-logger="{_attr(name)}" data-count="{n}"><td>{_text(name)}</td>'
+        f'<td class="n">{n:,}</td><td class="n">{errors:,}</td><td class="n">{warnings:,}</td>'
+        f'<td><span class="share" style="width:{n / total * 100:.1f}%"></span></td></tr>'
+        for name, n, errors, warnings in rows
+    )
+    return (
+        '<section id="loggers"><h2>Noisiest loggers</h2><table class="loggers"><colgroup>'
+        '<col><col class="n"><col class="n"><col class="n"><col class="share"></colgroup>'
+        '<thead><tr><th>logger</th><th class="n">records</th><th class="n">errors</th>'
+        '<th class="n">warnings</th><th>share</th></tr></thead>'
+        f"<tbody>{body}</tbody></table></section>"
+    )
 
 
-def _x(index: int, span: Buckets) -> float:
-    return _PAD + (index + 0.5) * (_WIDTH - 2 * _PAD) / span.count
+def _bucket_records(store: LogStore, axis: TimeAxis, indexes: list[int]) -> str:
+    sections = []
+    for index in indexes:
+        start, end = axis.buckets.bounds(index)
+        rows = store.sql(
+            "SELECT created, timestamp, level, levelno, module, message FROM logs "
+            f"WHERE created >= ? AND created < ? ORDER BY levelno DESC, id LIMIT {_TOP}",
+            (start, end),
+        )
+        total, errors = store.sql(
+            "SELECT COUNT(*), COALESCE(SUM(levelno >= 40), 0) FROM logs "
+            "WHERE created >= ? AND created < ?",
+            (start, end),
+        )[0]
+        lines = "".join(
+            f'<tr><td class="time">{format_time(created, utc=axis.utc)}</td>'
+            f'<td><span class="level" style="color:{level_colour(levelno)}">{_text(level)}'
+            f"</span></td><td>{_text(module)}</td><td>{_text(message)}</td></tr>"
+            for created, _, level, levelno, module, message in rows
+        )
+        command = _command(store.database, start, end)
+        sections.append(
+            f'<section class="bucket" id="bucket-{index}" data-bucket="{index}" '
+            f'data-records="{total}" data-errors="{errors}"><h3>{_text(axis.label(index))}: '
+            f"{total:,} records, {errors:,} at ERROR or above</h3>"
+            f'<table class="records"><colgroup><col class="time"><col class="level"><col>'
+            f"<col></colgroup>{lines}</table><p>Most severe first, at most {_TOP}; all of "
+            f"them: <code>{_text(command)}</code></p></section>"
+        )
+    return (
+        '<section id="records"><h2>Records of the busiest and most erroneous moments</h2>'
+        + "".join(sections)
+        + "</section>"
+    )
 
 
-def _y(value: float, top: float) -> float:
-    return _HEIGHT - _PAD - value / top * (_HEIGHT - 2 * _PAD)
+def _command(database: str, start: float, end: float) -> str:
+    since, until = (format_time(epoch, utc=True) for epoch in (start, end))
+    words = ["sqlite-logs", "--db", database, "query", "--since", since, "--until", until]
+    return shlex.join(words)
 
 
-def _level_order(level: str) -> int:
-    order = list(_LEVEL_COLOURS)
-    return order.index(level) if level in order else len(order)
+def _example(kind: str, message: Any) -> str:
+    if message is None or message == kind:
+        return ""
+    return f'<div class="example">e.g. {_text(message)}</div>'
+
+
+def _some(loggers: str | None, most: int = 3) -> str:
+    names = (loggers or "").split(",")
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def _duration(seconds: float) -> str:
@@ -257,11 +323,52 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.3g} s"
 
 
+def _text(value: object) -> str:
+    return html.escape(visible(value), quote=False)
+
+
+def _attr(value: object) -> str:
+    return html.escape(visible(value), quote=True)
+
+
+_NAV = (
+    '<nav><a href="#volume">volume</a> · <a href="#error-rate">error rate</a> · '
+    '<a href="#top-errors">top errors</a> · <a href="#loggers">loggers</a> · '
+    '<a href="#metrics">metrics</a> · <a href="#records">records</a></nav>'
+)
+
 _HEAD = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
 <style>
-body {{ font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #1f2933; }}
-h1 {{ font-size: 1.3em; }} h2 {{ font-size: 1em; margin: 1.4em 0 0.2em; }}
-.legend span {{ margin-right: 1em; }} .span {{ color: #52606d; }}
-svg {{ background: #fafbfc; border: 1px solid #e4e7eb; }}
+* {{ box-sizing: border-box; }}
+body {{ font: 14px/1.45 system-ui, sans-serif; margin: 1.5em auto; padding: 0 1.5em;
+  max-width: 1600px; color: #1f2933; overflow-wrap: anywhere; }}
+h1 {{ font-size: 1.3em; }} h2 {{ font-size: 1.05em; margin: 1.6em 0 0.3em; }}
+h3 {{ font-size: 0.95em; margin: 1.2em 0 0.3em; }}
+nav, .summary {{ color: #52606d; }}
+.legend {{ min-height: 1.2em; }} .key {{ margin-right: 1.2em; white-space: nowrap; }}
+.key i {{ display: inline-block; width: 0.8em; height: 0.8em; margin-right: 0.3em; }}
+.frame {{ display: grid; grid-template-columns: 5.5em minmax(0, 1fr);
+  grid-template-rows: 200px 1.8em; margin-top: 0.8em; }}
+.y-axis {{ position: relative; grid-row: 1; grid-column: 1; margin-right: 0.4em; }}
+.y-axis .tick {{ position: absolute; right: 0; transform: translateY(50%);
+  font-size: 11px; color: #52606d; white-space: nowrap; }}
+svg.plot {{ grid-row: 1; grid-column: 2; width: 100%; height: 200px; display: block;
+  background: #fafbfc; border-left: 1px solid #9aa5b1; border-bottom: 1px solid #9aa5b1; }}
+.grid {{ stroke: #e4e7eb; stroke-width: 1; }}
+.x-axis {{ position: relative; grid-row: 2; grid-column: 2; overflow: hidden; }}
+.x-axis .tick {{ position: absolute; top: 0.2em; font-size: 11px; color: #52606d;
+  white-space: nowrap; }}
+table {{ border-collapse: collapse; width: 100%; table-layout: fixed; }}
+th, td {{ text-align: left; padding: 0.25em 0.5em; border-bottom: 1px solid #e4e7eb;
+  vertical-align: top; }}
+td.n, th.n {{ text-align: right; }} col.n {{ width: 6.5em; }} col.share {{ width: 30%; }}
+col.kind {{ width: 45%; }}
+col.time {{ width: 16em; }} td.time {{ white-space: nowrap; overflow: hidden;
+  text-overflow: ellipsis; }}
+col.level {{ width: 6.5em; }} .example {{ color: #52606d; font-size: 0.9em; }}
+.share {{ display: inline-block; height: 0.8em; background: #3d7dd8; }}
+code {{ font-size: 0.9em; background: #f0f2f5; padding: 0.1em 0.3em; }}
 </style></head><body>"""

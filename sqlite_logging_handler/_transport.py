@@ -10,26 +10,26 @@ between them; where the writer runs is the transport's business:
 
 ``WriterSpec`` holds everything a writer needs and pickles, so either side builds the
 same writer from it (``new_batch_writer``), with the same retention and WAL upkeep
-(``upkeep``). Operations on the write connection (``Transport.call``) are module-level
+(``_upkeep``). Operations on the write connection (``Transport.call``) are module-level
 functions taking the connection first, so they pickle by reference.
 """
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
+from types import ModuleType
 from typing import Any, Protocol
 
-from . import _writer, maintenance, schema
+from . import _access, _stderr, _transactions, _upkeep, _writer, schema
 from ._records import Row, is_metric, log_row, metric_row
 from ._writer import AfterCommit, BatchWriter
 
 __all__ = [
-    "MAINTAIN_EVERY",
-    "WAL_CHECKPOINT_SIZE",
     "YIELD_EVERY",
     "Item",
     "ThreadTransport",
@@ -37,13 +37,7 @@ __all__ = [
     "WriterSpec",
     "new_batch_writer",
     "open_database",
-    "upkeep",
 ]
-
-#: Seconds between two runs of retention and WAL upkeep on the writer.
-MAINTAIN_EVERY = 5.0
-#: WAL bytes above which an idle writer runs ``wal_checkpoint(TRUNCATE)``.
-WAL_CHECKPOINT_SIZE = 4 * 1024 * 1024
 
 #: Records the listener converts between two offers of the GIL (``time.sleep(0)``).
 #: A thread that wants the GIL back (the application's, or the writer's returning
@@ -57,10 +51,15 @@ Item = tuple[Any, ...]
 
 #: Module-level settings of the writer that a writer process must share with the
 #: application (tests and tuning change them there): (module, name).
-_TUNABLES = (
-    (_writer, "RETRY_FOR"),
-    (_writer, "REPORT_EVERY"),
+_TUNABLES: tuple[tuple[ModuleType, str], ...] = (
+    (_transactions, "RETRY_FOR"),
+    (_stderr, "REPORT_EVERY"),
     (_writer, "RELEASE_MEMORY_EVERY"),
+    (_writer, "GATE_TIMEOUT"),
+    (_upkeep, "MAINTAIN_EVERY"),
+    (_upkeep, "WAL_CHECKPOINT_SIZE"),
+    (_upkeep, "BUDGET"),
+    (_upkeep, "RECLAIM_PAGES"),
 )
 
 
@@ -78,9 +77,8 @@ class WriterSpec:
         flush_interval: most seconds a row waits for its commit.
         retention: seconds after which rows are pruned, or None.
         max_rows: log rows kept at most, or None.
-        maintain_every: seconds between two runs of ``upkeep``.
-        wal_checkpoint_size: WAL bytes above which an idle writer checkpoints.
-        tuning: the writer module's settings, as this process has them.
+        tuning: the writer modules' settings, as the application has them
+            (``current_tuning()``), for a writer process to take on.
     """
 
     uri: str
@@ -92,20 +90,19 @@ class WriterSpec:
     flush_interval: float
     retention: float | None = None
     max_rows: int | None = None
-    maintain_every: float = MAINTAIN_EVERY
-    wal_checkpoint_size: int = WAL_CHECKPOINT_SIZE
     tuning: Mapping[str, float] = field(default_factory=dict)
 
     @staticmethod
     def current_tuning() -> dict[str, float]:
-        """The writer module's settings as they are now in this process."""
-        return {name: getattr(module, name) for module, name in _TUNABLES}
+        """The writer modules' settings as they are now in this process."""
+        return {f"{module.__name__}.{name}": getattr(module, name) for module, name in _TUNABLES}
 
     def apply_tuning(self) -> None:
-        """Give this process's writer module the settings of the spec (writer process)."""
+        """Give this process's writer modules the settings of the spec (writer process)."""
         for module, name in _TUNABLES:
-            if name in self.tuning:
-                setattr(module, name, self.tuning[name])
+            key = f"{module.__name__}.{name}"
+            if key in self.tuning:
+                setattr(module, name, self.tuning[key])
 
 
 def open_database(spec: WriterSpec) -> sqlite3.Connection:
@@ -118,28 +115,6 @@ def open_database(spec: WriterSpec) -> sqlite3.Connection:
             conn.close()
             raise
     return conn
-
-
-def upkeep(conn: sqlite3.Connection, spec: WriterSpec, idle: bool) -> None:
-    """Retention, space and WAL upkeep; the writer runs it every ``maintain_every`` s.
-
-    Runs on the writer (thread or process), holding the write connection.
-    """
-    if spec.retention is not None or spec.max_rows is not None:
-        pruned = maintenance.prune(conn, older_than=spec.retention, keep_rows=spec.max_rows)
-        if any(pruned.values()):
-            maintenance.reclaim_space(conn)
-    if idle and spec.path is not None:
-        _, wal = maintenance.file_sizes(spec.path)
-        if wal > spec.wal_checkpoint_size:
-            maintenance.checkpoint(conn)
-
-
-def _upkeep_for(spec: WriterSpec) -> Callable[[sqlite3.Connection, bool], None]:
-    def run(conn: sqlite3.Connection, idle: bool) -> None:
-        upkeep(conn, spec, idle)
-
-    return run
 
 
 def new_batch_writer(
@@ -159,8 +134,9 @@ def new_batch_writer(
         batch_size=spec.batch_size,
         flush_interval=spec.flush_interval,
         after_commit=after_commit,
-        maintain=_upkeep_for(spec),
-        maintain_every=spec.maintain_every,
+        maintain=_upkeep.Upkeep(spec.path, spec.retention, spec.max_rows).run,
+        maintain_every=_upkeep.MAINTAIN_EVERY,
+        describe_error=functools.partial(_access.write_error_cause, spec.label),
         **hooks,
     )
 
@@ -202,6 +178,9 @@ class Transport(Protocol):
 
     def call(self, fn: Callable[..., Any], args: tuple[Any, ...], timeout: float) -> Any:
         """``fn(connection, *args)`` on the write connection; its result or exception."""
+
+    def maintain_now(self, timeout: float) -> None:
+        """The whole upkeep now (``SQLiteHandler.maintain()``), after what was sent."""
 
     def record_failure(self, cause: str) -> None:
         """Count a record that could not be converted."""
@@ -286,27 +265,39 @@ class ThreadTransport:
         self.writer.add_rows(logs, metrics)
 
     def flush(self, done: Callable[[], None]) -> None:
+        """See ``Transport.flush``."""
         self.writer.flush(done)
 
     def call(self, fn: Callable[..., Any], args: tuple[Any, ...], timeout: float) -> Any:
+        """See ``Transport.call``."""
         return self.writer.call(partial(_apply, fn, args), timeout)
 
+    def maintain_now(self, timeout: float) -> None:
+        """See ``Transport.maintain_now``."""
+        self.writer.maintain_now(timeout)
+
     def record_failure(self, cause: str) -> None:
+        """See ``Transport.record_failure``."""
         self.writer.record_failure(cause)
 
     def progress(self) -> int:
+        """See ``Transport.progress``."""
         return self.writer.progress()
 
     def check(self) -> None:
+        """See ``Transport.check``."""
         self.writer.check_worker()
 
     def close(self, deadline: float) -> int:
+        """See ``Transport.close``."""
         return self.writer.close(deadline)
 
     def pause(self, timeout: float) -> bool:
+        """See ``Transport.pause``."""
         return self.writer.pause(timeout)
 
     def resume(self) -> None:
+        """See ``Transport.resume``."""
         self.writer.resume()
 
     def abandon(self) -> None:

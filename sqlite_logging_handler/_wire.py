@@ -27,6 +27,7 @@ import sqlite3
 import struct
 from typing import Any
 
+from ._json import safe_repr
 from ._records import (
     LOG_EXTRA_INDEX,
     METRIC_TAGS_INDEX,
@@ -35,7 +36,6 @@ from ._records import (
     is_metric,
     log_entry,
     metric_entry,
-    safe_repr,
 )
 
 __all__ = [
@@ -62,7 +62,7 @@ __all__ = [
 HELLO = 1  # (HELLO, spec, session, resuming: whether an earlier writer process died)
 ROWS = 2  # (ROWS, first log number, first metric number, log entries, metric entries)
 FLUSH = 3  # (FLUSH, token)
-CALL = 4  # (CALL, token, function, args)
+CALL = 4  # (CALL, token, function, args); function None: the whole upkeep
 # Writer process -> application.
 READY = 11  # (READY, pid)
 SETTLED = 12  # (SETTLED, logs settled, metrics settled, written, failed, batches,

@@ -33,6 +33,7 @@ from collections.abc import Callable
 
 import sqlite_worker
 
+from ._reentrancy import add_pipeline_thread
 from .exceptions import SQLiteLoggingError
 
 __all__ = ["Job", "Worker"]
@@ -141,6 +142,17 @@ class Worker(sqlite_worker.SqliteWorker):  # type: ignore[misc]
         self._thread.join(max(0.0, deadline - time.monotonic()))
         return not self._thread.is_alive()
 
+    def interrupt(self) -> None:
+        """Abort the statement the worker is running now, if any (any thread may call it).
+
+        SQLite's ``sqlite3_interrupt``: the statement fails with ``SQLITE_INTERRUPT``. A
+        wait for another connection's lock (the busy timeout) is not cut short by it.
+        """
+        conn = self._conn
+        if conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                conn.interrupt()
+
     def is_alive(self) -> bool:
         """Whether the worker thread is running."""
         return bool(self._thread.is_alive())
@@ -198,6 +210,7 @@ class Worker(sqlite_worker.SqliteWorker):  # type: ignore[misc]
         self.io.release()
 
     def _run(self) -> None:
+        add_pipeline_thread(threading.current_thread())  # see _reentrancy
         self._gate.wait()
         try:
             self._process_queries()

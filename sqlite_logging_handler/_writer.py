@@ -2,27 +2,22 @@
 
 It knows rows, not LogRecords. ``add_rows``, ``flush`` and ``close`` are called from the
 handler's listener thread (``close`` from whichever thread closes the handler);
-``_commit`` and ``_commit_due`` run on the worker thread, which owns the connection.
+``_commit`` and the timed work (``_on_idle``) run on the worker thread, which owns the
+connection. How a batch is committed, retried and counted is in ``_transactions``.
 
-Failure semantics, in one place:
+Time-driven work runs by the clock, not on the back of new records: the worker waits
+for its next job with a deadline (``_next_due``), the earliest of an open batch's
+flush interval, the upkeep (retention, space, WAL, every ``maintain_every`` seconds)
+and the release of the page cache after a commit.
 
-- lock contention (``SQLITE_BUSY``) is waited out: the batch is retried until it is
-  written or the handler is closing past its deadline;
-- a row SQLite cannot bind (lone surrogates, huge ints, odd objects) is sanitised and
-  the batch retried; a row SQLite rejects (a user's constraint) is isolated by writing
-  the batch row by row, so it never takes the other rows of its batch with it;
-- any other error (disk full, read-only, I/O, a vanished file) is retried with a fresh
-  connection for up to ``RETRY_FOR`` seconds from the start of the fault; after that,
-  batches are tried once each and counted as failed until a write succeeds again;
-- every failure is counted and reported on stderr, at most once per ``REPORT_EVERY``.
+Once ``close()`` returns nothing more is committed (see ``_transactions``): rows that
+still arrive are counted as failed, jobs still queued are cancelled, a statement still
+running is interrupted and a transaction still waiting for a lock rolls back.
 """
 
 from __future__ import annotations
 
-import itertools
-import os
 import sqlite3
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -30,133 +25,74 @@ from functools import partial
 from typing import Any, TypeVar
 
 from . import schema
-from ._records import Row, sanitize_row
+from ._batch import Batch
+from ._records import Row
+from ._stderr import REPORT_EVERY, Reporter, write_stderr
+from ._transactions import CLOSED, RETRY_FOR, Transactions, WriterClosedError
 from ._worker import Worker
+from .exceptions import SQLiteLoggingError
 
 __all__ = [
+    "GATE_TIMEOUT",
     "RELEASE_MEMORY_EVERY",
     "REPORT_EVERY",
     "RETRY_FOR",
+    "AfterCommit",
     "BatchWriter",
-    "Reporter",
-    "send_reports_to",
-    "write_line",
+    "InTransaction",
+    "OnSettled",
+    "WriterClosedError",
     "write_stderr",
 ]
 
 _T = TypeVar("_T")
 AfterCommit = Callable[[sqlite3.Connection, list[tuple[str, int, int]]], None]
-Maintain = Callable[[sqlite3.Connection, bool], None]
 #: ``in_transaction(connection, log_rows, metric_rows)``: more statements in a batch's
 #: transaction (a writer process records how far it has written, atomically).
 InTransaction = Callable[[sqlite3.Connection, int, int], None]
 #: ``on_settled(log_rows, metric_rows, id_ranges)``: a batch was written (id ranges)
 #: or counted as failed (no ranges); batches settle in the order of their rows.
 OnSettled = Callable[[int, int, list[tuple[str, int, int]]], None]
+#: ``maintain(connection, idle=..., thorough=..., commit=...)``: one slice of upkeep;
+#: returns whether more is due at once (``_upkeep.Upkeep.run``).
+Maintain = Callable[..., bool]
 
-#: Seconds a failing write (other than lock contention) is retried before counting.
-RETRY_FOR = 30.0
-#: Seconds between two stderr lines about failed writes.
-REPORT_EVERY = 10.0
 #: Seconds between two releases of the write connection's unused page cache. The
 #: writer appends, so it only ever needs the right edges of its B-trees; without the
 #: release the cache (``cache_size``, 64 MB by default) fills with pages it will not
 #: read again, and the process's memory grows with the database.
 RELEASE_MEMORY_EVERY = 1.0
-
-_REJECT_CODES = frozenset(
-    {sqlite3.SQLITE_CONSTRAINT, sqlite3.SQLITE_MISMATCH, sqlite3.SQLITE_TOOBIG}
-)
-# Raised while binding values, before SQLite sees them.
-_BIND_ERRORS = (
-    UnicodeEncodeError,
-    OverflowError,
-    ValueError,
-    TypeError,
-    sqlite3.ProgrammingError,
-    sqlite3.InterfaceError,
-)
+#: Seconds ``close()`` waits for a COMMIT under way (on a stalled disk) to end.
+GATE_TIMEOUT = 2.0
+#: Seconds the worker sleeps at most at a time (a due time further off is re-read).
+_LONGEST_WAIT = 3600.0
 
 
-class _Batch:
-    """Rows bound for one transaction, and whether they have been accounted for."""
+class _Call:
+    """``fn(connection)`` run on the worker for another thread; cancelled by ``close()``."""
 
-    __slots__ = ("ids", "logs", "metrics", "settled")
+    def __init__(self, writer: BatchWriter, fn: Callable[[sqlite3.Connection], Any]) -> None:
+        self._writer = writer
+        self._fn = fn
+        self.done = threading.Event()
+        self.outcome: tuple[bool, Any] | None = None
 
-    def __init__(self, logs: list[Row], metrics: list[Row]) -> None:
-        self.logs = logs
-        self.metrics = metrics
-        self.settled = False
-        self.ids: list[tuple[str, int, int]] = []  # (table, first id, last id) written
+    def __call__(self) -> None:
+        try:
+            with self._writer._worker.io:
+                self.outcome = (True, self._fn(self._writer._connection()))
+        except BaseException as exc:
+            self.outcome = (False, exc)
+        finally:
+            self.done.set()
 
-    def __len__(self) -> int:
-        return len(self.logs) + len(self.metrics)
-
-    def tables(self) -> list[tuple[str, list[Row]]]:
-        return [(t, rows) for t, rows in (("logs", self.logs), ("metrics", self.metrics)) if rows]
-
-    def sanitize(self) -> None:
-        self.logs = [sanitize_row(row) for row in self.logs]
-        self.metrics = [sanitize_row(row) for row in self.metrics]
-
-
-class Reporter:
-    """Lines on stderr, at most one every ``REPORT_EVERY`` seconds.
-
-    What happens in between is summed into the next line: ``describe(count, cause)``
-    gets the number of events (failed records, failed hooks) since the last line.
-    """
-
-    def __init__(self, describe: Callable[[int, object], str]) -> None:
-        self._describe = describe
-        self._last = -REPORT_EVERY
-        self._unreported = 0
-
-    def report(self, count: int, cause: object) -> None:
-        self._unreported += count
-        now = time.monotonic()
-        if now - self._last < REPORT_EVERY:
-            return
-        self._last = now
-        count, self._unreported = self._unreported, 0
-        write_stderr(self._describe(count, cause))
+    def cancel(self, cause: str) -> None:
+        """Never run it: its caller gets ``SQLiteLoggingError(cause)``."""
+        self.outcome = (False, SQLiteLoggingError(cause))
+        self.done.set()
 
 
-#: Where ``write_stderr`` sends its lines first (a writer process sends them to its
-#: application, which writes them to its own ``sys.stderr``); it returns whether it
-#: took the line.
-_report_sink: Callable[[str], bool] | None = None
-
-
-def send_reports_to(sink: Callable[[str], bool] | None) -> None:
-    """Give ``write_stderr``'s lines to ``sink`` (None: back to this ``sys.stderr``)."""
-    global _report_sink
-    _report_sink = sink
-
-
-def write_stderr(text: str) -> None:
-    """One line on stderr, never raising (stderr may be closed at exit)."""
-    line = f"sqlite_logging_handler: {text}\n"
-    sink = _report_sink
-    if sink is not None and sink(line):
-        return
-    write_line(line)
-
-
-def write_line(line: str) -> None:
-    """Write ``line`` to ``sys.stderr`` as it is, never raising."""
-    try:
-        sys.stderr.write(line)
-        sys.stderr.flush()
-    except Exception:
-        pass
-
-
-def _code(exc: sqlite3.Error) -> int:
-    return int(getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
-
-
-class BatchWriter:
+class BatchWriter(Transactions):
     """Groups rows into batches of up to ``batch_size`` and commits each in one transaction.
 
     Args:
@@ -169,9 +105,10 @@ class BatchWriter:
         flush_interval: seconds a row may wait before its batch is committed.
         after_commit: called on the worker after each commit with the connection and
             the id ranges written (for the handler's hooks); its errors are contained.
-        maintain: called on the worker every ``maintain_every`` seconds after a
-            commit, with the connection and whether the writer is idle (retention,
-            WAL checkpoints); its errors are contained.
+        maintain: the upkeep (retention, space, WAL), run on the worker by the clock
+            every ``maintain_every`` seconds (also while no rows arrive), once when the
+            worker starts and once at ``close()``; its errors are contained.
+        describe_error: turns a write error into the cause named on stderr.
         in_transaction: see ``InTransaction``; its errors fail the transaction.
         on_settled: see ``OnSettled``; called on the thread that settled the batch.
     """
@@ -187,40 +124,33 @@ class BatchWriter:
         after_commit: AfterCommit | None = None,
         maintain: Maintain | None = None,
         maintain_every: float = 5.0,
+        describe_error: Callable[[object], object] = lambda cause: cause,
         in_transaction: InTransaction | None = None,
         on_settled: OnSettled | None = None,
     ) -> None:
-        self._after_commit = after_commit
+        super().__init__(
+            opener, label, path=path, batch_size=batch_size, describe_error=describe_error
+        )
         self._in_transaction = in_transaction
         self._on_settled = on_settled
+        self._after_commit = after_commit
         self._maintain = maintain
         self._maintain_every = maintain_every
-        self._maintained = self._released = time.monotonic()
+        now = time.monotonic()
+        self._upkeep_due: float | None = now if maintain is not None else None
+        self._upkept_batches = 0  # self.batches when the upkeep last ran
+        self._released = now
+        self._release_due: float | None = None  # set by a commit
         self.last_commit: float | None = None  # time.time() of the last commit
-        self._opener = opener
-        self._path = path
-        self._file_identity: tuple[int, int] | None = None
-        self._label = label
-        self._batch_size = batch_size
         self._flush_interval = flush_interval
-        self._lock = threading.Lock()  # guards the pending rows and the counters
         self._logs: list[Row] = []
         self._metrics: list[Row] = []
         self._size = 0
         self._due: float | None = None
-        self._inflight: _Batch | None = None
-        self._fault_since: float | None = None
-        self._abort_at = float("inf")
-        self._abort = threading.Event()
-        self._reporter = Reporter(
-            lambda count, cause: f"{count} record(s) could not be written to {label}: {cause}"
-        )
+        self._inflight: Batch | None = None
         self._after_reporter = Reporter(
             lambda count, cause: f"{count} error(s) after writing to {label}, last: {cause}"
         )
-        self.written = 0
-        self.failed = 0
-        self.batches = 0
         self.restarts = 0
         self._worker = self._new_worker()
 
@@ -231,21 +161,31 @@ class BatchWriter:
         count = len(logs) + len(metrics)
         if not count:
             return
+        opened = False
         with self._lock:
-            opened = not self._size
-            self._logs.extend(logs)
-            self._metrics.extend(metrics)
-            self._size += count
-            if opened:
-                self._due = time.monotonic() + self._flush_interval
+            ended = self._ended
+            if not ended:
+                opened = not self._size
+                self._logs.extend(logs)
+                self._metrics.extend(metrics)
+                self._size += count
+                if opened:
+                    self._due = time.monotonic() + self._flush_interval
+        if ended:  # the listener outlived close(): count them, never write them
+            self._count_failed(count, CLOSED)
+            return
         self._ship(everything=False)
         if opened and self._size:
             self._worker.wake()  # a batch is open: the worker must watch its deadline
 
     def flush(self, done: Callable[[], None]) -> None:
         """Commit the open batch now and call ``done`` on the worker once it is."""
+        if self._ended:
+            done()
+            return
         self._ship(everything=True)
-        self._submit(done, self._abort_at)
+        if not self._submit(done, self._abort_at):
+            done()  # closed meanwhile: release the waiter (close() counted the rows)
 
     def _ship(self, *, everything: bool) -> None:
         """Move full batches (or all rows) from pending into the worker's queue, in order.
@@ -259,7 +199,9 @@ class BatchWriter:
         self.check_worker()
         while True:
             with self._lock:
-                while self._size >= self._batch_size or (everything and self._size):
+                while not self._ended and (
+                    self._size >= self._batch_size or (everything and self._size)
+                ):
                     batch = self._take_batch()
                     if not self._worker.try_submit(partial(self._commit, batch)):
                         self._put_back(batch)
@@ -269,51 +211,51 @@ class BatchWriter:
             if not self._worker.wait_for_room(self._abort_at):
                 return  # closing, or the worker died: close() and check_worker() take over
 
-    def record_failure(self, cause: str) -> None:
-        """Count a record that could not even be turned into a row."""
-        self._count_failed(1, cause)
-
-    def progress(self) -> int:
-        """A number that changes whenever a batch is settled (to detect a stuck writer)."""
-        return self.written + self.failed + self.batches
-
     def call(self, fn: Callable[[sqlite3.Connection], _T], timeout: float) -> _T:
         """Run ``fn(connection)`` on the worker, after the jobs queued so far.
 
         Returns what ``fn`` returns, or raises what it raised; ``TimeoutError`` if it
-        has not run within ``timeout`` seconds.
+        has not run within ``timeout`` seconds; ``SQLiteLoggingError`` if the writer
+        was closed before it ran.
         """
-        done = threading.Event()
-        outcome: list[Any] = []
-
-        def job() -> None:
-            try:
-                with self._worker.io:
-                    outcome.append((True, fn(self._connection())))
-            except BaseException as exc:
-                outcome.append((False, exc))
-            finally:
-                done.set()
-
+        job = _Call(self, fn)
         deadline = time.monotonic() + timeout
-        if not self._submit(job, deadline) or not done.wait(max(0.0, deadline - time.monotonic())):
+        if not self._submit(job, deadline) and self._ended:
+            job.cancel(self._closed_before)
+        if not job.done.wait(max(0.0, deadline - time.monotonic())):
             msg = f"the writer of {self._label} did not run the statement within {timeout} s"
             raise TimeoutError(msg)
-        ok, value = outcome[0]
+        assert job.outcome is not None  # set before done
+        ok, value = job.outcome
         if not ok:
             raise value
         result: _T = value
         return result
 
+    @property
+    def _closed_before(self) -> str:
+        return f"the handler of {self._label} was closed before the statement ran"
+
+    def maintain_now(self, timeout: float) -> None:
+        """Run the whole upkeep now, without its time budget, on the worker."""
+        maintain = self._maintain
+        if maintain is not None:
+            self.call(
+                lambda conn: maintain(conn, idle=True, thorough=True, commit=self._commit_guarded),
+                timeout,
+            )
+
     def check_worker(self) -> None:
         """Replace the worker if its thread has died (it should not: it contains errors)."""
-        if not self._worker.is_alive():
+        if not self._ended and not self._worker.is_alive():
             self._replace_worker()
 
     def close(self, deadline: float) -> int:
         """Commit what is pending, stop the worker; by ``deadline``, else give up.
 
         Returns how many rows could not be written (already counted in ``failed``).
+        Once it returns, nothing more is committed: rows that arrive later are counted
+        as failed, and a job the worker is still stuck in rolls back.
         """
         self._abort_at = deadline
         failed_before = self.failed
@@ -321,25 +263,42 @@ class BatchWriter:
             batch = self._take()
         if batch is not None and not self._submit(partial(self._commit, batch), deadline):
             self._settle(batch, written=False, cause="the handler closed before it was written")
-        if not self._worker.stop(deadline):
-            self._abort.set()  # a job still retrying gives up at once
-            self._give_up(self._worker.drain(), "the database stayed unavailable")
-            inflight = self._inflight
-            if inflight is not None:
-                self._settle(inflight, written=False, cause="the handler was closed")
+        self._submit(_Call(self, self._last_upkeep), deadline)
+        self._end(stopped=self._worker.stop(deadline))
         return self.failed - failed_before
 
-    def _take(self) -> _Batch | None:
+    def _end(self, *, stopped: bool) -> None:
+        """Shut the gate: from now on no COMMIT gets through; count what is left as failed."""
+        gate = self._gate.acquire(timeout=GATE_TIMEOUT)  # a COMMIT under way ends first
+        try:  # without the gate (a COMMIT stalled on the disk), _settle corrects the counts
+            with self._lock:  # _ship checks it under the lock: no batch is queued after
+                self._ended = True
+        finally:
+            if gate:
+                self._gate.release()
+        if not stopped:
+            self._abort.set()  # a job waiting to retry gives up at once
+            self._worker.interrupt()  # a statement still running ends now
+            inflight = self._inflight
+            if inflight is not None:
+                self._settle(inflight, written=False, cause=CLOSED)
+        self._give_up(self._worker.drain(), "the database stayed unavailable")
+        with self._lock:
+            batch = self._take()
+        if batch is not None:
+            self._settle(batch, written=False, cause=CLOSED)
+
+    def _take(self) -> Batch | None:
         """Detach all pending rows as a batch (caller holds the lock)."""
         if not self._size:
             return None
-        batch = _Batch(self._logs, self._metrics)
+        batch = Batch(self._logs, self._metrics)
         self._logs, self._metrics = [], []
         self._size = 0
         self._due = None
         return batch
 
-    def _put_back(self, batch: _Batch) -> None:
+    def _put_back(self, batch: Batch) -> None:
         """Return a batch the worker had no room for to the head of pending (lock held)."""
         self._logs[:0] = batch.logs
         self._metrics[:0] = batch.metrics
@@ -347,7 +306,7 @@ class BatchWriter:
             self._due = time.monotonic()  # it was due to be written already
         self._size += len(batch)
 
-    def _take_batch(self) -> _Batch:
+    def _take_batch(self) -> Batch:
         """Detach up to ``batch_size`` rows from the head of pending (caller holds the lock)."""
         size = self._batch_size
         logs, self._logs = self._logs[:size], self._logs[size:]
@@ -356,22 +315,26 @@ class BatchWriter:
         self._size -= len(logs) + len(metrics)
         if not self._size:
             self._due = None
-        return _Batch(logs, metrics)
+        return Batch(logs, metrics)
 
     def _submit(self, job: Callable[[], None], deadline: float) -> bool:
-        """Queue a job for the worker, replacing the worker if its thread has died."""
-        while not self._worker.submit(job, deadline):
+        """Queue a job for the worker, replacing the worker if its thread has died.
+
+        False if it was not queued (the deadline passed, or the writer was closed); a
+        job queued while ``close()`` ended the writer is taken back and given up.
+        """
+        while not self._ended and not self._worker.submit(job, deadline):
             if self._worker.is_alive():
                 return False  # deadline passed
             self._replace_worker()
+        if self._ended:
+            self._give_up(self._worker.drain(), CLOSED)
+            return False
         return True
 
     def _new_worker(self) -> Worker:
         return Worker(
-            self._open,
-            idle_due=lambda: self._due,
-            on_idle=self._commit_due,
-            on_error=self._worker_error,
+            self._open, idle_due=self._next_due, on_idle=self._on_idle, on_error=self._worker_error
         )
 
     def _replace_worker(self) -> None:
@@ -387,119 +350,106 @@ class BatchWriter:
 
     def _give_up(self, jobs: list[Callable[[], None]], cause: str) -> None:
         for job in jobs:
-            if isinstance(job, partial) and isinstance(job.args[0], _Batch):
+            if isinstance(job, partial) and isinstance(job.args[0], Batch):
                 self._settle(job.args[0], written=False, cause=cause)
+            elif isinstance(job, _Call):
+                job.cancel(self._closed_before)
             else:
                 job()  # a flush marker: release its waiter
 
     # -- worker thread ----------------------------------------------------------------
 
+    def _next_due(self) -> float | None:
+        """When the worker must next act without a job: a batch, the upkeep, a release."""
+        if self._ended:
+            return None
+        due = None
+        for moment in (self._due, self._upkeep_due, self._release_due):
+            if moment is not None and (due is None or moment < due):
+                due = moment
+        if due is not None and due - time.monotonic() > _LONGEST_WAIT:
+            return time.monotonic() + _LONGEST_WAIT  # never: look again in a while
+        return due
+
+    def _on_idle(self) -> None:
+        """The worker's queue stayed empty until ``_next_due()``: do what is due."""
+        due = self._due
+        if due is not None and time.monotonic() >= due:
+            self._commit_due()
+        else:
+            self._timed_work(idle=True)
+
     def _commit_due(self) -> None:
         with self._lock:
-            batch = self._take() if self._due is not None else None
+            batch = self._take() if self._due is not None and not self._ended else None
         if batch is not None:
             self._commit(batch, idle=True)
 
-    def _commit(self, batch: _Batch, idle: bool = False) -> None:
+    def _commit(self, batch: Batch, idle: bool = False) -> None:
         """Write ``batch`` in one transaction, retrying as the module docstring says."""
         self._inflight = batch
         try:
             self._write_with_retries(batch)
         finally:
             self._inflight = None
-        if batch.ids:
+        if batch.written:
             self.last_commit = time.time()
-            if self._after_commit is not None:
+            if self._release_due is None:
+                self._release_due = self._released + RELEASE_MEMORY_EVERY
+            if self._after_commit is not None and batch.ids:
                 self._contained(self._after_commit, batch.ids)
-        if self._maintain is not None and (
-            time.monotonic() - self._maintained >= self._maintain_every
-        ):
-            self._maintained = time.monotonic()
-            self._contained(self._maintain, idle)
-        if time.monotonic() - self._released >= RELEASE_MEMORY_EVERY:
-            self._released = time.monotonic()
+        self._timed_work(idle)
+
+    def _timed_work(self, idle: bool) -> None:
+        """The upkeep and the page-cache release, when their time has come."""
+        now = time.monotonic()
+        if self._upkeep_due is not None and now >= self._upkeep_due:
+            self._upkept_batches = self.batches
+            more = self._contained(self._upkeep, idle)
+            self._upkeep_due = time.monotonic() + (0.0 if more else self._maintain_every)
+        if self._release_due is not None and now >= self._release_due:
+            self._release_due = None
+            self._released = now
             self._contained(_release_memory)
 
-    def _contained(self, action: Callable[..., None], *args: Any) -> None:
-        """Run ``action(connection, *args)`` holding the connection; report its errors."""
+    def _upkeep(self, conn: sqlite3.Connection, idle: bool) -> bool:
+        """One slice of upkeep; lock contention and a close under way just end it early."""
+        assert self._maintain is not None
         try:
-            with self._worker.io:
-                action(self._connection(), *args)
+            return self._maintain(conn, idle=idle, commit=self._commit_guarded)
+        except WriterClosedError:
+            return False
+        except sqlite3.OperationalError as exc:
+            if schema.is_busy(exc):
+                return False  # another connection holds the lock: the next run goes on
+            raise
+
+    def _last_upkeep(self, conn: sqlite3.Connection) -> None:
+        """At close: the upkeep if rows came since it last ran; the WAL into the file.
+
+        Runs as a ``_Call`` (holding the connection already), so a short-lived program
+        prunes too, and the last connection to close finds the WAL already copied: a
+        copy of the database file alone holds every row, even where another connection
+        keeps the WAL alive. The checkpoint never waits for readers.
+        """
+        try:
+            if self._maintain is not None and self.batches != self._upkept_batches:
+                self._upkeep(conn, True)
+            if self._path is not None:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         except Exception as exc:
             self._after_reporter.report(1, exc)
 
-    def _write_with_retries(self, batch: _Batch) -> None:
-        sanitized = False
-        while not batch.settled:
-            try:
-                self._transaction(batch, self._insert_all)
-            except _BIND_ERRORS:
-                if sanitized:
-                    self._write_row_by_row(batch)
-                    return
-                batch.sanitize()
-                sanitized = True
-            except sqlite3.Error as exc:
-                if _code(exc) in _REJECT_CODES:
-                    self._write_row_by_row(batch)
-                    return
-                if not self._retry_after(exc):
-                    self._settle(batch, written=False, cause=exc)
-                    return
-            else:
-                self._fault_since = None
-                self._settle(batch, written=True)
-                return
-
-    def _retry_after(self, exc: sqlite3.Error) -> bool:
-        """Whether to try again after ``exc``; waits a little before a retry."""
-        now = time.monotonic()
-        if self._abort.is_set() or now >= self._abort_at:
-            return False
-        if schema.is_busy(exc):
-            return True  # the busy timeout has already waited; lock contention is waited out
-        with self._worker.io:
-            self._worker.reset_connection()
-        if self._fault_since is None:
-            self._fault_since = now
-        elapsed = now - self._fault_since
-        if elapsed >= RETRY_FOR:
-            return False  # still failing: count this batch, try the next one once
-        self._abort.wait(min(1.0, 0.05 * 2 ** min(elapsed, 5)))
-        return True
-
-    def _open(self) -> sqlite3.Connection:
-        conn = self._opener()
-        self._file_identity = _file_identity(self._path)
-        return conn
-
-    def _connection(self) -> sqlite3.Connection:
-        """The write connection, re-opened if the file was removed or replaced."""
-        conn = self._worker.connection()
-        if self._path is not None and _file_identity(self._path) != self._file_identity:
-            write_stderr(f"{self._label} was removed or replaced; writing to a new file there")
-            self._worker.reset_connection()
-            conn = self._worker.connection()
-        return conn
-
-    def _transaction(
-        self, batch: _Batch, body: Callable[[sqlite3.Connection, _Batch], None]
-    ) -> None:
-        with self._worker.io:
-            conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                body(conn, batch)
-                if self._in_transaction is not None:
-                    self._in_transaction(conn, len(batch.logs), len(batch.metrics))
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    try:
-                        conn.execute("ROLLBACK")
-                    except sqlite3.Error:
-                        self._worker.reset_connection()
-                raise
+    def _contained(self, action: Callable[..., _T], *args: Any) -> _T | None:
+        """Run ``action(connection, *args)`` holding the connection; report its errors."""
+        if self._ended:
+            return None
+        try:
+            with self._worker.io:
+                return action(self._connection(), *args)
+        except Exception as exc:
+            self._after_reporter.report(1, exc)
+            return None
 
     def pause(self, timeout: float) -> bool:
         """Close the write connection once no statement runs, and keep it closed (fork)."""
@@ -508,79 +458,6 @@ class BatchWriter:
     def resume(self) -> None:
         """Undo a successful ``pause()``."""
         self._worker.resume()
-
-    def _insert_all(self, conn: sqlite3.Connection, batch: _Batch) -> None:
-        limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-        batch.ids.clear()
-        for table, rows in batch.tables():
-            for start, stop in _chunks(len(rows), len(rows[0]), limit, self._batch_size):
-                params = list(itertools.chain.from_iterable(rows[start:stop]))
-                last = conn.execute(schema.insert_sql(table, stop - start), params).lastrowid
-                # The write lock is held, so one statement's ids are consecutive.
-                if last is not None:
-                    batch.ids.append((table, last - (stop - start) + 1, last))
-
-    def _write_row_by_row(self, batch: _Batch) -> None:
-        """Write each row alone, in one transaction, so a rejected row fails alone."""
-        rejected: list[BaseException] = []
-
-        def insert_each(conn: sqlite3.Connection, batch: _Batch) -> None:
-            rejected.clear()
-            batch.ids.clear()
-            for table, rows in batch.tables():
-                sql = schema.insert_sql(table, 1)
-                for row in rows:
-                    try:
-                        last = conn.execute(sql, sanitize_row(row)).lastrowid
-                        if last is not None:
-                            batch.ids.append((table, last, last))
-                    except (sqlite3.Error, *_BIND_ERRORS) as exc:
-                        if not conn.in_transaction:
-                            raise
-                        rejected.append(exc)
-
-        while True:
-            try:
-                self._transaction(batch, insert_each)
-            except sqlite3.Error as exc:
-                if self._retry_after(exc):
-                    continue
-                self._settle(batch, written=False, cause=exc)
-                return
-            break
-        with self._lock:
-            if batch.settled:
-                return
-            batch.settled = True
-            self.written += len(batch) - len(rejected)
-            self.batches += 1
-        if rejected:
-            self._count_failed(len(rejected), f"rejected by SQLite: {rejected[0]}")
-        self._tell_settled(batch)
-
-    def _settle(self, batch: _Batch, *, written: bool, cause: object = None) -> None:
-        """Count ``batch`` once, as written or failed, whoever gets there first."""
-        with self._lock:
-            if batch.settled:
-                return
-            batch.settled = True
-            if written:
-                self.written += len(batch)
-                self.batches += 1
-            else:
-                batch.ids.clear()  # nothing of it was committed
-        if not written:
-            self._count_failed(len(batch), cause)
-        self._tell_settled(batch)
-
-    def _tell_settled(self, batch: _Batch) -> None:
-        if self._on_settled is not None:
-            self._on_settled(len(batch.logs), len(batch.metrics), batch.ids)
-
-    def _count_failed(self, count: int, cause: object) -> None:
-        with self._lock:
-            self.failed += count
-        self._reporter.report(count, cause)
 
     def _worker_error(self, exc: BaseException) -> None:
         write_stderr(f"writer error: {type(exc).__name__}: {exc}")
@@ -592,32 +469,3 @@ def _release_memory(conn: sqlite3.Connection) -> None:
     SQLite frees only pages it can read again: an in-memory database keeps its data.
     """
     conn.execute("PRAGMA shrink_memory").fetchall()
-
-
-def _file_identity(path: str | None) -> tuple[int, int] | None:
-    """(device, inode) of ``path``, or None if there is no such file."""
-    if path is None:
-        return None
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return None
-    return (stat.st_dev, stat.st_ino)
-
-
-def _chunks(rows: int, width: int, limit: int, batch_size: int) -> list[tuple[int, int]]:
-    """Row ranges for multi-row INSERTs, each within SQLite's bound-variable limit.
-
-    Full batches go in one statement; the rest in power-of-two pieces, so a handful
-    of statement texts serve every batch size (sqlite3 caches prepared statements by
-    text).
-    """
-    most = max(1, min(batch_size, limit // width))
-    sizes = [most] + [1 << i for i in range(most.bit_length() - 1, -1, -1) if 1 << i < most]
-    ranges: list[tuple[int, int]] = []
-    start = 0
-    for size in sizes:
-        while rows - start >= size:
-            ranges.append((start, start + size))
-            start += size
-    return ranges

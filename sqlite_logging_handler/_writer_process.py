@@ -29,6 +29,7 @@ from functools import partial
 from typing import Any
 
 from . import _sessions
+from ._stderr import send_reports_to, write_stderr
 from ._transport import WriterSpec, new_batch_writer
 from ._wire import (
     CALL,
@@ -46,7 +47,6 @@ from ._wire import (
     finish_entries,
     frame,
 )
-from ._writer import send_reports_to, write_stderr
 
 __all__ = ["CLOSE_TIMEOUT", "main"]
 
@@ -170,9 +170,16 @@ class WriterSession:
         self.writer.flush(partial(self._acks.send, (FLUSHED, token)))
 
     def call(self, token: int, fn: Any, args: tuple[Any, ...]) -> None:
-        """Run ``fn(connection, *args)`` on the writer and send back what came of it."""
+        """Run ``fn(connection, *args)`` on the writer and send back what came of it.
+
+        ``fn`` None stands for the whole upkeep (``SQLiteHandler.maintain()``).
+        """
         try:
-            value = self.writer.call(partial(_apply, fn, args), CALL_TIMEOUT)
+            value = None
+            if fn is None:
+                self.writer.maintain_now(CALL_TIMEOUT)
+            else:
+                value = self.writer.call(partial(_apply, fn, args), CALL_TIMEOUT)
             outcome: tuple[Any, ...] = (RESULT, token, True, value)
         except BaseException as exc:
             outcome = (RESULT, token, False, exc)

@@ -12,7 +12,9 @@ import contextlib
 import logging
 import math
 import numbers
+import threading
 import time
+import warnings
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
@@ -62,20 +64,26 @@ class MetricsAdapter(logging.LoggerAdapter[logging.Logger]):
         *,
         tags: Mapping[str, object] | None = None,
     ) -> None:
-        """Record ``value`` for the metric ``name``.
+        """Record ``value`` for the metric ``name``: a measurement, stored as kind ``histogram``.
+
+        Like OpenTelemetry's ``Histogram.record``: each value is one observation of a
+        distribution (a response time, a payload size); shipped as a histogram.
 
         Raises:
             TypeError: ``value`` is not a real number (a string, None, a bool), or
                 ``name``/``unit`` is not a string.
             ValueError: ``value`` is NaN or infinite, or ``name`` is empty.
         """
-        self._emit(name, value, unit, tags)
+        self._emit(name, value, unit, tags, kind="histogram")
 
     def increment(
         self, name: str, value: float = 1, *, tags: Mapping[str, object] | None = None
     ) -> None:
-        """Count ``value`` occurrences of ``name`` (unit ``count``)."""
-        self._emit(name, value, "count", tags)
+        """Count ``value`` occurrences of ``name`` (unit ``count``, kind ``counter``).
+
+        Each row is a delta; shipped as a monotonic sum.
+        """
+        self._emit(name, value, "count", tags, kind="counter")
 
     def gauge(
         self,
@@ -85,8 +93,8 @@ class MetricsAdapter(logging.LoggerAdapter[logging.Logger]):
         *,
         tags: Mapping[str, object] | None = None,
     ) -> None:
-        """Record the current level of ``name`` (a queue depth, memory in use, ...)."""
-        self._emit(name, value, unit, tags)
+        """Record the current level of ``name`` (a queue depth, memory in use); kind ``gauge``."""
+        self._emit(name, value, unit, tags, kind="gauge")
 
     def timer(
         self, name: str, *, unit: str = "ms", tags: Mapping[str, object] | None = None
@@ -96,6 +104,7 @@ class MetricsAdapter(logging.LoggerAdapter[logging.Logger]):
         The elapsed time is recorded in ``unit`` (``ms`` by default; ``s``, ``us`` and
         ``ns`` also work) when the block ends, also when it raises: then with the tag
         ``error`` set to the exception's type name, and the exception propagates.
+        Stored as kind ``timer``; shipped as a histogram.
         """
         if unit not in _TIMER_UNITS:
             msg = f"timer unit must be one of {sorted(_TIMER_UNITS)}, not {unit!r}"
@@ -110,6 +119,7 @@ class MetricsAdapter(logging.LoggerAdapter[logging.Logger]):
         unit: object,
         tags: Mapping[str, object] | None,
         stacklevel: int = 3,
+        kind: str = "histogram",
     ) -> None:
         _check_name(name)
         number = _check_value(value)
@@ -118,9 +128,11 @@ class MetricsAdapter(logging.LoggerAdapter[logging.Logger]):
             raise TypeError(msg)
         unit = unit or None
         if not self.logger.isEnabledFor(self.level):
+            if self.level >= logging.INFO:  # DEBUG metrics are verbosity: see _not_recorded
+                _not_recorded(self.logger, self.level, stacklevel + 1)
             return
         merged = {**(self.extra or {}), **(tags or {})}
-        payload = MetricPayload(name, number, unit, merged or None)
+        payload = MetricPayload(name, number, unit, merged or None, kind)
         template = "metric %s=%g %s" if unit else "metric %s=%g"
         args = (name, number, unit) if unit else (name, number)
         self.logger.log(
@@ -162,7 +174,38 @@ class Timer(contextlib.ContextDecorator):
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         self.elapsed = (time.perf_counter() - self._started) * _TIMER_UNITS[self.unit]
         tags = self._tags if exc_type is None else {**self._tags, "error": exc_type.__name__}
-        self._adapter._emit(self.name, self.elapsed, self.unit, tags, self._stacklevel)
+        self._adapter._emit(
+            self.name, self.elapsed, self.unit, tags, self._stacklevel, kind="timer"
+        )
+
+
+_warned: set[str] = set()
+_warned_lock = threading.Lock()
+
+
+def _not_recorded(logger: logging.Logger, level: int, stacklevel: int) -> None:
+    """Warn, once per logger, that metrics at the default level are not being recorded.
+
+    A metric is not log verbosity: a logger left at the root's default WARNING (nothing
+    configured, or ``basicConfig(level=WARNING)`` to quiet a console) would drop every
+    metric silently. Metrics an adapter logs at DEBUG (kept out of production on
+    purpose) are dropped without a word, as DEBUG records are.
+    """
+    with _warned_lock:
+        if logger.name in _warned:
+            return
+        _warned.add(logger.name)
+    name = logging.getLevelName(level)
+    effective = logging.getLevelName(logger.getEffectiveLevel())
+    warnings.warn(
+        f"metrics through logger {logger.name!r} are not recorded: it is not enabled "
+        f"for {name} (its effective level is {effective}). Metrics go through logging at "
+        f"the adapter's level: give the logger one (logging.getLogger({logger.name!r})"
+        f".setLevel(logging.{name})), or choose the metrics' level with "
+        "MetricsAdapter(..., level=...). Said once per logger.",
+        RuntimeWarning,
+        stacklevel=stacklevel,
+    )
 
 
 def _check_name(name: object) -> None:

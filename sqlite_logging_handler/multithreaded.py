@@ -12,6 +12,7 @@ import logging
 import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -93,16 +94,19 @@ class SeedWorker:
 
     ``execute`` first writes everything logged before it. A statement that returns rows
     (a SELECT, a WITH or a PRAGMA, with or without leading space) runs on a read-only
-    connection and gets a token whose rows ``fetch_results`` returns, every time. Any
-    other statement (ALTER TABLE, INSERT, ...) runs on the handler's write connection,
-    after the records queued before it, and returns None. Errors raise
-    ``sqlite3.Error`` at ``execute``.
+    connection and gets a token whose rows ``fetch_results`` returns, every time it is
+    asked, for as long as the caller keeps the token: the rows live with the token and
+    go when it goes, so a program that never fetches keeps nothing. Any other
+    statement (ALTER TABLE, INSERT, ...) runs on the handler's write connection, after
+    the records queued before it, and returns None. Errors raise ``sqlite3.Error`` at
+    ``execute``.
     """
 
     def __init__(self, handler: SQLiteHandler, store: LogStore) -> None:
         self._handler = handler
         self._store = store
-        self._results: dict[str, list[tuple[Any, ...]]] = {}
+        # By the token's text, for a caller that passes an equal string back.
+        self._results: weakref.WeakValueDictionary[str, _Token] = weakref.WeakValueDictionary()
         self._lock = threading.Lock()
         self._tokens = itertools.count(1)
 
@@ -117,17 +121,36 @@ class SeedWorker:
             returns_rows, rows = self._handler._call_writer(_run, (query, params))
         if not returns_rows:
             return None
-        token = f"result-{next(self._tokens)}"
+        token = _Token(f"result-{next(self._tokens)}", rows)
         with self._lock:
-            self._results[token] = rows
+            self._results[str(token)] = token
         return token
 
     def fetch_results(self, token: str | None) -> list[tuple[Any, ...]] | None:
-        """The rows of the statement ``token`` stands for (once), or None for no token."""
+        """The rows of the statement ``token`` stands for, every time (a new list each).
+
+        None for None (what ``execute`` returns for a statement without rows), and for
+        a token this worker did not give or that is no longer kept anywhere.
+        """
         if token is None:
             return None
-        with self._lock:
-            return self._results.pop(token, None)
+        if not isinstance(token, _Token):
+            with self._lock:
+                token = self._results.get(str(token))
+            if token is None:
+                return None
+        return list(token.rows)
+
+
+class _Token(str):
+    """A result token: the text the seed's tokens were, carrying its statement's rows."""
+
+    rows: list[tuple[Any, ...]]
+
+    def __new__(cls, text: str, rows: list[tuple[Any, ...]]) -> _Token:
+        token = super().__new__(cls, text)
+        token.rows = rows
+        return token
 
 
 def _run(conn: sqlite3.Connection, query: str, params: Any) -> tuple[bool, list[tuple[Any, ...]]]:

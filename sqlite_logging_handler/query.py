@@ -1,149 +1,42 @@
 """LogStore: reads logs and metrics back, over read-only connections.
 
 A store never creates, upgrades or modifies a database, and never takes the write
-lock: in WAL mode its queries do not wait for writers, and writers do not wait for it.
-It imports nothing from the write side.
+lock: in WAL mode its queries do not wait for writers, and writers do not wait for it
+(the connection itself is ``_reader.Reader``). It imports nothing from the write side.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import os
-import re
+import operator
 import sqlite3
-import threading
-import time
-import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import UTC, datetime
-from typing import Any, NamedTuple, TypeVar
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Unpack
 
 from . import schema
-from ._records import level_number
-from .exceptions import SchemaVersionError, SQLiteLoggingError
+from ._aggregates import summary_sql, units_sql
+from ._binds import INT64_MAX, INT64_MIN, text
+from ._filters import MATCH, LogFilters, Where, fts_words, log_filters, ordered
+from ._levels import level_numbers
+from ._reader import Reader, release_readers
+from ._rows import LOG_SELECT, METRIC_SELECT, LogRow, MetricRow, log_row, metric_row, read_rows
+from ._times import TimeBound, parse_age, parse_epoch, parse_time
+from .exceptions import SQLiteLoggingError
 
 __all__ = [
+    "LogFilters",
     "LogRow",
     "LogStore",
     "MetricRow",
+    "TimeBound",
     "parse_age",
     "parse_epoch",
     "parse_time",
     "read_rows",
+    "release_readers",
 ]
 
 
-class LogRow(NamedTuple):
-    """A row of ``logs``, in column order, with ``extra_data`` decoded to a dict."""
-
-    id: int
-    timestamp: str
-    level: str
-    thread_id: int | None
-    module: str
-    message: str
-    extra_data: dict[str, Any] | None
-    levelno: int | None
-    created: float | None
-    pathname: str | None
-    filename: str | None
-    source_module: str | None
-    lineno: int | None
-    func_name: str | None
-    process: int | None
-    process_name: str | None
-    thread_name: str | None
-    task_name: str | None
-    exc_text: str | None
-    stack_info: str | None
-    template: str | None
-    trace_id: str | None
-    span_id: str | None
-
-
-class MetricRow(NamedTuple):
-    """A row of ``metrics``, in column order, with ``tags`` decoded to a dict."""
-
-    id: int
-    timestamp: str
-    metric_name: str
-    value: float
-    unit: str | None
-    tags: dict[str, Any] | None
-    created: float | None
-    logger: str | None
-    thread_id: int | None
-    process: int | None
-
-
-# Our columns by name: an upgraded or altered table may hold them in another order.
-_LOG_SELECT = ", ".join(schema.LOG_COLUMNS)
-_METRIC_SELECT = ", ".join(schema.METRIC_COLUMNS)
-
-_RELATIVE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_TIME_FORMS = (
-    "a datetime, an epoch number, or a relative time such as '90s', '15m', '1h', '7d' or '2w'"
-)
-
-TimeBound = datetime | float | int | str | None
-_RowT = TypeVar("_RowT")
-
-
-def parse_time(value: TimeBound, *, now: float | None = None) -> str | None:
-    """The stored timestamp text (UTC) for a ``since``/``until`` bound.
-
-    Accepts a ``datetime`` (naive means local time), an epoch number, or a string
-    ``"<n>s|m|h|d|w"`` meaning that long ago.
-
-    Raises:
-        ValueError: for anything else, naming the accepted forms.
-    """
-    epoch = parse_epoch(value, now=now)
-    return None if epoch is None else _timestamp_text(epoch)
-
-
-def parse_epoch(value: TimeBound, *, now: float | None = None) -> float | None:
-    """The epoch seconds of a ``since``/``until`` bound, read as ``parse_time`` reads it."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        epoch = value.timestamp()  # naive datetimes are taken as local time
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        epoch = float(value)
-    elif isinstance(value, str) and (match := _RELATIVE.fullmatch(value)):
-        amount, unit = match.groups()
-        epoch = (time.time() if now is None else now) - float(amount) * _UNIT_SECONDS[unit]
-    else:
-        msg = f"cannot read {value!r} as a time: use {_TIME_FORMS}"
-        raise ValueError(msg)
-    return epoch
-
-
-def parse_age(age: str | float | int) -> float:
-    """Seconds in an age given as a number of seconds or as ``"90s"``, ``"12h"``, ``"30d"``.
-
-    Raises:
-        ValueError: anything else, naming the accepted forms.
-    """
-    if isinstance(age, int | float) and not isinstance(age, bool) and age > 0:
-        return float(age)
-    if isinstance(age, str) and (match := _RELATIVE.fullmatch(age)) and float(match[1]) > 0:
-        return float(match[1]) * _UNIT_SECONDS[match[2]]
-    msg = (
-        f"cannot read {age!r} as an age: use seconds or a string such as '90s', '12h', '30d', '2w'"
-    )
-    raise ValueError(msg)
-
-
-def _timestamp_text(epoch: float) -> str:
-    millis = round(epoch * 1000)
-    moment = datetime.fromtimestamp(millis // 1000, UTC)
-    return f"{moment:%Y-%m-%d %H:%M:%S}.{millis % 1000:03d}"
-
-
-class LogStore:
+class LogStore(Reader):
     """Reads a log database written by SQLiteHandler.
 
     Args:
@@ -155,83 +48,6 @@ class LogStore:
         FileNotFoundError: the file does not exist (a store never creates one).
         SQLiteLoggingError: the database is not at this package's schema version.
     """
-
-    def __init__(
-        self,
-        database: str | os.PathLike[str],
-        *,
-        before_query: Callable[[], object] | None = None,
-    ) -> None:
-        path = os.fspath(database)
-        if not path.startswith("file:") and not os.path.isfile(path):
-            msg = f"no log database at {path!r}"
-            raise FileNotFoundError(msg)
-        self.database = path
-        self._before_query = before_query
-        self._lock = threading.Lock()
-        self._closed = threading.Event()
-        self._uri = schema.database_uri(path, readonly=True)
-        self._conn: sqlite3.Connection | None = None
-        try:
-            self._check_version()
-        except BaseException:
-            self.close()
-            raise
-        _LIVE.add(self)
-
-    def __enter__(self) -> LogStore:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the read connection (and end any ``follow()``). Idempotent."""
-        self._closed.set()
-        with self._lock:
-            self._disconnect()
-        _LIVE.discard(self)
-
-    def _connection(self) -> sqlite3.Connection:
-        """The read connection, (re)opened on first use (caller holds ``_lock``)."""
-        if self._conn is None:
-            if self._closed.is_set():
-                msg = "Cannot operate on a closed LogStore."
-                raise sqlite3.ProgrammingError(msg)
-            try:
-                conn = schema.connect(self._uri)
-            except sqlite3.Error as exc:
-                msg = f"cannot read {self.database!r} as a log database: {exc}"
-                raise SQLiteLoggingError(msg) from exc
-            conn.row_factory = sqlite3.Row
-            conn.create_function("sqlite_logs_contains", 2, _contains, deterministic=True)
-            self._conn = conn
-        return self._conn
-
-    def _disconnect(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.close()
-
-    def _check_version(self) -> None:
-        try:
-            with self._lock:
-                version = schema.schema_version(self._connection())
-        except sqlite3.DatabaseError as exc:
-            msg = f"cannot read {self.database!r} as a log database: {exc}"
-            raise SQLiteLoggingError(msg) from exc
-        if version > schema.SCHEMA_VERSION:
-            msg = (
-                f"{self.database!r} has schema version {version}, newer than this "
-                f"package's {schema.SCHEMA_VERSION}: upgrade sqlite-logging-handler"
-            )
-            raise SchemaVersionError(msg)
-        if version < schema.SCHEMA_VERSION:
-            msg = (
-                f"{self.database!r} has schema version {version}; open it once with "
-                "SQLiteHandler (which upgrades it in place, keeping its rows) to read it"
-            )
-            raise SchemaVersionError(msg)
 
     # -- queries ----------------------------------------------------------------------
 
@@ -263,7 +79,7 @@ class LogStore:
             trace_id=trace_id, search=search,
         )  # fmt: skip
         sql, params = _select_logs(where, newest_first, limit)
-        return [_log_row(row) for row in self._query(sql, params)]
+        return [log_row(row) for row in self._query(sql, params)]
 
     def iter_logs(
         self,
@@ -291,15 +107,30 @@ class LogStore:
             trace_id=trace_id, search=search,
         )  # fmt: skip
         sql, params = _select_logs(where, newest_first, limit)
-        if self._before_query is not None:
-            self._before_query()
-        return self._stream(sql, params, _log_row)
+        return self._stream(sql, params, log_row)
 
-    def _log_filters(self, *filters: Any, trace_id: str | None, search: str | None) -> _Where:
+    def count_logs(self, **filters: Unpack[LogFilters]) -> int:
+        """How many log rows match ``filters`` (those of ``logs()``, by keyword)."""
+        where = self._log_filters(
+            filters.get("level"), filters.get("min_level"), filters.get("logger"),
+            filters.get("since"), filters.get("until"), filters.get("contains"),
+            filters.get("thread"), filters.get("extra"),
+            trace_id=filters.get("trace_id"), search=filters.get("search"),
+        )  # fmt: skip
+        return int(self._query(f"SELECT COUNT(*) FROM logs {where.sql()}", where.params)[0][0])
+
+    def _log_filters(self, *filters: Any, trace_id: str | None, search: str | None) -> Where:
         """The WHERE clause of the log filters, after checking a full-text query."""
         if search is not None:
             self._check_search(search)
-        return _log_filters(*filters, trace_id=trace_id, search=search)
+        if self._before_query is not None:
+            self._before_query()  # level names resolve from what was logged before the call
+        return log_filters(*filters, trace_id=trace_id, search=search, resolve=self._levels)
+
+    def _levels(self, level: object, what: str) -> list[int | float]:
+        """The level numbers a level name or number stands for in this database."""
+        with self._lock:
+            return level_numbers(self._connection(), level, what)
 
     def _check_search(self, search: object) -> None:
         """Raise a clear error for a search on a database without ``logs_fts``, or bad syntax."""
@@ -316,24 +147,14 @@ class LogStore:
                 raise SQLiteLoggingError(msg)
             try:
                 conn.execute(
-                    f"SELECT rowid FROM {schema.FULL_TEXT_TABLE} WHERE {_MATCH} LIMIT 1", (search,)
+                    f"SELECT rowid FROM {schema.FULL_TEXT_TABLE} WHERE {MATCH} LIMIT 1", (search,)
                 ).fetchall()
             except sqlite3.OperationalError as exc:
-                msg = f"cannot read {search!r} as a full-text query: {exc}"
+                msg = (
+                    f"cannot read {search!r} as a full-text query: {exc} (to search for "
+                    f"words as written, quote them: {fts_words(search)!r})"
+                )
                 raise ValueError(msg) from exc
-
-    def _stream(
-        self, sql: str, params: list[Any], build: Callable[[sqlite3.Row], _RowT]
-    ) -> Iterator[_RowT]:
-        conn = schema.connect(self._uri)
-        conn.row_factory = sqlite3.Row
-        conn.create_function("sqlite_logs_contains", 2, _contains, deterministic=True)
-        try:
-            cursor = conn.execute(sql, params)
-            while rows := cursor.fetchmany(1000):
-                yield from (build(row) for row in rows)
-        finally:
-            conn.close()
 
     def follow(
         self,
@@ -363,9 +184,15 @@ class LogStore:
             level, min_level, logger, since, until, contains, thread, extra,
             trace_id=trace_id, search=search,
         )  # fmt: skip
+        if not 0 < poll_interval < float("inf"):
+            msg = f"poll_interval must be a positive number of seconds, not {poll_interval!r}"
+            raise ValueError(msg)
         conditions = " AND ".join(["id > ?", "id <= ?", *where.conditions])
-        sql = f"SELECT {_LOG_SELECT} FROM logs WHERE {conditions} ORDER BY id"
-        start = self._max_id() if after_id is None else after_id  # now, not at first next()
+        sql = f"SELECT {LOG_SELECT} FROM logs WHERE {conditions} ORDER BY id"
+        if after_id is None:
+            start = self._max_id()  # now, not at the first next()
+        else:  # ids are 64-bit: any integer beyond is before or after them all
+            start = max(INT64_MIN, min(INT64_MAX, operator.index(after_id)))
         return self._follow(sql, where.params, start, poll_interval)
 
     def _follow(
@@ -376,7 +203,7 @@ class LogStore:
                 top = self._max_id()
                 rows = self._query(sql, [last, top, *params]) if top > last else []
                 last = max(last, top)
-                yield from (_log_row(row) for row in rows)
+                yield from (log_row(row) for row in rows)
                 if not rows:
                     self._closed.wait(poll_interval)
         except KeyboardInterrupt:
@@ -397,82 +224,76 @@ class LogStore:
         limit: int | None = 100,
         newest_first: bool = True,
     ) -> list[MetricRow]:
-        """Metric rows matching every given filter, in time order (ties by id)."""
-        where = _Where()
-        if name is not None:
-            where.add("metric_name = ?", name)
-        where.time(since, until)
-        where.extra(tags, column="tags")
-        sql, params = _ordered(
-            f"SELECT {_METRIC_SELECT} FROM metrics {where.sql()}", where.params, newest_first, limit
-        )
-        return [_metric_row(row) for row in self._query(sql, params)]
+        """Metric rows matching every given filter, in time order (ties by id).
 
-    def backup(self, destination: str | os.PathLike[str]) -> None:
-        """Copy the database to ``destination`` with SQLite's online backup API.
-
-        One consistent snapshot, taken while writers go on: it holds every record
-        committed before it began.
+        ``tags`` match as ``logs()``'s ``extra`` does.
         """
+        where = _metric_filters(name, since, until, tags)
+        sql, params = ordered(
+            f"SELECT {METRIC_SELECT} FROM metrics {where.sql()}", where.params, newest_first, limit
+        )
+        return [metric_row(row) for row in self._query(sql, params)]
+
+    def iter_metrics(
+        self,
+        name: str | None = None,
+        since: TimeBound = None,
+        until: TimeBound = None,
+        tags: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> Iterator[MetricRow]:
+        """Like ``metrics()``, but one row at a time, in constant memory (as ``iter_logs()``)."""
+        where = _metric_filters(name, since, until, tags)
+        sql, params = ordered(
+            f"SELECT {METRIC_SELECT} FROM metrics {where.sql()}", where.params, newest_first, limit
+        )
         if self._before_query is not None:
             self._before_query()
-        target = sqlite3.connect(destination)
-        try:
-            with self._lock:
-                self._connection().backup(target)
-        finally:
-            target.close()
+        return self._stream(sql, params, metric_row)
+
+    def count_metrics(
+        self,
+        name: str | None = None,
+        since: TimeBound = None,
+        until: TimeBound = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> int:
+        """How many metric rows match the filters of ``metrics()``."""
+        where = _metric_filters(name, since, until, tags)
+        return int(self._query(f"SELECT COUNT(*) FROM metrics {where.sql()}", where.params)[0][0])
 
     def metric_summary(
         self, name: str | None = None, since: TimeBound = None, until: TimeBound = None
     ) -> dict[str, dict[str, Any]]:
-        """Per metric: count, min, max, avg, p50, p95, p99 and unit, computed in SQLite.
+        """Per metric: count, sum, min, max, avg, p50, p95, p99 and unit, computed in SQLite.
 
-        Percentiles use the nearest-rank method: p is the smallest value with at least
-        p % of the values at or below it (the ceil(p/100 * n)-th smallest), so every
-        percentile is a value that was recorded. ``unit`` is the unit most recently
-        recorded for the metric.
+        Percentiles use the nearest-rank method (``_aggregates``): every percentile is
+        a value that was recorded. ``unit`` is the unit most recently recorded for the
+        metric.
         """
-        where = _Where()
-        if name is not None:
-            where.add("metric_name = ?", name)
-        where.time(since, until)
-        filters = where.sql()
-        ranks = ", ".join(
-            f"MAX(CASE WHEN rn = max(1, ({p} * n + 99) / 100) THEN value END) AS p{p}"
-            for p in (50, 95, 99)
-        )
-        sql = f"""
-            WITH ranked AS (
-                SELECT metric_name, value,
-                       ROW_NUMBER() OVER (PARTITION BY metric_name ORDER BY value) AS rn,
-                       COUNT(*) OVER (PARTITION BY metric_name) AS n
-                FROM metrics {filters}
-            )
-            SELECT metric_name, COUNT(*) AS count, MIN(value) AS min, MAX(value) AS max,
-                   AVG(value) AS avg, {ranks}
-            FROM ranked GROUP BY metric_name ORDER BY metric_name
-        """
-        # SQLite gives a bare column the value of the row that MAX() picked.
-        units_sql = f"SELECT metric_name, unit, MAX(id) FROM metrics {filters} GROUP BY 1"
-        units = {row[0]: row[1] for row in self._query(units_sql, where.params)}
+        where = _metric_filters(name, since, until, None)
+        units = {row[0]: row[1] for row in self._query(units_sql(where.sql()), where.params)}
         return {
             row["metric_name"]: {**dict(row), "unit": units.get(row["metric_name"])}
-            for row in self._query(sql, where.params)
+            for row in self._query(summary_sql(where.sql()), where.params)
         }
 
     def statistics(self) -> dict[str, Any]:
-        """Counts by level, thread and logger, totals, and the first and last timestamp."""
+        """Counts by level, thread and logger, totals, and the first and last timestamp.
 
-        def counts(column: str) -> dict[Any, int]:
-            sql = f"SELECT {column}, COUNT(*) FROM logs GROUP BY {column} ORDER BY 2 DESC"
+        Levels come least severe first, threads and loggers most frequent first.
+        """
+
+        def counts(column: str, order: str = "2 DESC") -> dict[Any, int]:
+            sql = f"SELECT {column}, COUNT(*) FROM logs GROUP BY {column} ORDER BY {order}"
             return {key: count for key, count in self._query(sql, ())}
 
         first, last = self._query("SELECT MIN(timestamp), MAX(timestamp) FROM logs", ())[0]
         return {
             "total_logs": self._query("SELECT COUNT(*) FROM logs", ())[0][0],
             "total_metrics": self._query("SELECT COUNT(*) FROM metrics", ())[0][0],
-            "logs_by_level": counts("level"),
+            "logs_by_level": counts("level", "MIN(levelno), 1"),  # by severity
             "logs_by_thread": counts("thread_id"),
             "logs_by_logger": counts("module"),
             "first": first,
@@ -483,196 +304,17 @@ class LogStore:
         """Run any read-only SQL; a statement that would write raises ``sqlite3.Error``."""
         return self._query(query, params)
 
-    def _run(self, sql: str, params: Any) -> tuple[bool, list[tuple[Any, ...]]]:
-        """Run one statement: whether it returns rows, and its rows as plain tuples."""
-        if self._before_query is not None:
-            self._before_query()
-        with self._lock:
-            cursor = self._connection().execute(sql, params)
-            rows = [tuple(row) for row in cursor.fetchall()]
-            return cursor.description is not None, rows
 
-    def _query(self, sql: str, params: Iterable[Any] | Mapping[str, Any]) -> list[sqlite3.Row]:
-        if self._before_query is not None:
-            self._before_query()
-        with self._lock:
-            return self._connection().execute(sql, params).fetchall()  # type: ignore[arg-type]
-
-
-def read_rows(
-    conn: sqlite3.Connection, ids: Iterable[tuple[str, int, int]]
-) -> list[LogRow | MetricRow]:
-    """The rows of ``(table, first id, last id)`` ranges, as LogRow / MetricRow."""
-    rows: list[LogRow | MetricRow] = []
-    for table, first, last in ids:
-        select = _LOG_SELECT if table == "logs" else _METRIC_SELECT
-        build = _log_row if table == "logs" else _metric_row
-        cursor = conn.execute(
-            f"SELECT {select} FROM {table} WHERE id BETWEEN ? AND ? ORDER BY id", (first, last)
-        )
-        rows.extend(build(row) for row in cursor)
-    return rows
-
-
-def _select_logs(where: _Where, newest_first: bool, limit: int | None) -> tuple[str, list[Any]]:
+def _select_logs(where: Where, newest_first: bool, limit: int | None) -> tuple[str, list[Any]]:
     """The log query of ``where``, in time order, limited."""
-    return _ordered(
-        f"SELECT {_LOG_SELECT} FROM logs {where.sql()}", where.params, newest_first, limit
-    )
+    sql = f"SELECT {LOG_SELECT} FROM logs {where.sql()}"
+    return ordered(sql, where.params, newest_first, limit)
 
 
-def _ordered(
-    sql: str, params: list[Any], newest_first: bool, limit: int | None
-) -> tuple[str, list[Any]]:
-    """``sql`` in time order, ties by id (every index orders ties by id already)."""
-    order = "DESC" if newest_first else "ASC"
-    sql += f" ORDER BY timestamp {order}, id {order}"
-    if limit is None:
-        return sql, params
-    return sql + " LIMIT ?", [*params, int(limit)]
-
-
-def _log_filters(
-    level: int | str | None,
-    min_level: int | str | None,
-    logger: str | None,
-    since: TimeBound,
-    until: TimeBound,
-    contains: str | None,
-    thread: int | str | None,
-    extra: Mapping[str, Any] | None,
-    *,
-    trace_id: str | None,
-    search: str | None,
-) -> _Where:
-    where = _Where()
-    where.level(level, min_level)
-    where.logger(logger)
+def _metric_filters(name: object, since: TimeBound, until: TimeBound, tags: object) -> Where:
+    where = Where()
+    if name is not None:
+        where.add("metric_name = ?", text(name, "name"))
     where.time(since, until)
-    where.contains(contains)
-    where.thread(thread)
-    where.extra(extra)
-    if trace_id is not None:
-        where.add("trace_id = ?", trace_id.lower())
-    if search is not None:
-        where.add(f"id IN (SELECT rowid FROM {schema.FULL_TEXT_TABLE} WHERE {_MATCH})", search)
+    where.extra(tags, column="tags", what="tags")
     return where
-
-
-_MATCH = f"{schema.FULL_TEXT_TABLE} MATCH ?"
-
-
-class _Where:
-    """Builds a parameterised WHERE clause: conditions are ANDed, values never inlined."""
-
-    def __init__(self) -> None:
-        self.conditions: list[str] = []
-        self.params: list[Any] = []
-
-    def sql(self) -> str:
-        return f"WHERE {' AND '.join(self.conditions)}" if self.conditions else ""
-
-    def add(self, condition: str, *params: Any) -> None:
-        self.conditions.append(condition)
-        self.params.extend(params)
-
-    def level(self, level: int | str | None, min_level: int | str | None) -> None:
-        # By number, so that idx_logs_levelno_timestamp serves both filters; a level
-        # name this process does not know (registered elsewhere) is matched by name.
-        if isinstance(level, str) and level.upper() not in logging.getLevelNamesMapping():
-            self.add("level = ?", level)
-        elif level is not None:
-            self.add("levelno = ?", level_number(level))
-        if min_level is not None:
-            self.add("levelno >= ?", level_number(min_level))
-
-    def logger(self, name: str | None) -> None:
-        if name is not None:
-            # The logger and its children: "app" matches "app" and "app.db", not "apple".
-            self.add(
-                "(module = ? OR (module >= ? AND module < ?))",
-                name,
-                name + ".",
-                name + "/",
-            )
-
-    def time(self, since: TimeBound, until: TimeBound) -> None:
-        if (start := parse_time(since)) is not None:
-            self.add("timestamp >= ?", start)
-        if (end := parse_time(until)) is not None:
-            self.add("timestamp < ?", end)
-
-    def contains(self, text: str | None) -> None:
-        if text is None:
-            return
-        if text.isascii():
-            escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            self.add("message LIKE ? ESCAPE '\\'", f"%{escaped}%")
-        else:  # SQLite's LIKE folds ASCII case only
-            self.add("sqlite_logs_contains(message, ?)", text)
-
-    def thread(self, thread: int | str | None) -> None:
-        if isinstance(thread, str):
-            self.add("thread_name = ?", thread)
-        elif thread is not None:
-            self.add("thread_id = ?", thread)
-
-    def extra(self, values: Mapping[str, Any] | None, column: str = "extra_data") -> None:
-        for key, value in (values or {}).items():
-            if '"' in key:
-                msg = f"cannot match the key {key!r}: it contains a double quote"
-                raise ValueError(msg)
-            path = f'$."{key}"'
-            if value is None:
-                self.add(f"json_type({column}, ?) = 'null'", path)
-            elif isinstance(value, dict | list):
-                self.add(f"json_extract({column}, ?) = json(?)", path, json.dumps(value))
-            else:
-                self.add(f"json_extract({column}, ?) = ?", path, value)
-
-
-def _contains(message: str | None, text: str) -> bool:
-    return message is not None and text.casefold() in message.casefold()
-
-
-def _decode(text: str | None) -> Any:
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def _log_row(row: sqlite3.Row) -> LogRow:
-    values = list(row)
-    values[6] = _decode(values[6])
-    return LogRow(*values)
-
-
-def _metric_row(row: sqlite3.Row) -> MetricRow:
-    values = list(row)
-    values[5] = _decode(values[5])
-    return MetricRow(*values)
-
-
-# fork(): SQLite state must not be carried into a child process, so every store's
-# connection is closed around it (waiting for a running query), and reopened on use.
-_LIVE: weakref.WeakSet[LogStore] = weakref.WeakSet()
-_FORK_PAUSE_TIMEOUT = 5.0
-_paused: list[LogStore] = []
-
-
-def _before_fork() -> None:
-    for store in list(_LIVE):
-        if store._lock.acquire(timeout=_FORK_PAUSE_TIMEOUT):
-            store._disconnect()
-            _paused.append(store)
-
-
-def _after_fork() -> None:
-    while _paused:
-        _paused.pop()._lock.release()
-
-
-os.register_at_fork(before=_before_fork, after_in_parent=_after_fork, after_in_child=_after_fork)

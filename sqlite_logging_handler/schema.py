@@ -11,15 +11,23 @@ would try to convert such columns on read.
 from __future__ import annotations
 
 import os
-import re
 import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from functools import lru_cache
-from typing import Any, TypeVar
-from urllib.parse import quote
+from typing import TypeVar
+from urllib.parse import quote, unquote
 
+from . import _derived
+from ._pragmas import (
+    DEFAULT_PRAGMAS,
+    FILE_FORMAT_PRAGMAS,
+    apply_pragmas,
+    check_pragmas,
+    pragmas_not_in_effect,
+)
+from ._stderr import write_once
 from .exceptions import SchemaVersionError, SQLiteLoggingError
 
 __all__ = [
@@ -28,18 +36,23 @@ __all__ = [
     "LOG_COLUMNS",
     "LOG_INSERT_COLUMNS",
     "LOG_RECORD_ATTRIBUTES",
+    "METADATA_TABLE",
     "METRIC_COLUMNS",
     "METRIC_INSERT_COLUMNS",
+    "METRIC_KINDS",
     "SCHEMA_VERSION",
+    "SHIP_CURSOR_TABLE",
     "apply_pragmas",
     "check_pragmas",
     "check_writable",
     "connect",
     "database_uri",
+    "display_name",
     "ensure_full_text",
     "ensure_schema",
     "has_full_text",
     "insert_sql",
+    "instance_id",
     "is_busy",
     "memory_uri",
     "open_for_writing",
@@ -49,8 +62,9 @@ __all__ = [
 
 #: Bumped on every change to the tables; ``ensure_schema`` upgrades older files.
 #: 1: the first layout; 2: ``trace_id``/``span_id`` columns, the ``errors`` and
-#: ``recent`` views.
-SCHEMA_VERSION = 2
+#: ``recent`` views; 3: ``metrics.kind``, the ``ship_cursors`` and ``log_metadata``
+#: tables (the database's instance id), for shipping.
+SCHEMA_VERSION = 3
 
 #: Column name and declared type of ``logs``, in table order (the seed's seven first).
 _LOG_TABLE: tuple[tuple[str, str], ...] = (
@@ -90,6 +104,33 @@ _METRIC_TABLE: tuple[tuple[str, str], ...] = (
     ("logger", "TEXT"),
     ("thread_id", "INTEGER"),
     ("process", "INTEGER"),
+    ("kind", "TEXT"),  # one of METRIC_KINDS, set by MetricsAdapter; NULL if unknown
+)
+
+#: What a metric row is, as MetricsAdapter records it: ``increment`` a counter (a
+#: delta), ``gauge`` a gauge, ``timer`` a timer (a duration), ``record`` a histogram
+#: (a measurement, as OpenTelemetry's ``Histogram.record``).
+METRIC_KINDS = ("counter", "gauge", "timer", "histogram")
+
+#: Per shipping destination: the last row id of each table it acknowledged, and counts.
+SHIP_CURSOR_TABLE = "ship_cursors"
+#: Key/value facts about the database itself, such as its ``instance_id``.
+METADATA_TABLE = "log_metadata"
+_SHIPPING_DDL = (
+    f"CREATE TABLE IF NOT EXISTS {SHIP_CURSOR_TABLE} ("
+    "destination TEXT PRIMARY KEY, "  # e.g. 'otlp http://collector:4318/'
+    "log_id INTEGER NOT NULL DEFAULT 0, "  # the last logs.id acknowledged
+    "metric_id INTEGER NOT NULL DEFAULT 0, "  # the last metrics.id acknowledged
+    "logs_shipped INTEGER NOT NULL DEFAULT 0, "
+    "metrics_shipped INTEGER NOT NULL DEFAULT 0, "
+    "logs_pruned INTEGER NOT NULL DEFAULT 0, "  # deleted before they were shipped
+    "metrics_pruned INTEGER NOT NULL DEFAULT 0, "
+    "logs_rejected INTEGER NOT NULL DEFAULT 0, "  # refused by the destination, skipped
+    "metrics_rejected INTEGER NOT NULL DEFAULT 0, "
+    "last_success REAL, "  # epoch seconds of the last acknowledgement
+    "last_error TEXT, "
+    "last_error_at REAL)",
+    f"CREATE TABLE IF NOT EXISTS {METADATA_TABLE} (key TEXT PRIMARY KEY, value TEXT)",
 )
 
 LOG_COLUMNS: tuple[str, ...] = tuple(name for name, _ in _LOG_TABLE)
@@ -165,31 +206,6 @@ _FULL_TEXT = (
 #: SQL rendering an epoch (seconds, float) as the stored UTC timestamp text.
 TIMESTAMP_SQL = "strftime('%Y-%m-%d %H:%M:%f', {}, 'unixepoch')"
 
-#: Applied to every write connection; ``SQLiteHandler(pragmas=...)`` overrides them.
-DEFAULT_PRAGMAS: Mapping[str, object] = {
-    "journal_mode": "WAL",
-    "synchronous": "NORMAL",
-    "cache_size": -64_000,  # 64 MB
-    # ms; the writer retries past it (nothing is dropped), and a short wait inside
-    # SQLite keeps fork() and close() responsive.
-    "busy_timeout": 1_000,
-    "journal_size_limit": 64 * 1024 * 1024,  # bytes a WAL is truncated to after a checkpoint
-}
-
-_PRAGMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_PRAGMA_WORD = re.compile(r"-?[A-Za-z0-9_.]+")
-
-# The seed's levels, to fill ``levelno`` when upgrading a database it wrote.
-_LEVEL_NUMBERS = {
-    "DEBUG": 10,
-    "INFO": 20,
-    "WARN": 30,
-    "WARNING": 30,
-    "ERROR": 40,
-    "FATAL": 50,
-    "CRITICAL": 50,
-}
-
 
 def database_uri(database: str | os.PathLike[str], *, readonly: bool = False) -> str:
     """The ``file:`` URI of a database path, made absolute (``mode=ro`` if readonly)."""
@@ -202,6 +218,13 @@ def database_uri(database: str | os.PathLike[str], *, readonly: bool = False) ->
     # a process that drops privileges or chroots after import must still get a URI.
     uri = "file:" + quote(os.path.abspath(path))
     return f"{uri}?mode=ro" if readonly else uri
+
+
+def display_name(uri: str) -> str:
+    """The path a ``file:`` URI stands for, as messages name it."""
+    if not uri.startswith("file:"):
+        return uri
+    return unquote(uri.removeprefix("file:").partition("?")[0])
 
 
 def memory_uri() -> str:
@@ -220,30 +243,6 @@ def connect(uri: str, *, timeout: float = 5.0) -> sqlite3.Connection:
     )
 
 
-def check_pragmas(pragmas: Mapping[Any, object] | None) -> dict[str, object]:
-    """Merge ``pragmas`` over the defaults, refusing anything that is not a plain value."""
-    merged = dict(DEFAULT_PRAGMAS)
-    for name, value in (pragmas or {}).items():
-        if not isinstance(name, str) or not _PRAGMA_NAME.fullmatch(name):
-            msg = f"pragma name {name!r} is not an identifier"
-            raise ValueError(msg)
-        if isinstance(value, bool):
-            value = int(value)
-        if not isinstance(value, int | float | str) or (
-            isinstance(value, str) and not _PRAGMA_WORD.fullmatch(value)
-        ):
-            msg = f"pragma {name}={value!r}: value must be a number or a single word"
-            raise ValueError(msg)
-        merged[name.lower()] = value
-    return merged
-
-
-def apply_pragmas(conn: sqlite3.Connection, pragmas: Mapping[str, object]) -> None:
-    """Run ``PRAGMA name = value`` for each entry (values were checked by check_pragmas)."""
-    for name, value in pragmas.items():
-        conn.execute(f"PRAGMA {name} = {value}").fetchall()
-
-
 def schema_version(conn: sqlite3.Connection) -> int:
     """``PRAGMA user_version`` of the database (0 for a new or a seed-written file)."""
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
@@ -256,7 +255,16 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
     repeated inside a ``BEGIN IMMEDIATE`` transaction. A database written by a newer
     version of this package raises ``SchemaVersionError`` and is left untouched.
     """
-    _unless_done(conn, lambda: _checked_version(conn) == SCHEMA_VERSION, _upgrade_to_current)
+    _unless_done(conn, lambda: _current(conn), _upgrade_to_current)
+
+
+def _current(conn: sqlite3.Connection) -> bool:
+    """Whether the database is at ``SCHEMA_VERSION`` with the derived-column triggers.
+
+    The triggers are added to databases of this version written before they existed,
+    without a version bump: they change nothing for any reader or writer.
+    """
+    return _checked_version(conn) == SCHEMA_VERSION and _derived.has_triggers(conn)
 
 
 def _upgrade_to_current(conn: sqlite3.Connection) -> None:
@@ -288,6 +296,14 @@ def _unless_done(
 
 def _checked_version(conn: sqlite3.Connection) -> int:
     version = schema_version(conn)
+    if version and not _table_names(conn) & {"logs", "metrics"}:
+        # An application's database: its user_version is the application's own.
+        msg = (
+            f"the database has no log tables and its user_version is {version}, set by "
+            "another application: SQLiteHandler keeps its schema version there, and "
+            "will not overwrite that one (use a database file of its own)"
+        )
+        raise SQLiteLoggingError(msg)
     if version > SCHEMA_VERSION:
         msg = (
             f"the database has schema version {version}, newer than this package's "
@@ -326,9 +342,30 @@ def _create_or_upgrade(conn: sqlite3.Connection) -> None:
             if name not in present:
                 decl = decl.replace(" NOT NULL", "")
                 conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
-        _backfill(conn, table)
-    for statement in (*_INDEXES, *_VIEWS):
+        _derived.backfill(conn, table)
+        if table == "metrics":
+            # Only increment() records the unit "count"; other kinds cannot be told apart.
+            conn.execute(
+                "UPDATE metrics SET kind = 'counter' WHERE kind IS NULL AND unit = 'count'"
+            )
+    for statement in (*_INDEXES, *_VIEWS, *_derived.TRIGGERS, *_SHIPPING_DDL):
         conn.execute(statement)
+    # The database's own identity: shipped records carry it, so copies dedupe alike.
+    conn.execute(
+        f"INSERT OR IGNORE INTO {METADATA_TABLE} (key, value) VALUES ('instance_id', ?)",
+        (str(uuid.uuid4()),),
+    )
+
+
+def instance_id(conn: sqlite3.Connection) -> str | None:
+    """The database's instance id (a UUID made with its tables), or None before version 3."""
+    try:
+        row = conn.execute(
+            f"SELECT value FROM {METADATA_TABLE} WHERE key = 'instance_id'"
+        ).fetchone()
+    except sqlite3.OperationalError:  # no such table: an older layout
+        return None
+    return None if row is None else str(row[0])
 
 
 def has_full_text(conn: sqlite3.Connection) -> bool:
@@ -355,28 +392,6 @@ def _create_full_text(conn: sqlite3.Connection) -> None:
     conn.execute(f"INSERT INTO {FULL_TEXT_TABLE}({FULL_TEXT_TABLE}) VALUES ('rebuild')")
 
 
-def _backfill(conn: sqlite3.Connection, table: str) -> None:
-    """Derive ``created``, UTC ``timestamp`` and ``levelno`` for rows of the seed's layout.
-
-    The seed stored ``datetime.now().isoformat()``: local time with a ``T``. SQLite's
-    ``'utc'`` modifier converts local time to UTC, as the seed's own machine saw it.
-    """
-    conn.execute(
-        f"UPDATE {table} SET created = "
-        "(julianday(timestamp, 'utc') - 2440587.5) * 86400.0 "
-        "WHERE created IS NULL AND julianday(timestamp) IS NOT NULL"
-    )
-    conn.execute(
-        f"UPDATE {table} SET timestamp = {TIMESTAMP_SQL.format('created')} "
-        "WHERE created IS NOT NULL AND timestamp LIKE '____-__-__T%'"
-    )
-    if table == "logs":
-        cases = " ".join(f"WHEN '{n}' THEN {v}" for n, v in _LEVEL_NUMBERS.items())
-        conn.execute(
-            f"UPDATE logs SET levelno = CASE upper(level) {cases} END WHERE levelno IS NULL"
-        )
-
-
 @lru_cache(maxsize=64)
 def insert_sql(table: str, rows: int) -> str:
     """An ``INSERT`` of ``rows`` rows into ``table``, each row's first value the epoch."""
@@ -395,12 +410,17 @@ def open_for_writing(uri: str, pragmas: Mapping[str, object]) -> sqlite3.Connect
     try:
         schema_version(conn)
         if not _table_names(conn):
-            # A new file: auto_vacuum only takes effect before the first table and
-            # before the switch to WAL, so space freed by pruning can be returned.
-            vacuum = pragmas.get("auto_vacuum", "INCREMENTAL")
-            conn.execute(f"PRAGMA auto_vacuum = {vacuum}")
+            # A new file: page_size and auto_vacuum only take effect before the first
+            # table and before the switch to WAL; INCREMENTAL by default, so space
+            # freed by pruning can be given back.
+            defaults = {"auto_vacuum": "INCREMENTAL"}
+            apply_pragmas(
+                conn, {n: v for n in FILE_FORMAT_PRAGMAS if (v := pragmas.get(n, defaults.get(n)))}
+            )
         apply_pragmas(conn, pragmas)
         ensure_schema(conn)
+        for note in pragmas_not_in_effect(conn, pragmas):
+            write_once(f"{uri} {note}", f"{display_name(uri)}: {note}")
     except BaseException:
         conn.close()
         raise

@@ -93,6 +93,21 @@ def test_ci_runs_the_readme_test_command():
     assert test_command in (REPO / ".ci" / "run").read_text()
 
 
+def test_every_option_is_documented_in_cli_md():
+    import argparse
+
+    documented = (REPO / "docs" / "cli.md").read_text()
+    parser = cli._parser()
+    (subparsers,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    options = {
+        option
+        for command in [parser, *subparsers.choices.values()]
+        for action in command._actions
+        for option in action.option_strings
+    }
+    assert {option for option in options if f"`{option}" not in documented} <= {"-h"}
+
+
 def test_every_subcommand_is_documented_in_cli_md():
     documented = (REPO / "docs" / "cli.md").read_text()
     import argparse

@@ -10,7 +10,12 @@ import time
 
 import pytest
 
-from sqlite_logging_handler import SchemaVersionError, SQLiteHandler, SQLiteLoggingError, _writer
+from sqlite_logging_handler import (
+    SchemaVersionError,
+    SQLiteHandler,
+    SQLiteLoggingError,
+    _transactions,
+)
 from sqlite_logging_handler._transport import ThreadTransport
 
 from .conftest import make_logger, rows, thread_mode_only
@@ -45,10 +50,11 @@ class TestConstruction:
     def test_an_unreachable_location_is_refused(self, tmp_path):
         blocker = tmp_path / "file"
         blocker.write_text("x")
-        with pytest.raises(SQLiteLoggingError, match="unable to open"):
+        with pytest.raises(SQLiteLoggingError, match="is not a directory"):
             SQLiteHandler(blocker / "sub" / "app.db")
 
     def test_a_database_from_a_newer_schema_is_refused(self, db_path):
+        SQLiteHandler(db_path).close()
         conn = sqlite3.connect(db_path)
         conn.execute("PRAGMA user_version = 99")
         conn.close()
@@ -215,7 +221,7 @@ class TestStalls:
 
 class TestFaults:
     def test_disk_full_is_counted_reported_and_writing_resumes(self, db_path, monkeypatch, capsys):
-        monkeypatch.setattr(_writer, "RETRY_FOR", 0.3)
+        monkeypatch.setattr(_transactions, "RETRY_FOR", 0.3)
         conn = sqlite3.connect(db_path)
         conn.execute("CREATE TABLE ballast (b BLOB)")
         conn.executemany("INSERT INTO ballast VALUES (zeroblob(3000))", [()] * 100)
@@ -246,11 +252,13 @@ class TestFaults:
         handler.close()
 
     def test_the_caller_never_sees_a_write_error(self, db_path, monkeypatch):
-        monkeypatch.setattr(_writer, "RETRY_FOR", 0.1)
+        monkeypatch.setattr(_transactions, "RETRY_FOR", 0.1)
         handler = SQLiteHandler(db_path, batch_size=5)
         log = make_logger(handler)
         conn = sqlite3.connect(db_path)
-        conn.execute("DROP TABLE logs")  # every insert now fails
+        conn.execute(  # every insert now fails
+            "CREATE TRIGGER refuse BEFORE INSERT ON logs BEGIN SELECT RAISE(ABORT, 'no'); END"
+        )
         conn.close()
         for i in range(50):
             log.info("%d", i)
@@ -258,6 +266,22 @@ class TestFaults:
         stats = handler.stats()
         assert stats["failed"] == stats["emitted"] == 50
         handler.close()
+
+    def test_a_log_table_dropped_while_running_is_made_again(self, db_path):
+        """As a removed file is: the writer reconnects, and the schema is put back."""
+        handler = SQLiteHandler(db_path, batch_size=5)
+        log = make_logger(handler)
+        log.info("before")
+        assert handler.flush()
+        conn = sqlite3.connect(db_path)
+        conn.execute("DROP TABLE logs")
+        conn.close()
+        for i in range(50):
+            log.info("%d", i)
+        assert handler.flush(timeout=30)
+        handler.close()
+        assert len(rows(db_path)) == 50
+        assert handler.stats()["failed"] == 0
 
     def test_close_is_bounded_when_the_database_stays_locked(self, db_path, monkeypatch, capsys):
         from sqlite_logging_handler import handler as handler_module

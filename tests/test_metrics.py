@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import math
+import subprocess
 import time
 from fractions import Fraction
 
@@ -13,7 +14,7 @@ import pytest
 
 from sqlite_logging_handler import MetricsAdapter
 
-from .conftest import rows
+from .conftest import PYTHON, child_env, rows
 
 
 @pytest.fixture
@@ -207,3 +208,40 @@ def test_ordinary_logging_through_the_adapter_merges_extra(handler, logger, db_p
     (row,) = rows(db_path)
     assert row["message"] == "still an ordinary adapter"
     assert json.loads(row["extra_data"]) == {"service": "api", "user": 7}
+
+
+def test_metrics_on_a_logger_without_a_level_are_not_dropped_silently():
+    """Issue 14.12: nothing configured, the logger is at the root's WARNING; said once."""
+    code = """
+import logging
+from sqlite_logging_handler import MetricsAdapter
+metrics = MetricsAdapter(logging.getLogger("svc"))
+for _ in range(3):
+    metrics.increment("jobs")
+with metrics.timer("work"):
+    pass
+"""
+    result = subprocess.run(
+        [PYTHON, "-c", code], env=child_env(), capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    said = [line for line in result.stderr.splitlines() if "not recorded" in line]
+    assert len(said) == 1, result.stderr
+    assert "<string>:6: RuntimeWarning: metrics through logger 'svc' are not recorded" in said[0]
+    assert "setLevel(logging.INFO)" in said[0]
+
+
+def test_a_timers_warning_names_the_callers_line(handler, logger):
+    logger.setLevel(logging.WARNING)
+    metrics = MetricsAdapter(logger)
+    with pytest.warns(RuntimeWarning, match="not recorded") as said, metrics.timer("t"):
+        pass
+    assert said[0].filename == __file__
+
+
+def test_debug_metrics_below_the_level_are_dropped_quietly(handler, logger, db_path, recwarn):
+    logger.setLevel(logging.INFO)
+    MetricsAdapter(logger, level=logging.DEBUG).increment("verbose")
+    handler.flush()
+    assert metric_rows(db_path) == []
+    assert not recwarn.list

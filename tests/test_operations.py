@@ -16,8 +16,8 @@ from sqlite_logging_handler import (
     MetricRow,
     MetricsAdapter,
     SQLiteHandler,
+    _upkeep,
 )
-from sqlite_logging_handler import handler as handler_module
 
 from .conftest import make_logger, rows
 
@@ -25,7 +25,7 @@ from .conftest import make_logger, rows
 @pytest.fixture
 def maintain_always(monkeypatch):
     """Run the writer's upkeep after every commit instead of every few seconds."""
-    monkeypatch.setattr(handler_module, "MAINTAIN_EVERY", 0.0)
+    monkeypatch.setattr(_upkeep, "MAINTAIN_EVERY", 0.0)
 
 
 def test_max_rows_keeps_exactly_the_newest_rows_under_concurrent_writing(db_path, maintain_always):
@@ -76,8 +76,8 @@ def test_bad_retention_settings_raise(db_path, kwargs, match):
 @pytest.mark.slow
 def test_an_idle_writer_empties_the_wal_while_a_reader_stays_open(db_path, monkeypatch):
     """Without the idle TRUNCATE checkpoint the WAL would keep megabytes here."""
-    monkeypatch.setattr(handler_module, "MAINTAIN_EVERY", 0.0)
-    monkeypatch.setattr(handler_module, "WAL_CHECKPOINT_SIZE", 256 * 1024)
+    monkeypatch.setattr(_upkeep, "MAINTAIN_EVERY", 0.0)
+    monkeypatch.setattr(_upkeep, "WAL_CHECKPOINT_SIZE", 256 * 1024)
     handler = SQLiteHandler(db_path, batch_size=500, flush_interval=0.05)
     log = make_logger(handler)
     store = LogStore(db_path)  # open all along, querying now and then

@@ -121,9 +121,9 @@ class TestLogFilters:
         ]
         assert store.logs(logger="app", level="WARNING") == []
 
-    @pytest.mark.parametrize("bad", ["yesterday", "1 hour", "5y", "", True, [1]])
+    @pytest.mark.parametrize("bad", ["yesterdayish", "soon", "5y", "1 fortnight", "", True, [1]])
     def test_a_bad_time_names_the_accepted_forms(self, store, bad):
-        with pytest.raises(ValueError, match="'90s', '15m', '1h'"):
+        with pytest.raises(ValueError, match=r"ISO 8601 .*'90s', '15m'"):
             store.logs(since=bad)
 
     def test_rows_are_tuples_with_attributes_and_decoded_json(self, store):

@@ -172,6 +172,9 @@ def _as_version_1(path) -> None:
     conn = sqlite3.connect(path)
     conn.executescript(
         """
+        DROP TABLE ship_cursors;
+        DROP TABLE log_metadata;
+        ALTER TABLE metrics DROP COLUMN kind;
         DROP INDEX idx_logs_trace;
         DROP VIEW errors;
         DROP VIEW recent;
@@ -195,7 +198,7 @@ def test_a_version_1_database_is_upgraded_keeping_its_rows(db_path):
     make_logger(handler).error("written by version 2")
     handler.close()
 
-    assert rows(db_path, "PRAGMA user_version")[0][0] == schema.SCHEMA_VERSION == 2
+    assert rows(db_path, "PRAGMA user_version")[0][0] == schema.SCHEMA_VERSION
     assert [(r["message"], r["trace_id"]) for r in rows(db_path, "SELECT * FROM errors")] == [
         ("written by version 1", None),
         ("written by version 2", None),
@@ -230,7 +233,7 @@ def test_the_full_text_index_is_declared_as_sqlite_utils_declares_it(db_path):
     (ddl,) = [r[0] for r in rows(db_path, "SELECT sql FROM sqlite_master WHERE name = 'logs_fts'")]
     assert 'content="logs"' in ddl
     triggers = rows(db_path, "SELECT name FROM sqlite_master WHERE type = 'trigger'")
-    assert {r[0] for r in triggers} == {"logs_ai", "logs_ad", "logs_au"}
+    assert {r[0] for r in triggers} >= {"logs_ai", "logs_ad", "logs_au"}
     conn = sqlite3.connect(db_path)
     conn.execute("DELETE FROM logs WHERE message = 'deleted later'")
     conn.execute("INSERT INTO logs_fts(logs_fts) VALUES ('integrity-check')")  # raises if stale

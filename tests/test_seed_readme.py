@@ -11,6 +11,7 @@ the function as a second argument) is applied by a call, and the seed's internal
 
 from __future__ import annotations
 
+import gc
 import io
 import logging
 import re
@@ -19,6 +20,7 @@ import threading
 import time
 import types
 import unittest
+import weakref
 from pathlib import Path
 
 import pytest
@@ -336,3 +338,28 @@ def test_the_seed_unittest_class_passes_unchanged(ns):
             made.close()
     assert result.testsRun == 2
     assert result.wasSuccessful(), result.failures + result.errors
+
+
+def test_fetch_results_returns_the_rows_every_time_while_the_token_is_kept(tmp_path):
+    """Issue 14.13: docs/seed.md says every time; the second call returned None."""
+    logger = MultiThreadedLogger(tmp_path / "seed.db")
+    try:
+        logger.log("INFO", "m", "one")
+        token = logger.worker.execute("SELECT message FROM logs")
+        assert logger.worker.fetch_results(token) == [("one",)]
+        assert logger.worker.fetch_results(token) == [("one",)]
+        assert logger.worker.fetch_results(str(token)) == [("one",)]  # an equal string
+        first = logger.worker.fetch_results(token)
+        assert first is not None
+        first.clear()  # a new list each time
+        assert logger.worker.fetch_results(token) == [("one",)]
+        assert logger.worker.fetch_results(None) is None
+        assert logger.worker.fetch_results("result-999") is None
+        kept = weakref.ref(token)
+        text = str(token)
+        del token
+        gc.collect()
+        assert kept() is None  # nothing is kept once the caller drops the token
+        assert logger.worker.fetch_results(text) is None
+    finally:
+        logger.close()

@@ -2,7 +2,8 @@
 
 The documented escape: text SQLite cannot take as UTF-8 (lone surrogates) is stored
 with Python's ``backslashreplace`` (``\\ud800``); inside ``extra_data`` that is a JSON
-escape, so extras read back exactly. Values JSON cannot encode are stored as ``repr()``.
+escape, so extras read back exactly. Values of common types JSON lacks are converted as
+docs/schema.md says (sets to arrays, bytes to text); any other is stored as ``repr()``.
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ class BrokenRepr:
         raise RuntimeError("no repr for you")
 
 
-def test_extras_json_cannot_encode_are_kept_as_repr(db_path):
+def test_extras_json_cannot_encode_are_kept_as_repr_or_converted(db_path):
     handler = SQLiteHandler(db_path)
     log = make_logger(handler)
     store = handler.store()
@@ -145,8 +146,8 @@ def test_extras_json_cannot_encode_are_kept_as_repr(db_path):
         log.info("odd extras", extra=odd)
         stored = last_row(store).extra_data
         assert stored["opaque"] == "<Opaque>"
-        assert stored["a_set"] == "{1}"
-        assert stored["raw"] == repr(b"\x00\xff")
+        assert stored["a_set"] == [1]  # sets are arrays (docs/schema.md)
+        assert stored["raw"] == "\x00\\xff"  # bytes are UTF-8 text, others escaped
         assert (stored["nan"], stored["inf"]) == ("nan", "-inf")
         assert stored["loop"] == "[[...]]"
         assert stored["tuple_keys"] == "{(1, 2): 'x'}"

@@ -11,7 +11,7 @@ import tempfile
 
 import pytest
 
-from sqlite_logging_handler import SQLiteHandler, SQLiteLoggingError, _writer
+from sqlite_logging_handler import SQLiteHandler, SQLiteLoggingError, _transactions
 
 from ..conftest import PYTHON, child_env, make_logger, rows
 
@@ -29,7 +29,7 @@ def test_a_corrupted_header_is_refused_at_construction_and_not_modified(db_path)
 def test_corruption_while_running_is_counted_and_never_reaches_the_caller(
     db_path, monkeypatch, capsys
 ):
-    monkeypatch.setattr(_writer, "RETRY_FOR", 0.3)
+    monkeypatch.setattr(_transactions, "RETRY_FOR", 0.3)
     handler = SQLiteHandler(db_path, batch_size=50, pragmas={"journal_mode": "DELETE"})
     log = make_logger(handler)
     for i in range(2000):
@@ -72,7 +72,7 @@ def remount(mountpoint, mode: str) -> None:
 def test_a_full_disk_is_counted_and_writing_resumes_when_space_is_freed(
     small_disk, monkeypatch, capsys
 ):
-    monkeypatch.setattr(_writer, "RETRY_FOR", 0.3)
+    monkeypatch.setattr(_transactions, "RETRY_FOR", 0.3)
     ballast = small_disk / "ballast"
     handler = SQLiteHandler(small_disk / "app.db", batch_size=100)
     ballast.write_bytes(b"\0" * (1024 * 1024))

@@ -1,0 +1,233 @@
+"""The report's charts: time series drawn as inline SVG inside HTML axes.
+
+Each chart is a grid of HTML: tick labels on a y axis and an x axis, around an SVG
+that stretches to the width of the page (``preserveAspectRatio="none"``, lines and
+points with ``vector-effect="non-scaling-stroke"``). Labels are HTML text, so they
+keep their size at any width; the page needs no script and scrolls sideways at no
+width. Every mark carries its numbers in ``data-`` attributes and a ``<title>``
+tooltip; a mark whose bucket has a records section links to it.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from ._terminal import visible
+from ._ticks import number_ticks, time_ticks
+from ._times import format_time
+
+__all__ = [
+    "LEVEL_COLOURS",
+    "Buckets",
+    "TimeAxis",
+    "level_colour",
+    "metric_chart",
+    "rate_chart",
+    "volume_chart",
+]
+
+_W, _H = 1000.0, 200.0  # the SVG's own coordinates; CSS sets its size on the page
+LEVEL_COLOURS = ((50, "#7a1f9e"), (40, "#d64545"), (30, "#e0a526"), (20, "#3d7dd8"))
+_LOW_COLOUR = "#9aa5b1"  # DEBUG and below
+_RATE_COLOUR, _METRIC_COLOUR = "#d64545", "#3d7dd8"
+
+
+@dataclass(frozen=True)
+class Buckets:
+    """``count`` equal time buckets of ``width`` seconds from the epoch ``start``."""
+
+    start: float
+    width: float
+    count: int
+
+    @property
+    def end(self) -> float:
+        """The epoch where the last bucket ends."""
+        return self.start + self.count * self.width
+
+    def bounds(self, index: int) -> tuple[float, float]:
+        """The epochs bucket ``index`` starts and ends at."""
+        return self.start + index * self.width, self.start + (index + 1) * self.width
+
+    def sql(self, column: str = "created") -> str:
+        """SQL giving a row's bucket index (clamped into range)."""
+        index = f"CAST(({column} - {self.start!r}) / {self.width!r} AS INTEGER)"
+        return f"max(0, min({self.count - 1}, {index}))"
+
+
+@dataclass(frozen=True)
+class TimeAxis:
+    """The x axis every chart shares: its buckets, and the zone times are shown in."""
+
+    buckets: Buckets
+    utc: bool
+    linked: frozenset[int] = frozenset()  # buckets with a records section
+
+    def label(self, index: int) -> str:
+        """The bucket's start and end, for tooltips."""
+        start, end = self.buckets.bounds(index)
+        return f"{format_time(start, utc=self.utc)} to {format_time(end, utc=self.utc)}"
+
+    def x(self, index: int, middle: bool = True) -> float:
+        """The SVG x of bucket ``index`` (its middle, or its left edge)."""
+        return (index + (0.5 if middle else 0.0)) * _W / self.buckets.count
+
+    def ticks(self) -> str:
+        """The x axis: round times, as HTML labels placed in percent of the width."""
+        span = self.buckets.count * self.buckets.width
+        spans = []
+        for epoch, label in time_ticks(self.buckets.start, self.buckets.end, utc=self.utc):
+            where = (epoch - self.buckets.start) / span * 100
+            if -0.01 <= where <= 100.01:
+                # Labels near an end are anchored inside the axis, not centred on the tick.
+                shift = 0 if where < 8 else (100 if where > 92 else 50)
+                spans.append(
+                    f'<span class="tick" style="left:{where:.2f}%;transform:translateX(-{shift}%)"'
+                    f' data-epoch="{epoch:.3f}">{html.escape(label)}</span>'
+                )
+        return f'<div class="x-axis">{"".join(spans)}</div>'
+
+
+def level_colour(levelno: int | float | None) -> str:
+    """The colour of a level, by severity (custom levels get their neighbours')."""
+    if levelno is None:
+        return _LOW_COLOUR
+    return next((colour for floor, colour in LEVEL_COLOURS if levelno >= floor), _LOW_COLOUR)
+
+
+def volume_chart(counts: dict[str, tuple[int | None, list[int]]], axis: TimeAxis) -> str:
+    """Stacked bars of records per level (least severe at the bottom) in each bucket."""
+    totals = [sum(column) for column in zip(*(c for _, c in counts.values()), strict=True)]
+    ticks = number_ticks(max(totals, default=0))
+    top = ticks[-1][0]
+    width = _W / axis.buckets.count
+    below = [0.0] * axis.buckets.count
+    marks = []
+    for level, (levelno, column) in counts.items():
+        for index, n in enumerate(column):
+            if not n:
+                continue
+            height = n / top * _H
+            below[index] += height
+            bar = (
+                f'<rect class="bar" data-bucket="{index}" data-level="{_attr(level)}" '
+                f'data-count="{n}" x="{axis.x(index, False):.2f}" y="{_H - below[index]:.2f}" '
+                f'width="{max(width * 0.9, 0.5):.2f}" height="{height:.2f}" '
+                f'fill="{level_colour(levelno)}"><title>{_text(axis.label(index))}: '
+                f"{n:,} {_text(level)}</title></rect>"
+            )
+            marks.append(_linked(bar, index, axis))
+    legend = " ".join(
+        f'<span class="key" data-level="{_attr(level)}" data-count="{sum(column)}">'
+        f'<i style="background:{level_colour(levelno)}"></i>{_text(level)} {sum(column):,}</span>'
+        for level, (levelno, column) in counts.items()
+    )
+    return _chart("volume", "Log records per level", legend, ticks, marks, axis)
+
+
+def rate_chart(rates: Sequence[float | None], axis: TimeAxis) -> str:
+    """The share of records at ERROR and above, per bucket with records."""
+    ticks = number_ticks(max((r for r in rates if r is not None), default=0.0), "%")
+    top = ticks[-1][0]
+    points = [(i, rate) for i, rate in enumerate(rates) if rate is not None]
+    marks = [_polyline(((axis.x(i), _y(rate, top)) for i, rate in points), _RATE_COLOUR)]
+    marks += [
+        _linked(
+            _point("rate", axis.x(i), _y(rate, top), _RATE_COLOUR,
+                   f'data-bucket="{i}" data-rate="{rate:.6f}"',
+                   f"{axis.label(i)}: {rate:.1%} errors"),
+            i, axis,
+        )
+        for i, rate in points
+    ]  # fmt: skip
+    return _chart("error-rate", "Error rate (ERROR and above)", "", ticks, marks, axis)
+
+
+def metric_chart(
+    name: str, unit: str | None, values: Sequence[tuple[float, float] | None], axis: TimeAxis
+) -> str:
+    """A metric's p50 line inside its p50-p95 band, per bucket with values."""
+    points = [(i, pair) for i, pair in enumerate(values) if pair is not None]
+    ticks = number_ticks(max((p95 for _, (_, p95) in points), default=0.0), unit or "")
+    top = ticks[-1][0]
+    band = [(axis.x(i), _y(p95, top)) for i, (_, p95) in points]
+    band += [(axis.x(i), _y(p50, top)) for i, (p50, _) in reversed(points)]
+    shape = " ".join(f"{x:.2f},{y:.2f}" for x, y in band)
+    marks = [f'<polygon class="band" points="{shape}" fill="{_METRIC_COLOUR}" fill-opacity="0.2"/>']
+    marks.append(_polyline(((axis.x(i), _y(p50, top)) for i, (p50, _) in points), _METRIC_COLOUR))
+    suffix = f" {unit}" if unit else ""
+    marks += [
+        _point("p50", axis.x(i), _y(p50, top), _METRIC_COLOUR,
+               f'data-bucket="{i}" data-p50="{p50!r}" data-p95="{p95!r}"',
+               f"{axis.label(i)}: p50 {p50:g}{suffix}, p95 {p95:g}{suffix}")
+        for i, (p50, p95) in points
+    ]  # fmt: skip
+    heading = f"{name}{f' ({unit})' if unit else ''}: p50 line, p50 to p95 band"
+    return _chart("metric", heading, "", ticks, marks, axis, data_name=name)
+
+
+def _chart(
+    kind: str,
+    heading: str,
+    legend: str,
+    ticks: list[tuple[float, str]],
+    marks: Iterable[str],
+    axis: TimeAxis,
+    *,
+    data_name: str | None = None,
+) -> str:
+    top = ticks[-1][0] or 1.0
+    grid = "".join(
+        f'<line class="grid" x1="0" x2="{_W:.0f}" y1="{_y(value, top):.2f}" '
+        f'y2="{_y(value, top):.2f}" vector-effect="non-scaling-stroke"/>'
+        for value, _ in ticks
+    )
+    labels = "".join(
+        f'<span class="tick" style="bottom:{value / top * 100:.2f}%" data-value="{value!r}">'
+        f"{html.escape(label)}</span>"
+        for value, label in ticks
+    )
+    name = f' data-name="{_attr(data_name)}"' if data_name is not None else f' id="{kind}"'
+    return (
+        f'<section class="chart {kind}"{name}><h2>{_text(heading)}</h2>'
+        f'<div class="legend">{legend}</div><div class="frame">'
+        f'<div class="y-axis">{labels}</div>'
+        f'<svg class="plot" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_W:.0f} {_H:.0f}" '
+        f'preserveAspectRatio="none" role="img" aria-label="{_attr(heading)}">'
+        f"{grid}{''.join(marks)}</svg>{axis.ticks()}</div></section>"
+    )
+
+
+def _point(kind: str, x: float, y: float, colour: str, data: str, title: str) -> str:
+    # A zero-length round-capped line: a dot that stays round when the SVG stretches.
+    return (
+        f'<line class="{kind}" {data} x1="{x:.2f}" y1="{y:.2f}" x2="{x:.2f}" y2="{y:.2f}" '
+        f'stroke="{colour}" stroke-width="6" stroke-linecap="round" '
+        f'vector-effect="non-scaling-stroke"><title>{_text(title)}</title></line>'
+    )
+
+
+def _polyline(points: Iterable[tuple[float, float]], colour: str) -> str:
+    coords = " ".join(f"{x:.2f},{y:.2f}" for x, y in points)
+    return (
+        f'<polyline points="{coords}" fill="none" stroke="{colour}" stroke-width="1.5" '
+        'vector-effect="non-scaling-stroke"/>'
+    )
+
+
+def _linked(mark: str, index: int, axis: TimeAxis) -> str:
+    return f'<a href="#bucket-{index}">{mark}</a>' if index in axis.linked else mark
+
+
+def _y(value: float, top: float) -> float:
+    return _H - value / (top or 1.0) * _H
+
+
+def _text(value: object) -> str:
+    return html.escape(visible(value), quote=False)
+
+
+def _attr(value: object) -> str:
+    return html.escape(visible(value), quote=True)

@@ -1,0 +1,190 @@
+"""Times given by people: ``since``/``until`` bounds and ages, read one way everywhere.
+
+``LogStore`` and the ``sqlite-logs`` command line share these parsers, so that a time
+accepted by one is accepted, and means the same, in the other; and every time the
+command line prints carries its zone, so it can be pasted back. Pure: no I/O.
+
+Text without a zone is local time, as a naive ``datetime`` is (and as journalctl, git
+and ``date`` read it); ``Z``, ``UTC`` or an offset say otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from datetime import UTC, datetime, timedelta
+from datetime import time as clock
+
+__all__ = [
+    "TIME_FORMS",
+    "TimeBound",
+    "format_time",
+    "parse_age",
+    "parse_epoch",
+    "parse_time",
+    "stored_epoch",
+    "timestamp_text",
+]
+
+TimeBound = datetime | float | int | str | None
+
+#: What a ``since``/``until`` may be, for help texts and error messages.
+TIME_FORMS = (
+    "ISO 8601 ('2026-11-30', '2026-11-30 17:00', '2026-11-30T17:00:00Z', "
+    "'2026-11-30 17:00:00.123+01:00'; without a zone, local time), a relative time "
+    "('90s', '15m', '2h', '7d', '2w', '1h30m', '3 days ago'), 'now', 'today', "
+    "'yesterday', 'tomorrow', a time of today ('17:00'), epoch seconds ('1764522000' "
+    "or '@1764522000'), or a datetime"
+)
+
+# The times SQLite's date functions and Python's datetime both handle: years 1 to 9999.
+_FIRST_EPOCH = datetime(1, 1, 1, tzinfo=UTC).timestamp()
+_LAST_EPOCH = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
+
+_UNITS = {
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1),
+    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 60),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 3600),
+    **dict.fromkeys(("d", "day", "days"), 86400),
+    **dict.fromkeys(("w", "week", "weeks"), 7 * 86400),
+}
+_UNIT = "|".join(sorted(_UNITS, key=len, reverse=True))
+_AMOUNT = re.compile(rf"(\d+(?:\.\d+)?)\s*({_UNIT})", re.IGNORECASE)
+_DURATION = re.compile(rf"(?:\d+(?:\.\d+)?\s*(?:{_UNIT})\s*)+", re.IGNORECASE)
+_RELATIVE = re.compile(r"([-+]?)\s*(.+?)(\s+ago)?", re.IGNORECASE)
+_EPOCH = re.compile(r"@?\s*-?\d+(?:\.\d+)?")
+_DAYS = {"today": 0, "yesterday": -1, "tomorrow": 1}
+
+
+def parse_time(value: TimeBound, *, now: float | None = None) -> str | None:
+    """The stored timestamp text (UTC) for a ``since``/``until`` bound.
+
+    Args:
+        value: a ``datetime`` (naive means local time), epoch seconds (a number, or
+            text of one), or text in one of ``TIME_FORMS``; None for no bound.
+        now: the epoch relative times count back from (default: the current time).
+
+    Raises:
+        ValueError: anything else, naming the accepted forms, or a time outside the
+            years 1 to 9999.
+    """
+    epoch = parse_epoch(value, now=now)
+    return None if epoch is None else timestamp_text(epoch)
+
+
+def parse_epoch(value: TimeBound, *, now: float | None = None) -> float | None:
+    """The epoch seconds of a ``since``/``until`` bound, read as ``parse_time`` reads it.
+
+    Raises:
+        ValueError: a value ``parse_time`` refuses, or a time outside the years 1-9999.
+    """
+    if value is None:
+        return None
+    try:
+        epoch = _epoch(value, time.time() if now is None else now)
+    except (OverflowError, OSError) as exc:  # a datetime the platform cannot convert
+        epoch = math.nan
+        cause: BaseException | None = exc
+    else:
+        cause = None
+    if not _FIRST_EPOCH <= epoch <= _LAST_EPOCH:  # also NaN
+        msg = f"{value!r} is out of range: a time must fall in the years 1 to 9999"
+        raise ValueError(msg) from cause
+    return epoch
+
+
+def _epoch(value: TimeBound, now: float) -> float:
+    if isinstance(value, datetime):
+        return value.timestamp()  # naive datetimes are taken as local time
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        epoch = _text_epoch(value.strip(), now)
+        if epoch is not None:
+            return epoch
+    msg = f"cannot read {value!r} as a time: use {TIME_FORMS}"
+    raise ValueError(msg)
+
+
+def _text_epoch(text: str, now: float) -> float | None:
+    """The epoch of a time written as text, or None if it is in none of the forms."""
+    word = text.lower()
+    if word == "now":
+        return now
+    if word in _DAYS:
+        day = datetime.fromtimestamp(now).date() + timedelta(days=_DAYS[word])
+        return datetime.combine(day, clock()).timestamp()
+    if _EPOCH.fullmatch(text):
+        return float(text.lstrip("@ "))
+    if (relative := _RELATIVE.fullmatch(text)) and _DURATION.fullmatch(relative[2]):
+        seconds = _seconds(relative[2])
+        return now + seconds if relative[1] == "+" and not relative[3] else now - seconds
+    return _iso_epoch(text, now)
+
+
+def _iso_epoch(text: str, now: float) -> float | None:
+    if text.upper().endswith("UTC"):  # "2026-11-30 17:00:00 UTC"
+        text = text[:-3].rstrip() + "+00:00"
+    try:
+        return datetime.fromisoformat(text).timestamp()  # naive: local time
+    except ValueError:
+        pass
+    try:
+        moment = clock.fromisoformat(text)  # "17:00": today, local time
+    except ValueError:
+        return None
+    today = datetime.fromtimestamp(now).date()
+    return datetime.combine(today, moment).timestamp()  # naive: local time
+
+
+def _seconds(duration: str) -> float:
+    return sum(float(amount) * _UNITS[unit.lower()] for amount, unit in _AMOUNT.findall(duration))
+
+
+def parse_age(age: str | float | int) -> float:
+    """Seconds in an age given as a number of seconds or as ``"90s"``, ``"12h"``, ``"30d"``.
+
+    Raises:
+        ValueError: anything else, naming the accepted forms.
+    """
+    if isinstance(age, int | float) and not isinstance(age, bool) and 0 < age < math.inf:
+        return float(age)
+    if isinstance(age, str) and _DURATION.fullmatch(age.strip()):
+        seconds = _seconds(age)
+        if 0 < seconds < math.inf:
+            return seconds
+    msg = (
+        f"cannot read {age!r} as an age: use seconds or a string such as '90s', '12h', '30d', "
+        "'2w' or '1h30m'"
+    )
+    raise ValueError(msg)
+
+
+def timestamp_text(epoch: float) -> str:
+    """``epoch`` as the stored timestamp text: UTC, ``YYYY-MM-DD HH:MM:SS.SSS``."""
+    whole, fraction = divmod(round(epoch * 1000), 1000)
+    moment = datetime.fromtimestamp(whole, UTC)
+    return f"{moment:%Y-%m-%d %H:%M:%S}.{fraction:03d}"
+
+
+def stored_epoch(timestamp: str) -> float:
+    """The epoch of a stored timestamp text (UTC)."""
+    return datetime.fromisoformat(timestamp).replace(tzinfo=UTC).timestamp()
+
+
+def format_time(epoch: float, *, utc: bool = False, millis: bool = True) -> str:
+    """``epoch`` as ISO 8601 text with its zone, which ``parse_time`` reads back exactly.
+
+    Local time with its UTC offset (``2026-11-30 12:48:01.123-05:00``), or UTC with ``Z``
+    (``2026-11-30 17:48:01.123Z``).
+    """
+    whole, fraction = divmod(round(epoch * 1000), 1000)
+    moment = datetime.fromtimestamp(whole, UTC)
+    if not utc:
+        moment = moment.astimezone()
+    text = f"{moment:%Y-%m-%d %H:%M:%S}" + (f".{fraction:03d}" if millis else "")
+    if utc:
+        return text + "Z"
+    offset = moment.strftime("%z")
+    return f"{text}{offset[:3]}:{offset[3:]}"

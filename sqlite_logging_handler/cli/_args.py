@@ -1,0 +1,231 @@
+"""What the subcommands share: the database they work on, argument types, the filters.
+
+An argument type raises ``argparse.ArgumentTypeError``: a bad value exits 2 with a
+usage message, as argparse does for its own checks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from .._binds import INT64_MAX
+from .._filters import fts_words
+from .._times import parse_age, parse_time
+from ..query import LogStore
+
+__all__ = [
+    "DATABASE_VARIABLE",
+    "Command",
+    "Register",
+    "add_filters",
+    "add_time_range",
+    "age",
+    "bounded_int",
+    "check_database",
+    "database",
+    "extra",
+    "filters",
+    "level",
+    "open_store",
+    "positive_float",
+    "positive_int",
+    "row_count",
+    "time_bound",
+]
+
+#: A subcommand: runs with the parsed arguments, writes to ``out``, returns the exit code.
+Command = Callable[[argparse.Namespace, TextIO], int]
+#: Adds a subcommand: ``register(name, run, help)`` returns its parser, for its arguments.
+Register = Callable[[str, Command, str], argparse.ArgumentParser]
+
+#: The environment variable naming the default database.
+DATABASE_VARIABLE = "SQLITE_LOGS_DB"
+_DEFAULT_DATABASE = "logs.db"
+
+
+def database(args: argparse.Namespace) -> str:
+    """The database a subcommand works on: --db, else $SQLITE_LOGS_DB, else logs.db."""
+    return str(args.db or os.environ.get(DATABASE_VARIABLE) or _DEFAULT_DATABASE)
+
+
+def check_database(args: argparse.Namespace) -> str:
+    """The database's path, which must be an existing file.
+
+    Raises:
+        FileNotFoundError: there is none; the message says where the path came from
+            and how to give another.
+    """
+    path = database(args)
+    if os.path.isfile(path):
+        return path
+    if args.db:
+        hint = ""
+    elif os.environ.get(DATABASE_VARIABLE):
+        hint = f" (from ${DATABASE_VARIABLE})"
+    else:
+        hint = f": give one with --db PATH or ${DATABASE_VARIABLE}"
+    msg = f"no log database at {path!r}{hint}"
+    raise FileNotFoundError(msg)
+
+
+def open_store(args: argparse.Namespace) -> LogStore:
+    """A ``LogStore`` on the subcommand's database (see ``check_database``)."""
+    return LogStore(check_database(args))
+
+
+def add_time_range(parser: argparse.ArgumentParser) -> None:
+    """``--since`` and ``--until``, read by the parser ``LogStore`` uses."""
+    parser.add_argument(
+        "--since",
+        type=time_bound,
+        metavar="TIME",
+        help="from this time on: 2026-11-30, '2026-11-30 17:00' (local), "
+        "2026-11-30T17:00Z, 90s, 2h, 7d, today, yesterday, @EPOCH",
+    )
+    parser.add_argument("--until", type=time_bound, metavar="TIME", help="before this time")
+
+
+def add_filters(parser: argparse.ArgumentParser) -> None:
+    """The filters of ``LogStore.logs()`` as options (``tail``, ``query``, ``export``)."""
+    add_time_range(parser)
+    parser.add_argument("--level", type=level, help="this level only (a name or number)")
+    parser.add_argument("--min-level", type=level, help="this level and above")
+    parser.add_argument("--logger", help="this logger and its children")
+    parser.add_argument("--contains", metavar="TEXT", help="text in the message (any case)")
+    parser.add_argument("--thread", help="a thread name or id")
+    parser.add_argument("--trace-id", help="an OpenTelemetry trace id (32 hex digits)")
+    search = parser.add_mutually_exclusive_group()
+    search.add_argument(
+        "--search",
+        metavar="WORDS",
+        help="records holding all these words (full-text index: full_text=True)",
+    )
+    search.add_argument(
+        "--match",
+        metavar="QUERY",
+        help="an FTS5 full-text query, e.g. 'timeout AND db*' (full_text=True)",
+    )
+    parser.add_argument(
+        "--extra",
+        action="append",
+        type=extra,
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra data equal to VALUE (read as JSON if it parses; KEY may be a "
+        "dotted path into nested objects); repeatable",
+    )
+
+
+def filters(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of ``LogStore.logs()`` that ``add_filters`` options give."""
+    thread: int | str | None = args.thread
+    if isinstance(thread, str) and thread.lstrip("-").isdigit():
+        thread = int(thread)
+    search = fts_words(args.search) if args.search is not None else args.match
+    return {
+        "since": args.since, "until": args.until, "level": args.level,
+        "min_level": args.min_level, "logger": args.logger, "contains": args.contains,
+        "thread": thread, "extra": dict(args.extra) or None,
+        "trace_id": args.trace_id, "search": search,
+    }  # fmt: skip
+
+
+def positive_int(text: str) -> int:
+    """A whole number of at least 1."""
+    return int(_positive(text, int))
+
+
+def row_count(text: str) -> int:
+    """A number of rows, 0 or more; any larger than SQLite counts means "all"."""
+    if text.strip() == "0":
+        return 0
+    return min(positive_int(text), INT64_MAX)
+
+
+def bounded_int(largest: int) -> Callable[[str], int]:
+    """An argument type: a whole number from 1 to ``largest``."""
+
+    def bounded(text: str) -> int:
+        value = positive_int(text)
+        if value > largest:
+            msg = f"expected a whole number from 1 to {largest:,}, not {text!r}"
+            raise argparse.ArgumentTypeError(msg)
+        return value
+
+    return bounded
+
+
+def positive_float(text: str) -> float:
+    """A positive finite number."""
+    return _positive(text, float)
+
+
+def _positive(text: str, kind: type[int] | type[float]) -> float:
+    """``text`` read as a positive ``kind``, or an argparse error naming what was expected."""
+    try:
+        value = kind(text)
+    except ValueError:
+        value = 0
+    if not 0 < value < float("inf"):
+        what = "a whole number of at least 1" if kind is int else "a positive number"
+        msg = f"expected {what}, not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def time_bound(text: str) -> str:
+    """A ``--since``/``--until`` value, checked now with the parser LogStore uses.
+
+    The text itself is passed on, so that a relative time counts from the query.
+    """
+    try:
+        parse_time(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def age(text: str) -> float:
+    """An age in seconds (``--older-than``)."""
+    try:
+        return parse_age(float(text) if _is_number(text) else text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def level(text: str) -> int | str:
+    """A level number, or a name.
+
+    The store resolves names from the database itself (custom levels too), so whether
+    a name is known is only known once the database is open.
+    """
+    if text.lstrip("-").isdigit():
+        return int(text)
+    if not text.strip():
+        msg = "expected a level name or number"
+        raise argparse.ArgumentTypeError(msg)
+    return text
+
+
+def extra(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE``, the value read as JSON when it parses."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        msg = f"expected KEY=VALUE, not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    try:
+        return key, json.loads(raw)
+    except ValueError:
+        return key, raw
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

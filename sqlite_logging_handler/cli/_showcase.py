@@ -1,0 +1,55 @@
+"""``report`` and ``demo``: an HTML page to open first, and the seed's benchmark run."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TextIO
+
+from .. import _render, _report
+from .._demo import DEMO_DATABASE, run_demo
+from .._times import parse_epoch
+from ..query import LogStore
+from ._args import Register, add_time_range, bounded_int, check_database, positive_float
+from ._summaries import MAX_BUCKETS
+
+__all__ = ["register"]
+
+
+def register(command: Register) -> None:
+    """Add ``report`` and ``demo``."""
+    report = command(
+        "report", _report_page, "one self-contained HTML page: charts, top errors, loggers"
+    )
+    report.add_argument("-o", "--output", default="report.html", help="default: report.html")
+    add_time_range(report)
+    report.add_argument(
+        "--buckets",
+        type=bounded_int(MAX_BUCKETS),
+        default=60,
+        help="time buckets (60; up to 1000)",
+    )
+
+    demo = command("demo", _demo, "log records and metrics from several threads, then summarise")
+    demo.add_argument("--threads", type=bounded_int(1000), default=8, help="default: 8")
+    demo.add_argument("--duration", type=positive_float, default=5.0, help="seconds; default: 5")
+
+
+def _report_page(args: argparse.Namespace, out: TextIO) -> int:
+    path = check_database(args)
+    with LogStore(path) as store:
+        page = _report.render_report(
+            store,
+            since=parse_epoch(args.since),
+            until=parse_epoch(args.until),
+            buckets=args.buckets,
+            utc=args.utc,
+        )
+    with open(args.output, "w", encoding="utf-8") as target:
+        target.write(page)
+    print(f"wrote {_render.visible(args.output)}", file=out)
+    return 0
+
+
+def _demo(args: argparse.Namespace, out: TextIO) -> int:
+    # Never $SQLITE_LOGS_DB: a demo is not real data.
+    return run_demo(args.db or DEMO_DATABASE, args.threads, args.duration, out, utc=args.utc)

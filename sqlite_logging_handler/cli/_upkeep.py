@@ -1,0 +1,164 @@
+"""``prune``, ``backup``, ``vacuum`` and ``upgrade``: keeping the database in shape.
+
+Each shows its progress on a terminal (stderr), and nothing extra elsewhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+from typing import TextIO
+
+from .. import maintenance, schema
+from .._access import open_writer
+from .._terminal import visible
+from ..query import LogStore
+from ._args import Register, age, check_database, row_count
+from ._progress import Progress, watched
+from ._summaries import size_text
+
+__all__ = ["register"]
+
+
+def register(command: Register) -> None:
+    """Add ``prune``, ``backup``, ``vacuum`` and ``upgrade``."""
+    prune = command("prune", _prune, "delete old records, in small transactions")
+    prune.add_argument("--older-than", type=age, help="e.g. 30d, 12h")
+    prune.add_argument("--keep-rows", type=row_count, help="keep only the newest N log rows")
+    prune.add_argument("--dry-run", action="store_true", help="count, delete nothing")
+
+    backup = command("backup", _backup, "copy the database consistently, while it is written to")
+    backup.add_argument("destination")
+    command("vacuum", _vacuum, "rebuild the file to return free space to the file system")
+    command("upgrade", _upgrade, "bring an older database (e.g. the seed's) to the current schema")
+
+
+def _writable(args: argparse.Namespace, *, upgrade: bool = False) -> tuple[str, sqlite3.Connection]:
+    """The path of, and a write connection to, an existing log database.
+
+    Never creates one; refuses a database without log tables, and (unless
+    ``upgrade``) one at another schema version, naming the cause (``open_writer``).
+    """
+    path = check_database(args)
+    return path, open_writer(path, upgrade=upgrade)
+
+
+def _prune(args: argparse.Namespace, out: TextIO) -> int:
+    if args.older_than is None and args.keep_rows is None:
+        print("sqlite-logs prune: error: give --older-than and/or --keep-rows", file=sys.stderr)
+        return 2
+    path, conn = _writable(args)
+    before = sum(maintenance.file_sizes(path))
+    returned = None
+    try:
+        if args.dry_run:
+            deleted = _prune_rows(conn, args, dry_run=True)
+        else:
+            deleted, returned = _delete(path, conn, args)
+    finally:
+        conn.close()
+    verb = "would delete" if args.dry_run else "deleted"
+    print(f"{verb} {deleted['logs']:,} log rows and {deleted['metrics']:,} metric rows", file=out)
+    if returned is not None:
+        _print_space(path, before, returned, out)
+    return 0
+
+
+def _print_space(path: str, before: int, returned: maintenance.SpaceReturned, out: TextIO) -> None:
+    """Say how much space went back to the file system, and what is still to come."""
+    after = sum(maintenance.file_sizes(path))
+    shown = visible(path)
+    print(
+        f"gave back {size_text(max(0, before - after))}: {shown} is now {size_text(after)}",
+        file=out,
+    )
+    if returned.rebuilt:
+        print(
+            "(the file had no auto_vacuum: rebuilt with VACUUM, INCREMENTAL from now on)", file=out
+        )
+    if not returned.checkpoint.complete:
+        print("(a reader holds the WAL: the file shrinks at the next checkpoint)", file=out)
+
+
+def _prune_rows(
+    conn: sqlite3.Connection, args: argparse.Namespace, *, dry_run: bool = False
+) -> dict[str, int]:
+    return maintenance.prune(
+        conn, older_than=args.older_than, keep_rows=args.keep_rows, dry_run=dry_run
+    )
+
+
+def _delete(
+    path: str, conn: sqlite3.Connection, args: argparse.Namespace
+) -> tuple[dict[str, int], maintenance.SpaceReturned | None]:
+    """Prune, then give the space back; on a terminal, show how many rows are gone."""
+    progress = Progress("pruning", unit="rows")
+    if progress.active:
+        progress.total = sum(_prune_rows(conn, args, dry_run=True).values())
+    before = _rows(path) if progress.active else 0
+    with watched(progress, lambda: before - _rows(path)):
+        deleted = _prune_rows(conn, args)
+    returned = None
+    if any(deleted.values()):
+        with watched(Progress("returning free pages to the file system"), lambda: None):
+            returned = maintenance.give_back_space(conn)
+    return deleted, returned
+
+
+def _rows(path: str) -> int:
+    with LogStore(path) as store:
+        return int(
+            store.sql("SELECT (SELECT COUNT(*) FROM logs) + (SELECT COUNT(*) FROM metrics)")[0][0]
+        )
+
+
+def _backup(args: argparse.Namespace, out: TextIO) -> int:
+    path = check_database(args)
+    progress = Progress("backing up", unit="pages")
+    with LogStore(path) as store:
+        store.backup(args.destination, progress=lambda done, total: _pages(progress, done, total))
+    progress.finish()
+    print(f"backed up {visible(path)} to {visible(args.destination)}", file=out)
+    return 0
+
+
+def _pages(progress: Progress, done: int, total: int) -> None:
+    if progress.active:
+        progress.total = total
+        progress.update(done, force=done in (0, total))
+
+
+def _vacuum(args: argparse.Namespace, out: TextIO) -> int:
+    path, conn = _writable(args)
+    before = sum(maintenance.file_sizes(path))
+    # VACUUM writes the rebuilt database into the WAL: its growth is the progress.
+    progress = Progress("vacuuming", before // 1024, "KB written")
+    try:
+        with watched(progress, lambda: maintenance.file_sizes(path)[1] // 1024):
+            maintenance.vacuum(conn)
+            done = maintenance.checkpoint(conn)
+    finally:
+        conn.close()
+    after = sum(maintenance.file_sizes(path))
+    print(f"vacuumed {visible(path)}: {size_text(before)} -> {size_text(after)}", file=out)
+    if not done.complete:
+        print("(a reader holds the WAL: the file shrinks at the next checkpoint)", file=out)
+    return 0
+
+
+def _upgrade(args: argparse.Namespace, out: TextIO) -> int:
+    path, conn = _writable(args, upgrade=True)
+    try:
+        before = schema.schema_version(conn)
+        with watched(Progress("upgrading"), lambda: None):
+            schema.ensure_schema(conn)
+        after = schema.schema_version(conn)
+    finally:
+        conn.close()
+    shown = visible(path)
+    if before == after:
+        print(f"{shown} is already at schema version {after}", file=out)
+    else:
+        print(f"upgraded {shown} from schema version {before} to {after}", file=out)
+    return 0

@@ -1,0 +1,237 @@
+"""``sqlite-logs ship``: send a log database onward, or show where each destination is.
+
+    sqlite-logs --db app.db ship otlp http://collector:4318 [--once] [--service-name NAME]
+    sqlite-logs --db app.db ship postgres postgresql://user@host/db [--once]
+    sqlite-logs --db app.db ship --status [--json]
+
+Runs until stopped (Ctrl-C, SIGTERM: the batch in flight is sent again next time), or
+with ``--once`` until every row committed at its start is shipped. Exit 1 when the
+destination refuses permanently or ``--retry-for`` runs out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from .._render import table
+from .cursors import shipping_status
+from .destination import Destination, destination_for
+from .shipper import Progress, Shipper
+
+__all__ = ["add_ship_command"]
+
+Command = Callable[[argparse.Namespace, TextIO], int]
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def add_ship_command(command: Callable[[str, Command, str], argparse.ArgumentParser]) -> None:
+    """Add ``ship`` through ``cli``'s ``command(name, run, help)`` helper."""
+    ship = command(
+        "ship", _ship, "send rows to an OpenTelemetry Collector or PostgreSQL, at least once"
+    )
+    ship.add_argument("--status", action="store_true", help="where each destination is")
+    ship.add_argument("--json", action="store_true", help="with --status: one JSON object each")
+    kinds = ship.add_subparsers(dest="kind", metavar="DESTINATION")
+    otlp = kinds.add_parser(
+        "otlp", help="OTLP/HTTP (protobuf, gzip) to a collector", description=_OTLP_HELP
+    )
+    otlp.add_argument("endpoint", help="e.g. http://collector:4318")
+    otlp.add_argument(
+        "--header", action="append", type=_pair, default=[], metavar="KEY=VALUE",
+        help="a request header (e.g. authentication); repeatable",
+    )  # fmt: skip
+    postgres = kinds.add_parser(
+        "postgres", help="into PostgreSQL tables", description=_POSTGRES_HELP
+    )
+    postgres.add_argument("url", help="e.g. postgresql://logs@db.internal/logs")
+    for sub in (otlp, postgres):
+        _add_common(sub)
+
+
+_OTLP_HELP = "Ship logs and metrics to an OpenTelemetry Collector over OTLP/HTTP."
+_POSTGRES_HELP = "Ship logs and metrics into PostgreSQL (tables logs and metrics)."
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", default=argparse.SUPPRESS, help="the log database")
+    parser.add_argument("--once", action="store_true", help="ship what is there, then exit")
+    parser.add_argument("--service-name", help="service.name (default: $OTEL_SERVICE_NAME)")
+    parser.add_argument(
+        "--resource", action="append", type=_pair, default=[], metavar="KEY=VALUE",
+        help="a resource attribute, e.g. deployment.environment=prod; repeatable",
+    )  # fmt: skip
+    parser.add_argument(
+        "--batch-size", type=_positive_int, help="rows per request (otlp: 1000, postgres: 5000)"
+    )
+    parser.add_argument(
+        "--on-rejected", choices=("skip", "stop"), default="skip",
+        help="rows the destination refuses as data: skip them (counted) or stop (skip)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--retry-for", type=float, metavar="SECONDS",
+        help="give up on an unreachable destination after this long "
+        "(default: never; 300 with --once)",
+    )  # fmt: skip
+    parser.add_argument("--name", help="store the cursor under this name (default: the URL)")
+    parser.add_argument("--progress", action="store_true", help="a progress line on stderr")
+
+
+def _pair(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        msg = f"expected KEY=VALUE, not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return key.strip(), value
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        msg = f"expected a whole number of at least 1, not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return int(text)
+
+
+def _ship(args: argparse.Namespace, out: TextIO) -> int:
+    from .. import cli  # imported here: cli imports this module
+
+    path = cli.database(args)
+    if args.status:
+        return _status(path, args.json, out)
+    if args.kind is None:
+        print(
+            "sqlite-logs ship: error: give a destination (otlp, postgres) or --status",
+            file=sys.stderr,
+        )
+        return 2
+    console = _Console(args.progress)
+    shipper = Shipper(
+        path,
+        _destination(args),
+        service_name=args.service_name,
+        resource=dict(args.resource),
+        batch_size=args.batch_size,
+        on_rejected=args.on_rejected,
+        retry_for=args.retry_for if args.retry_for or not args.once else 300.0,
+        name=args.name,
+        on_progress=console.progress if args.progress else None,
+        report=console.report,
+    )
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    if in_main_thread:  # systemd stops services with SIGTERM: stop cleanly, exit 0
+        previous = signal.signal(signal.SIGTERM, lambda *_: shipper.stop())
+    try:
+        if args.once:
+            totals = shipper.run_once()
+        else:
+            shipper.run()
+            return 0
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+        console.end()
+    logs, metrics = totals["logs"], totals["metrics"]
+    print(
+        f"shipped {logs['shipped']:,} log rows and {metrics['shipped']:,} metric rows to "
+        f"{shipper.destination.key}; {logs['pruned'] + metrics['pruned']:,} deleted before "
+        f"shipping, {logs['rejected'] + metrics['rejected']:,} rejected",
+        file=out,
+    )
+    return 0
+
+
+def _destination(args: argparse.Namespace) -> Destination:
+    if args.kind == "postgres":
+        return destination_for(args.url)
+    destination = destination_for(args.endpoint)
+    if args.header:
+        from .otlp import OTLPDestination
+
+        destination = OTLPDestination(args.endpoint, headers=dict(args.header))
+    return destination
+
+
+def _status(path: str, as_json: bool, out: TextIO) -> int:
+    statuses = shipping_status(path)
+    if as_json:
+        for status in statuses:
+            print(json.dumps(status), file=out)
+        return 0
+    if not statuses:
+        print(f"nothing has been shipped from {path} yet", file=out)
+        return 0
+    rows = []
+    for s in statuses:
+        for kind, prefix in (("logs", "log"), ("metrics", "metric")):
+            counts = (s[f"{kind}_{count}"] for count in ("behind", "shipped", "pruned", "rejected"))
+            rows.append((s["destination"], kind, s[f"{prefix}_id"], *counts))
+    headers = ("destination", "table", "cursor", "behind", "shipped", "pruned", "rejected")
+    print(table(headers, rows), file=out)
+    for s in statuses:
+        print(f"\n{s['destination']}", file=out)
+        print(f"  last success  {_when(s['last_success'])}", file=out)
+        error = (
+            f"{_when(s['last_error_at'])}: {_printable(s['last_error'])}"
+            if s["last_error"]
+            else "-"
+        )
+        print(f"  last error    {error}", file=out)
+    return 0
+
+
+def _when(epoch: float | None) -> str:
+    if epoch is None:
+        return "never"
+    moment = datetime.fromtimestamp(epoch, UTC)
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC ({_ago(time.time() - epoch)} ago)"
+
+
+def _ago(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{max(0.0, seconds):.0f}s"
+
+
+def _printable(text: Any) -> str:
+    """``text`` with control characters escaped: a server's words never drive the terminal."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], str(text))
+
+
+class _Console:
+    """Progress and warnings on stderr: a line redrawn in place on a terminal."""
+
+    def __init__(self, progress: bool) -> None:
+        self._tty = progress and sys.stderr.isatty()
+        self._drawn = False
+        self._last = 0.0
+
+    def progress(self, state: Progress) -> None:
+        rate = state.shipped / state.seconds if state.seconds > 0 else 0.0
+        line = f"shipped {state.shipped:,} rows ({rate:,.0f}/s), about {state.behind:,} behind"
+        if state.pruned or state.rejected:
+            line += f"; {state.pruned:,} deleted before shipping, {state.rejected:,} rejected"
+        now = time.monotonic()
+        if self._tty:
+            print(f"\r\033[K{line}", end="", file=sys.stderr, flush=True)
+            self._drawn = True
+        elif now - self._last >= 10 or state.behind == 0:
+            print(line, file=sys.stderr, flush=True)
+            self._last = now
+
+    def report(self, line: str) -> None:
+        self.end()
+        print(f"sqlite-logs ship: {_printable(line)}", file=sys.stderr, flush=True)
+
+    def end(self) -> None:
+        if self._drawn:
+            print(file=sys.stderr, flush=True)
+            self._drawn = False
