@@ -162,6 +162,7 @@ class ProcessTransport:
         self._deaths = 0  # deaths of ready writer processes since something was settled
         self._unready = 0  # deaths of writer processes not yet ready, since one was
         self._closing = False
+        self._stopped = False  # close() ended it all: nothing is restarted or sent
         self._abort_at = math.inf  # close(): writes give up at this time.monotonic()
         self._restarting: WriterLink | None = None
         self._ever_ready = False
@@ -382,7 +383,7 @@ class ProcessTransport:
                 write_stderr(f"error after writing to {self._spec.label}: {exc}")
 
     def _on_exit(self, link: WriterLink) -> None:
-        while link is self._link and self._restarting is not link:
+        while link is self._link and self._restarting is not link and not self._stopped:
             if self._closing_done(link):
                 return
             if self._send.acquire(timeout=0.1):  # else whoever holds it may restart it
@@ -409,8 +410,8 @@ class ProcessTransport:
 
     def _restart(self, dead: WriterLink) -> None:
         """A writer process died: start another and send it what is kept (holding _send)."""
-        if dead is not self._link or self._thread is not None:
-            return  # someone else restarted it already
+        if dead is not self._link or self._thread is not None or self._stopped:
+            return  # someone else restarted it already, or close() gave up on it
         self._restarting = dead
         if not dead.join(time.monotonic() + 1.0):  # its last answers are read first
             dead.kill()
@@ -562,6 +563,9 @@ class ProcessTransport:
         """
         self._abort_at = deadline
         self._closing = True
+        # The writer process's connection must be the last to close: it then copies
+        # the WAL in and removes it (one clean file, as with the writer thread).
+        self._close_hooks_connection()
         if self._send.acquire(timeout=_left(deadline)):
             try:
                 if self._thread is None:
@@ -576,6 +580,7 @@ class ProcessTransport:
                 if link is self._link:
                     break
                 continue  # it died and was replaced: wait for the new one
+            self._stopped = True  # given up: no restart, what is kept is counted
             link.kill()
             link.join(time.monotonic() + 2.0)
             break
@@ -583,9 +588,15 @@ class ProcessTransport:
         return self._count_unsettled()
 
     def _count_unsettled(self) -> int:
+        self._stopped = True
         with self._lock:
             kept, self._kept = list(self._kept), deque()
             flushes, self._flushes = list(self._flushes.values()), {}
+            calls, self._calls = list(self._calls.values()), {}
+        closed = f"the handler of {self._spec.label} was closed before the statement ran"
+        for waiter in calls:
+            waiter.outcome = (False, SQLiteLoggingError(closed))
+            waiter.done.set()
         rows = [message for message in kept if message.kind == ROWS and not message.done]
         unsettled = 0
         if rows:

@@ -212,14 +212,13 @@ class Transactions:
                 self._settle(batch, written=False, cause=exc)
                 return
             break
-        self._settle(batch, written=True, rejected=len(rejected))
-        if rejected:
-            self._count_failed(len(rejected), f"rejected by SQLite: {rejected[0]}")
+        cause = f"rejected by SQLite: {rejected[0]}" if rejected else None
+        self._settle(batch, written=True, rejected=len(rejected), cause=cause)
 
     def _settle(
         self, batch: Batch, *, written: bool, cause: object = None, rejected: int = 0
     ) -> None:
-        """Count ``batch`` once, as written (less ``rejected`` rows) or failed.
+        """Count ``batch`` once, as written (less ``rejected`` rows, failed) or failed.
 
         Whoever gets there first counts it. Should a batch already counted as failed
         (by ``close()``) turn out to be committed after all (a COMMIT stalled on the
@@ -247,7 +246,9 @@ class Transactions:
             return
         if not written:
             self._count_failed(len(batch), cause)
-        if self._on_settled is not None:
+        elif rejected:
+            self._count_failed(rejected, cause)
+        if self._on_settled is not None:  # told once the counts are complete
             self._on_settled(len(batch.logs), len(batch.metrics), batch.ids)
 
     def _count_failed(self, count: int, cause: object) -> None:

@@ -237,13 +237,18 @@ class BatchWriter(Transactions):
         return f"the handler of {self._label} was closed before the statement ran"
 
     def maintain_now(self, timeout: float) -> None:
-        """Run the whole upkeep now, without its time budget, on the worker."""
+        """Run the whole upkeep now, without its time budget, on the worker.
+
+        The clock of the timed upkeep starts again from here (all of it was just done).
+        """
         maintain = self._maintain
         if maintain is not None:
-            self.call(
-                lambda conn: maintain(conn, idle=True, thorough=True, commit=self._commit_guarded),
-                timeout,
-            )
+            self.call(partial(self._maintain_all, maintain), timeout)
+
+    def _maintain_all(self, maintain: Maintain, conn: sqlite3.Connection) -> None:
+        maintain(conn, idle=True, thorough=True, commit=self._commit_guarded)
+        self._upkept_batches = self.batches
+        self._upkeep_due = time.monotonic() + self._maintain_every
 
     def check_worker(self) -> None:
         """Replace the worker if its thread has died (it should not: it contains errors)."""

@@ -162,7 +162,8 @@ report(handler, alerted=len(alerted))
 """
     )
     summary = run_child(code, db_path, overflow)
-    on_writer = count(db_path, "% on sqlite-logging-writer")
+    # The writer thread, or with writer="process" the thread reading its answers.
+    on_writer = count(db_path, "% on sqlite-logging-writer%")
     assert on_writer > 0
     if overflow == "block":
         assert count(db_path, "failure %") == summary["alerted"] == 5000
