@@ -33,7 +33,7 @@ class _DefaultWriter:
             defaults = module.SQLiteHandler.__init__.__kwdefaults__
             defaults["writer"] = "process"
 
-        spec.loader.exec_module = exec_module
+        spec.loader.exec_module = exec_module  # type: ignore[method-assign]
         return spec
 
 
