@@ -17,7 +17,9 @@ from __future__ import annotations
 import sqlite3
 import time
 
-__all__ = ["FORGET_AFTER", "TABLE", "forget", "last_settled", "record"]
+from . import schema
+
+__all__ = ["FORGET_AFTER", "TABLE", "forget", "last_settled", "read_last_settled", "record"]
 
 TABLE = "writer_sessions"
 #: Seconds after which a session that settled nothing more is forgotten.
@@ -73,3 +75,15 @@ def forget(conn: sqlite3.Connection, session: str) -> None:
     except sqlite3.OperationalError as exc:
         if "no such table" not in str(exc):
             raise
+
+
+def read_last_settled(uri: str, session: str) -> tuple[int, int]:
+    """``last_settled`` read through a connection of its own; (0, 0) if it cannot be."""
+    try:
+        conn = schema.connect(schema.database_uri(uri, readonly=True), timeout=1.0)
+        try:
+            return last_settled(conn, session)
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return (0, 0)

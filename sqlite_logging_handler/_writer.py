@@ -139,6 +139,9 @@ class BatchWriter(Transactions):
         now = time.monotonic()
         self._upkeep_due: float | None = now if maintain is not None else None
         self._upkept_batches = 0  # self.batches when the upkeep last ran
+        self.started = threading.Event()  # the upkeep a starting writer does is done
+        if maintain is None:
+            self.started.set()
         self._released = now
         self._release_due: float | None = None  # set by a commit
         self.last_commit: float | None = None  # time.time() of the last commit
@@ -412,6 +415,7 @@ class BatchWriter(Transactions):
             self._upkept_batches = self.batches
             more = self._contained(self._upkeep, idle)
             self._upkeep_due = time.monotonic() + (0.0 if more else self._maintain_every)
+            self.started.set()
         if self._release_due is not None and now >= self._release_due:
             self._release_due = None
             self._released = now

@@ -54,6 +54,8 @@ __all__ = ["CLOSE_TIMEOUT", "main"]
 CLOSE_TIMEOUT = 25.0
 #: Seconds a call (maintenance, a statement) may run.
 CALL_TIMEOUT = 3600.0
+#: Seconds it waits, at most, for its writer's first upkeep before taking records.
+START_UPKEEP_WAIT = 5.0
 #: Seconds it keeps trying to read how far a dead predecessor had written.
 RESUME_TIMEOUT = 30.0
 #: The GIL switch interval here: the reading thread converts while the worker waits
@@ -256,6 +258,9 @@ def main(argv: list[str]) -> int:
     acks = Acks(ack_fd)
     send_reports_to(acks.report)  # the application's stderr, while it lives
     writer = WriterSession(spec, session, acks, reported)
+    # As a writer thread does at construction: the upkeep first, before any record
+    # (a restarted application prunes what aged while it was down, not what it logs).
+    writer.writer.started.wait(START_UPKEEP_WAIT)
     acks.send((READY, os.getpid()))
     if resuming:
         writer.resume()

@@ -1,13 +1,13 @@
-"""SQLiteHandler: the logging.Handler, its bounded queue and its QueueListener.
+"""SQLiteHandler: the stdlib adapter of the pipeline (emit, flush, close, stats).
 
 The calling thread does only what cannot wait (``_caller``): it merges the message's
 arguments, renders exception and stack text, and puts the record on a bounded queue. A
 standard ``logging.handlers.QueueListener`` thread turns records into rows and groups
 them into batches; the writer thread (a sqlite-worker ``SqliteWorker``) commits each
 batch; with ``writer="process"`` that writer runs in a writer process of its own
-(``_process_transport``), behind the same ``Transport`` interface. This module starts,
-flushes, closes and counts that pipeline, and runs the writer's side: hooks, upkeep,
-backup.
+(``_process_transport``), behind the same ``Transport`` interface. ``_pipeline``
+starts the pipeline and handles fork; this module flushes, closes and counts it, and
+offers the writer's side: hooks, upkeep, backup.
 """
 
 from __future__ import annotations
@@ -21,17 +21,15 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
-from . import _access, maintenance, schema
-from ._caller import CallerSide
-from ._lifecycle import INHERITED, LATE, LIVE, close_with_multiprocessing, drain
-from ._listener import LISTENER_STOP, Listener
+from . import maintenance, schema
+from ._lifecycle import LATE, LIVE, close_with_multiprocessing, drain
+from ._listener import Listener
 from ._options import check_level, check_options, check_writer, resolve
-from ._process_link import LinkClosedError
-from ._process_transport import ProcessTransport
+from ._pipeline import Pipeline
 from ._queue import RecordQueue
-from ._reentrancy import add, on_pipeline_thread, tally, value
+from ._reentrancy import add, on_pipeline_thread, value
 from ._stderr import write_stderr
-from ._transport import ThreadTransport, Transport, WriterSpec, open_database
+from ._transport import Transport
 from .exceptions import SQLiteLoggingError
 from .query import LogRow, LogStore, MetricRow, parse_age, read_rows, release_readers
 
@@ -44,11 +42,8 @@ CLOSE_TIMEOUT = 25.0
 #: Seconds without any progress after which ``flush(None)`` gives up on a stuck writer.
 STALL_TIMEOUT = 35.0
 
-#: Seconds fork() waits for a writer to finish its statement before going ahead.
-FORK_PAUSE_TIMEOUT = 5.0
 
-
-class SQLiteHandler(CallerSide):
+class SQLiteHandler(Pipeline):
     """A logging handler that stores records in an SQLite database, off the calling thread.
 
     Args:
@@ -126,64 +121,6 @@ class SQLiteHandler(CallerSide):
         except BaseException:
             self._discard()
             raise
-
-    def _init_state(self) -> None:
-        """The handler's state before its pipeline starts (it is closed until then)."""
-        self._reset_state()
-        self._closed = True
-        self._shut = False  # close() has stopped the threads and drained the queue
-        self._close_done = threading.Event()  # set while no close() is under way
-        self._close_done.set()
-        self._closed_at = -math.inf  # when close() finished (monotonic)
-        self._keeper = None
-        self._hooks: list[Callable[[list[LogRow | MetricRow]], object]] = []
-
-    def _reset_state(self) -> None:
-        """Counters, locks and the pipeline's parts: fresh at construction and after fork."""
-        # Counters the caller's path adds to are tallies: a signal handler or a
-        # finalizer may count while its own thread is inside emit (see _reentrancy).
-        self._dropped = tally()  # dropped, including those kept for another handler
-        self._kept_taken = tally()  # kept records another handler took after all
-        self._handed_over = tally()  # records emitted after close() passed to another
-        self._caller_failed = tally()  # left in the queue by a close() that gave up
-        # Records emit could not even queue a stand-in for: counted with "+= 1", which
-        # calls nothing, since they happen at the recursion limit, where a call raises.
-        self._emit_lost = 0
-        self._lost_reported = 0
-        self._late_written = tally()  # reached a closed handler, written directly
-        self._late_failed = tally()
-        self._state = threading.RLock()  # guards _closed and starting after fork
-        self._failed_seen = 0
-        self._dropped_said = -math.inf  # when the last drop was said on stderr
-        self._queue: RecordQueue | None = None
-        self._transport: Transport | None = None
-        self._listener: Listener | None = None
-        self._paused: Transport | None = None
-        self._finalizer = None  # closes the handler in a multiprocessing child
-        self._starters: set[int] = set()  # threads starting the pipeline after fork
-        self._early: list[tuple[Any, ...]] = []  # records its own start logged meanwhile
-
-    def _discard(self) -> None:
-        """Undo a construction that failed half-way: stop, close and unregister all."""
-        deadline = time.monotonic() + 5.0
-        listener, writer, keeper = self._listener, self._transport, self._keeper
-        self._queue = self._listener = self._transport = self._keeper = None
-        if listener is not None:
-            listener.stop_by(deadline)
-        if writer is not None:
-            writer.close(deadline)
-        if keeper is not None:
-            keeper.close()
-        LATE.close(self)
-        LIVE.discard(self)
-        lock = getattr(logging, "_lock", None)
-        if lock is not None:
-            with lock:
-                handlers = getattr(logging, "_handlerList", [])
-                handlers[:] = [ref for ref in handlers if ref() is not self]
-        forked = getattr(logging, "_at_fork_reinit_lock_weakset", None)
-        if forked is not None:
-            forked.discard(self)
 
     def __repr__(self) -> str:
         level = logging.getLevelName(self.level)
@@ -346,20 +283,6 @@ class SQLiteHandler(CallerSide):
         """A LogStore on this database that flushes this handler before each query."""
         return LogStore(self._uri, before_query=self.flush)
 
-    # -- threads, and fork ----------------------------------------------------------
-
-    def _open_and_check(self) -> Any:
-        """Open the database once, now, so a bad path fails here with a clear message."""
-        try:
-            conn = schema.retry_while_busy(self._open_writable, CLOSE_TIMEOUT)
-        except Exception as exc:
-            error = type(exc) if isinstance(exc, SQLiteLoggingError) else SQLiteLoggingError
-            raise error(_access.unusable(self.database, exc)) from exc
-        if self.database == ":memory:":
-            return conn  # keeps the in-memory database alive for the handler's life
-        conn.close()
-        return None
-
     # -- writer side: hooks and maintenance (run on the writer thread) ---------------
 
     def add_hook(self, hook: Callable[[list[LogRow | MetricRow]], object]) -> None:
@@ -413,84 +336,3 @@ class SQLiteHandler(CallerSide):
             raise SQLiteLoggingError(msg)
         with self.store() as store:
             store.backup(destination)
-
-    def _open_writable(self) -> sqlite3.Connection:
-        conn = self._opener()
-        try:
-            schema.check_writable(conn)
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    def _opener(self) -> sqlite3.Connection:
-        return open_database(self._spec())
-
-    def _spec(self) -> WriterSpec:
-        """What the writer needs, as this handler says."""
-        return WriterSpec(
-            uri=self._uri,
-            label=self.database,
-            path=None if self._keeper is not None else self.database,
-            pragmas=self._pragmas,
-            full_text=self.full_text,
-            batch_size=self.batch_size,
-            flush_interval=self.flush_interval,
-            retention=self.retention,
-            max_rows=self.max_rows,
-        )
-
-    def _new_transport(self) -> Transport:
-        """A writer process's transport if asked for and possible, else a thread's."""
-        spec = self._spec()
-        if self.writer == "process" and spec.path is not None:
-            try:
-                return ProcessTransport(spec, self._run_hooks)
-            except LinkClosedError as exc:
-                write_stderr(
-                    f"cannot start a writer process for {self.database} ({exc}); "
-                    "writing in this process instead"
-                )
-        return ThreadTransport(spec, self._run_hooks)
-
-    def _start(self) -> RecordQueue:
-        """Start the listener and the writer; returns the queue they drain."""
-        records = RecordQueue(self.queue_size, sentinel=LISTENER_STOP)
-        writer = self._new_transport()
-        try:
-            listener = Listener(records, writer)
-            listener.start()
-        except BaseException:  # no thread left behind (see _discard)
-            writer.close(time.monotonic() + 5.0)
-            raise
-        self._queue, self._transport, self._listener = records, writer, listener
-        return records
-
-    def _pause_for_fork(self) -> None:
-        """Before fork(): close the write connection while no statement runs.
-
-        SQLite's docs forbid carrying SQLite state (open connections, held locks) into
-        a child; with our connection closed, the child starts from nothing.
-        """
-        writer = self._transport
-        if writer is not None and writer.pause(FORK_PAUSE_TIMEOUT):
-            self._paused = writer
-
-    def _resume_after_fork(self) -> None:
-        """After fork(), in the parent: let the writer reopen its connection."""
-        writer, self._paused = self._paused, None
-        if writer is not None:
-            writer.resume()
-
-    def _at_fork_reinit(self) -> None:
-        """In a forked child: drop the parent's pipeline; start a fresh one on first use.
-
-        Called by ``logging`` in the child right after ``fork()``. The parent's queue
-        and threads are not usable there (their locks may be held by threads that
-        do not exist in the child), and the parent writes its own queued records.
-        """
-        super()._at_fork_reinit()  # type: ignore[misc]
-        if self._transport is not None:
-            self._transport.abandon()  # the parent's writer process must see its EOF
-        INHERITED.append((self._queue, self._transport, self._listener, self._keeper))
-        self._reset_state()
