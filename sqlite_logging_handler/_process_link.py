@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import importlib.util
 import math
 import os
 import select
@@ -24,8 +25,6 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
-
-import sqlite_worker
 
 from ._reentrancy import add_pipeline_thread
 from ._wire import FrameReader
@@ -65,8 +64,13 @@ def _child_environment() -> dict[str, str]:
     was found through the application's own ``sys.path`` (a script's directory).
     """
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    worker = os.path.dirname(os.path.dirname(os.path.abspath(sqlite_worker.__file__)))
-    paths = [here, worker, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    paths = [here, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    worker = importlib.util.find_spec("sqlite_worker")  # found, not imported, here
+    if worker is not None and worker.origin is not None:
+        where = os.path.dirname(os.path.abspath(worker.origin))  # a module's directory
+        if worker.submodule_search_locations:  # a package's: the directory above
+            where = os.path.dirname(where)
+        paths.insert(1, where)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     return env

@@ -15,13 +15,14 @@ runs on the same values.
 
 from __future__ import annotations
 
+import functools
 import json
 import json.encoder
 import logging
 import math
 import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, NamedTuple, TypeAlias
 
 from ._json import safe_repr, to_json
@@ -127,45 +128,27 @@ def log_row(
     exc_text: str | None,
     stack_text: str | None,
     trace: tuple[str, str] | None = None,
+    *,
+    plain_as_dict: bool = False,
 ) -> Row:
     """The ``logs`` row for ``record``, given what was snapshotted at emit time.
 
     ``trace`` is the (trace id, span id) of the span active at emit time, if any; the
     ids OpenTelemetry's logging instrumentation put on the record take precedence.
+    With ``plain_as_dict`` (``log_entry``), extras whose values are all plain stay a
+    dict, for ``finish_row`` to encode on the writer's side; others are encoded now,
+    where the objects live.
     """
-    return _log_values(record, message, exc_text, stack_text, trace, extras_json)
-
-
-def log_entry(
-    record: logging.LogRecord,
-    message: str,
-    exc_text: str | None,
-    stack_text: str | None,
-    trace: tuple[str, str] | None = None,
-) -> Row:
-    """``log_row``, but plain extras are left as a dict for ``finish_row`` to encode.
-
-    Everything in it is what the record carried at this moment; extras that are not
-    all plain values are encoded here, where the objects live.
-    """
-    return _log_values(record, message, exc_text, stack_text, trace, _extras_entry)
-
-
-def _log_values(
-    record: logging.LogRecord,
-    message: str,
-    exc_text: str | None,
-    stack_text: str | None,
-    trace: tuple[str, str] | None,
-    extras: Callable[[Mapping[str, Any]], str | dict[str, Any] | None],
-) -> Row:
     attrs = record.__dict__
     msg = record.msg
+    extra: str | dict[str, Any] | None = None
     if len(attrs) == PLAIN_RECORD_SIZE:
-        extra = None
         trace_id, span_id = trace or _NO_TRACE
     else:
-        extra = extras(attrs)
+        extras = _extras(attrs)
+        if extras:
+            plain = plain_as_dict and _PLAIN_TYPES.issuperset(map(type, extras.values()))
+            extra = extras if plain else _encode(extras)
         trace_id, span_id = _record_trace(attrs) or trace or _NO_TRACE
     return (
         *_RECORD_ATTRIBUTES(record),
@@ -205,28 +188,26 @@ def is_metric(record: logging.LogRecord) -> bool:
     return type(record.__dict__.get(METRIC_ATTR)) is MetricPayload
 
 
-def metric_row(record: logging.LogRecord) -> Row:
-    """The ``metrics`` row for a record carrying ``METRIC_ATTR``."""
-    return _metric_values(record, tags_json)
+def metric_row(record: logging.LogRecord, *, plain_as_dict: bool = False) -> Row:
+    """The ``metrics`` row for a record carrying ``METRIC_ATTR``.
 
-
-def metric_entry(record: logging.LogRecord) -> Row:
-    """``metric_row``, but plain tags are left as a dict for ``finish_row`` to encode."""
-    return _metric_values(record, _tags_entry)
-
-
-def _metric_values(
-    record: logging.LogRecord,
-    tags_value: Callable[[Mapping[str, Any] | None], str | dict[str, Any] | None],
-) -> Row:
+    With ``plain_as_dict`` (``metric_entry``), tags whose values are all plain stay a
+    dict, for ``finish_row`` to encode.
+    """
     name, value, unit, tags, kind = record.__dict__[METRIC_ATTR]
     created = record.created
+    if not tags:
+        tag_values: str | dict[str, Any] | None = None
+    else:
+        tag_values = dict(tags)
+        if not (plain_as_dict and _PLAIN_TYPES.issuperset(map(type, tag_values.values()))):
+            tag_values = _encode(tag_values)
     return (
         created,
         name,
         value,
         unit,
-        tags_value(tags),
+        tag_values,
         created,
         record.name,
         record.thread,
@@ -265,28 +246,17 @@ def tags_json(tags: Mapping[str, Any] | None) -> str | None:
     return _encode(dict(tags)) if tags else None
 
 
+#: ``log_row``/``metric_row`` leaving plain extras (tags) as a dict: what a writer
+#: process is sent (``_wire``); ``finish_row`` turns them into the rows.
+log_entry = functools.partial(log_row, plain_as_dict=True)
+metric_entry = functools.partial(metric_row, plain_as_dict=True)
+
 #: Types whose values survive any trip (pickle, another process) unchanged and are
 #: encoded the same everywhere: extras made only of these are encoded by the writer.
 _PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
 #: Where the extras (``extra_data`` / ``tags``) sit in a log / metric row.
 LOG_EXTRA_INDEX = 15
 METRIC_TAGS_INDEX = 4
-
-
-def _extras_entry(attrs: Mapping[str, Any]) -> str | dict[str, Any] | None:
-    extras = _extras(attrs)
-    return _plain_or_json(extras) if extras else None
-
-
-def _tags_entry(tags: Mapping[str, Any] | None) -> str | dict[str, Any] | None:
-    return _plain_or_json(dict(tags)) if tags else None
-
-
-def _plain_or_json(values: dict[str, Any]) -> str | dict[str, Any]:
-    """``values`` itself if every value is plain (the writer encodes it), else its JSON."""
-    if _PLAIN_TYPES.issuperset(map(type, values.values())):
-        return values
-    return _encode(values)
 
 
 def finish_row(entry: Row, extras_index: int) -> Row:
