@@ -3,12 +3,13 @@
 SQLite's integers are 64-bit; Python's are not. The writer stores an integer beyond
 64 bits exactly inside JSON, and as REAL in an integer column (SQLite's INTEGER
 affinity), so a reader compares such a value as REAL there; ``LogStore`` never lets
-``OverflowError`` out of a query.
+``OverflowError`` out of a query. Text UTF-8 cannot hold (a lone surrogate) is bound
+as the writer stores it, in the text form of ``backslashreplace`` (``stored_text``).
 """
 
 from __future__ import annotations
 
-__all__ = ["INT64_MAX", "INT64_MIN", "count", "integer", "is_int64", "text"]
+__all__ = ["INT64_MAX", "INT64_MIN", "count", "integer", "is_int64", "stored_text", "text"]
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
@@ -21,6 +22,17 @@ def is_int64(value: int) -> bool:
 def integer(value: int) -> int | float:
     """``value`` to compare with an integer column: beyond 64 bits, as the REAL stored."""
     return value if is_int64(value) else float(value)
+
+
+def stored_text(value: str) -> str:
+    r"""``value`` as the writer stores it: a lone surrogate as the text ``\udXXX``."""
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
 
 
 def text(value: object, what: str) -> str:

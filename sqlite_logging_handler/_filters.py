@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypedDict
 
 from . import schema
-from ._binds import count, integer, text
+from ._binds import count, integer, stored_text, text
 from ._json_match import json_conditions, json_equals
 from ._times import TimeBound, parse_time
 
@@ -65,9 +65,9 @@ class Where:
         return f"WHERE {' AND '.join(self.conditions)}" if self.conditions else ""
 
     def add(self, condition: str, *params: Any) -> None:
-        """AND ``condition``, whose ``?`` take ``params``."""
+        """AND ``condition``, whose ``?`` take ``params`` (text as the writer stores it)."""
         self.conditions.append(condition)
-        self.params.extend(params)
+        self.params.extend(stored_text(p) if isinstance(p, str) else p for p in params)
 
     def level(self, level: object, min_level: object, resolve: LevelResolver) -> None:
         """A level exactly, and/or a level and above, by number.

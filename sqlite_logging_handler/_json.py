@@ -19,6 +19,12 @@ that ``json_extract`` compares them (docs/schema.md has the table):
   is never imported;
 - anything else: its ``repr()``.
 
+Text that UTF-8 cannot hold (a lone surrogate: half an emoji from a client's JSON, a
+file name ``os.fsdecode()`` kept undecodable bytes of) is stored in the text form of
+Python's ``backslashreplace``, ``\udc80``, as in every other column
+(``json_without_surrogates``); JSON's own ``\udc80`` escape would decode back to
+the surrogate, which SQLite's JSON functions, sqlite3 and every UTF-8 consumer refuse.
+
 Speed: the C encoder calls ``to_json`` only for a value of a type JSON lacks, so the
 common record pays nothing; a type is looked up once and its converter cached.
 """
@@ -31,11 +37,12 @@ import decimal
 import enum
 import ipaddress
 import pathlib
+import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence, Set
 from typing import Any
 
-__all__ = ["safe_repr", "to_json"]
+__all__ = ["json_without_surrogates", "safe_repr", "to_json", "without_surrogates"]
 
 Convert = Callable[[Any], Any]
 
@@ -51,6 +58,7 @@ _STR_TYPES: tuple[type, ...] = (
     ipaddress.IPv6Interface,
 )
 _CACHE_LIMIT = 512  # types remembered (classes made at run time must not grow it)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def safe_repr(value: Any) -> str:
@@ -129,3 +137,37 @@ def to_json(value: Any) -> Any:
         if len(_CONVERTERS) < _CACHE_LIMIT:
             _CONVERTERS[cls] = convert
     return convert(value)
+
+
+def json_without_surrogates(text: str) -> str:
+    r"""JSON text ``text`` with each lone surrogate as its ``backslashreplace`` text.
+
+    A surrogate can only stand inside a JSON string (a key or a value), so it is
+    replaced there by the JSON for the six characters ``\udXXX``: the decoded string
+    then reads as Python's ``str.encode("utf-8", "backslashreplace")`` shows it, and
+    the whole text is valid UTF-8.
+    """
+    return _SURROGATE.sub(_json_escape, text)
+
+
+def without_surrogates(value: Any) -> Any:
+    r"""``value`` (decoded JSON) with lone surrogates in its strings as ``\udXXX`` text.
+
+    For readers: JSON written by other tools may hold the escape of a lone surrogate,
+    which ``json.loads`` turns into a string no UTF-8 output can take.
+    """
+    if isinstance(value, str):
+        return _SURROGATE.sub(_text_escape, value)
+    if isinstance(value, list):
+        return [without_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {without_surrogates(k): without_surrogates(v) for k, v in value.items()}
+    return value
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    return f"\\\\u{ord(match.group()):04x}"
+
+
+def _text_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"

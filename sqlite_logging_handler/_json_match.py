@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._binds import is_int64
+from ._json import without_surrogates
 from ._records import tags_json
 
 __all__ = ["Condition", "json_conditions", "json_equals"]
@@ -46,6 +47,7 @@ def json_conditions(column: str, values: object, what: str) -> list[Condition]:
         if not isinstance(key, str):
             msg = f"{what} keys must be text (str), not {type(key).__name__}: {key!r}"
             raise TypeError(msg)
+        key = without_surrogates(key)
         stored = _stored_form(value)
         paths: list[Path] = [(key,)]
         if "." in key and all(key.split(".")):
@@ -108,9 +110,12 @@ def _condition(column: str, path: Path, value: Any) -> Condition:
 
 
 def _stored_form(value: Any) -> Any:
-    """``value`` as the writer stores it in JSON, decoded again (plain JSON as it is)."""
+    """``value`` as the writer stores it in JSON, decoded again.
+
+    Plain JSON stays as it is, but for lone surrogates (``backslashreplace`` text).
+    """
     if _plain_json(value):
-        return value
+        return without_surrogates(value)
     return json.loads(tags_json({"value": value}) or "{}").get("value")
 
 

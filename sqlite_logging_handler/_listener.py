@@ -58,6 +58,9 @@ class Listener(QueueListener):
         items: list[Any] = record
         self.received += len(items)
         transport = self._transport
+        if transport.ended:  # close() gave up: count them at once, never convert them
+            self._count_unwritten(items)
+            return
         records: list[Item] = []
         for item in items:
             if type(item) is tuple:
@@ -81,6 +84,17 @@ class Listener(QueueListener):
         except Exception as exc:  # never let the thread die; the records are counted
             for _ in records:
                 self._transport.record_failure(f"{type(exc).__name__}: {exc}")
+
+    def _count_unwritten(self, items: list[Any]) -> None:
+        """Count the records of a chunk that came after ``close()`` ended the writer."""
+        records = 0
+        for item in items:
+            if type(item) is tuple:
+                records += 1
+            else:  # a flush marker: released at once by the ended writer
+                self.received -= 1
+                self._transport.flush(item)
+        self._transport.count_unwritten(records)
 
     def stop_by(self, deadline: float) -> bool:
         """Ask the thread to finish what is queued and stop; wait until ``deadline``.

@@ -1,14 +1,16 @@
-"""One writer process and the two pipes to it, from the application's side.
+"""One writer process and the pipes to it, from the application's side.
 
 The process is a fresh interpreter (``sys.executable -m
 sqlite_logging_handler._writer_process``), never a fork of the application: the
 application may have threads running, whose locks a forked copy would inherit held.
-Messages travel over two raw ``os.pipe()`` pairs; the application writes with
-``os.write`` on a non-blocking descriptor, waiting for room with ``poll`` so that a
-write is bounded by a deadline, and a thread of its own reads the answers. Buffered
-file objects are avoided on purpose: a forked child of the application only has to
-``os.close()`` its copies (``abandon``), so that the writer process still sees end of
-file when the application dies, and nothing buffered is ever written twice.
+Messages travel over raw ``os.pipe()`` pairs (data to it, answers from it, and a
+control pipe whose one message, ``CLOSE``, must not wait behind the data); the
+application writes with ``os.write`` on a non-blocking descriptor, waiting for room
+with ``poll`` so that a write is bounded by a deadline, and a thread of its own
+reads the answers. Buffered file objects are avoided on purpose: a forked child of the
+application only has to ``os.close()`` its copies (``abandon``), so that the writer
+process still sees end of file when the application dies, and nothing buffered is
+ever written twice.
 """
 
 from __future__ import annotations
@@ -97,30 +99,34 @@ class WriterLink:
         command = writer_command()
         data_read, self._data = os.pipe()
         ack_read, ack_write = os.pipe()
+        control_read, self._control = os.pipe()
         _enlarge(self._data)
+        theirs = (data_read, ack_write, control_read)
         try:
             self.process = subprocess.Popen(
-                [*command, str(data_read), str(ack_write)],
+                [*command, *map(str, theirs)],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
-                pass_fds=(data_read, ack_write),
+                pass_fds=theirs,
                 env=_child_environment(),
             )
         except (OSError, subprocess.SubprocessError) as exc:
-            for fd in (data_read, self._data, ack_read, ack_write):
+            for fd in (*theirs, self._data, ack_read, self._control):
                 os.close(fd)
             raise LinkClosedError(f"{type(exc).__name__}: {exc}") from exc
-        os.close(data_read)
-        os.close(ack_write)
+        for fd in theirs:
+            os.close(fd)
         os.set_blocking(self._data, False)
         self._acks = ack_read
         self.started = time.monotonic()
         self.ready = threading.Event()
         self.closed = False  # the data pipe is closed (end of input, or given up)
         self.gave_up = False  # killed for not getting ready in time
+        self.ended = False  # it said ENDED: it ended as asked, after close()'s deadline
         self._on_message = on_message
         self._on_exit = on_exit
         self._write_lock = threading.Lock()
+        self._control_lock = threading.Lock()
         try:
             self._write_all(memoryview(hello), math.inf)  # a new pipe has room for it
         except LinkClosedError:  # it has gone already
@@ -174,12 +180,30 @@ class WriterLink:
         poller.register(self._data, select.POLLOUT)
         poller.poll(1000 * min(_POLL_SLICE, deadline - now))
 
+    def tell(self, control: bytes) -> None:
+        """Write a framed message on the control pipe: read at once, not behind the data.
+
+        Only small messages (``CLOSE``): an empty pipe has room for them.
+        """
+        with self._control_lock:
+            if self._control >= 0:
+                with contextlib.suppress(OSError):  # it has gone: it is counted
+                    os.write(self._control, control)
+
     def close_input(self) -> None:
         """End of input: the process writes what it has and ends."""
+        self._close_control()
         with self._write_lock:
             if not self.closed:
                 self.closed = True
                 os.close(self._data)
+
+    def _close_control(self) -> None:
+        with self._control_lock:
+            fd, self._control = self._control, -1
+        if fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     def alive(self) -> bool:
         """Whether the process is still running."""
@@ -199,6 +223,7 @@ class WriterLink:
     def _discard(self) -> None:
         """Close the pipes and reap a process that cannot serve."""
         self.closed = True
+        self._close_control()
         for fd in (self._data, self._acks):
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -253,6 +278,7 @@ class WriterLink:
         The writer process belongs to the parent; closing the copies lets it see end
         of file when the parent goes, whatever the child does.
         """
+        self._close_control()
         for fd in (self._data, self._acks):
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -273,6 +299,7 @@ class WriterLink:
                 self._on_message(self, message)
         finally:
             self._watchdog.cancel()
+            self._close_control()  # it has gone: nothing more to tell it
             with contextlib.suppress(OSError):
                 os.close(self._acks)
             self._on_exit(self)

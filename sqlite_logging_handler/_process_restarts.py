@@ -88,8 +88,8 @@ class Restarts:
                 return
 
     def _closing_done(self, link: WriterLink) -> bool:
-        """Whether ``link`` ended as asked, with everything settled."""
-        return self._closing and self._ledger.empty()
+        """Whether ``link`` ended as asked: everything settled, or it said ``ENDED``."""
+        return self._closing and (link.ended or self._ledger.empty())
 
     def _start(self, *, resuming: bool) -> WriterLink:
         # The numbers settled so far: a new writer process counts, among the rows it

@@ -29,6 +29,7 @@ from dataclasses import replace
 from typing import Any
 
 from . import _sessions, schema
+from ._closing import CloseReport
 from ._kept import Ledger, Message, Waiter
 from ._process_link import LinkClosedError, WriterLink
 from ._process_restarts import MAX_DEATHS, MAX_UNREADY, RESTART_PAUSES, Restarts
@@ -36,8 +37,11 @@ from ._stderr import Reporter, write_line, write_stderr
 from ._transport import Item, ThreadTransport, WriterSpec
 from ._wire import (
     CALL,
+    CLOSE,
+    ENDED,
     FLUSH,
     FLUSHED,
+    GIVING_UP,
     READY,
     REPORT,
     RESULT,
@@ -82,7 +86,10 @@ class ProcessTransport(Restarts):
         self._restarting: WriterLink | None = None
         self._ever_ready = False
         self._thread: ThreadTransport | None = None  # after a fallback
+        self._ended = False  # close() has ended: records sent now are counted, not sent
+        self._told_deadline = False  # CLOSE was sent
         label = spec.label
+        self._close_report = CloseReport(label, str)  # the cause comes from the process
         self._reporter = Reporter(
             lambda count, cause: f"{count} record(s) could not be written to {label}: {cause}"
         )
@@ -135,6 +142,27 @@ class ProcessTransport(Restarts):
     def progress(self) -> int:
         """A number that changes whenever something is settled."""
         return self.written + self.failed + self.batches
+
+    @property
+    def ended(self) -> bool:
+        """Whether ``close()`` has ended: records sent now are counted, never sent."""
+        thread = self._thread
+        return thread.ended if thread is not None else self._ended
+
+    @property
+    def close_report(self) -> CloseReport:
+        """Why ``close()`` left records unwritten, as the writer process told it."""
+        thread = self._thread
+        return thread.close_report if thread is not None else self._close_report
+
+    def count_unwritten(self, count: int) -> None:
+        """Count records that reached the listener after ``close()`` ended."""
+        thread = self._thread
+        if thread is not None:
+            thread.count_unwritten(count)
+        elif count:
+            self._ledger.count_failed(count)
+            self._close_report.gave_up()
 
     def record_failure(self, cause: str) -> None:
         """Count a record that could not be converted (reported like the writer's)."""
@@ -245,6 +273,11 @@ class ProcessTransport(Restarts):
             self._ledger.answered(message[1], (message[2], message[3]))
         elif kind == REPORT:
             write_line(message[1])
+        elif kind in (ENDED, GIVING_UP):
+            if kind == ENDED:
+                link.ended = True  # what it left unsettled is counted by close()
+            if message[1] is not None:  # its close() gave up: why, as it saw it
+                self._close_report.gave_up(message[1])
         elif kind == READY:
             self._ever_ready = True
             self._unready = 0
@@ -263,6 +296,20 @@ class ProcessTransport(Restarts):
 
     # -- the handler: liveness, close, fork ------------------------------------------
 
+    def closing(self, deadline: float) -> None:
+        """``CLOSE`` on the control pipe: the writer process ends by ``deadline``.
+
+        It gives up a little before, to tell why it leaves rows unwritten (``GIVING_UP``,
+        ``ENDED``); sends to it give up at ``deadline``.
+        """
+        if self._told_deadline:
+            return
+        self._told_deadline = True
+        self._abort_at = min(self._abort_at, deadline)
+        if self._thread is None:
+            gives_up_at = time.time() + (deadline - time.monotonic())
+            self._link.tell(frame((CLOSE, gives_up_at)))
+
     def close(self, deadline: float) -> int:
         """End of input; wait until everything is settled or ``deadline``; unwritten rows.
 
@@ -270,6 +317,7 @@ class ProcessTransport(Restarts):
         reported settled is counted as failed (less what the database shows it had
         committed).
         """
+        self.closing(deadline)
         self._abort_at = deadline
         self._closing = True
         # The writer process's connection must be the last to close: it then copies
@@ -297,12 +345,14 @@ class ProcessTransport(Restarts):
         return self._count_unsettled()
 
     def _count_unsettled(self) -> int:
+        """Count what is kept (said by the handler's one line at close, see _closing)."""
         self._stopped = True
         unwritten = self._ledger.close(
             lambda: _sessions.read_last_settled(self._spec.uri, self._session), self._spec.label
         )
         if unwritten:
-            write_stderr(f"{unwritten} record(s) could not be written to {self._spec.label}")
+            self._close_report.gave_up()  # the writer process's cause, if it told one
+        self._ended = True
         return unwritten
 
     def pause(self, timeout: float) -> bool:

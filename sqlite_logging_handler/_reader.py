@@ -9,7 +9,6 @@ own, in one consistent snapshot.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
 import threading
@@ -18,15 +17,15 @@ from typing import Any, Self, TypeVar
 
 from . import _forks, schema
 from ._access import check_log_database, open_reader, same_file
+from ._backup import BackupProgress, check_destination, copy
 from ._filters import add_functions
+from ._text import fetch_all, iterate
+from ._tidy import close_at_exit, tidy
 from .exceptions import SQLiteLoggingError
 
 __all__ = ["BackupProgress", "Reader", "release_readers"]
 
 _RowT = TypeVar("_RowT")
-#: Called during a backup with (pages copied, pages in all).
-BackupProgress = Callable[[int, int], object]
-_BACKUP_STEP = 1024  # pages copied between two progress calls
 
 
 class Reader:
@@ -73,12 +72,25 @@ class Reader:
         self.close()
 
     def close(self) -> None:
-        """Close the read connection (and end any ``follow()``). Idempotent."""
+        """Close the read connection (and end any ``follow()``). Idempotent.
+
+        Leaves one clean file: the ``-wal`` and ``-shm`` files the read connection
+        needed go too, unless another connection still uses them (``_tidy``).
+        """
         self._closed.set()
         with self._lock:
             self._disconnect()
         self._access.close()
         _forks.unregister(self)
+        tidy(self.database)
+
+    def release(self, wait: float = 0.5) -> None:
+        """Close the read connection now, if no query holds it for ``wait`` s; reopened on use."""
+        if self._lock.acquire(timeout=wait):
+            try:
+                self._disconnect()
+            finally:
+                self._lock.release()
 
     def backup(
         self, destination: str | os.PathLike[str], *, progress: BackupProgress | None = None
@@ -87,52 +99,24 @@ class Reader:
 
         One consistent snapshot, taken while writers go on: it holds every record
         committed before it began. An existing ``destination`` is replaced, as ``cp``
-        replaces a file; nothing is left behind if the copy fails.
+        replaces a file, if it is empty or a log database; any other file there is
+        left alone. Nothing is left behind if the copy fails (see ``_backup``).
 
         Args:
             destination: the path of the copy.
             progress: called with (pages copied, pages in all) as the copy goes.
 
         Raises:
-            SQLiteLoggingError: ``destination`` cannot be written (naming it and why),
-                or is this database itself.
+            SQLiteLoggingError: ``destination`` cannot be written, or must not be
+                replaced (a file that is not a log database, this database itself);
+                the message names it and why.
         """
-        target_path = os.fspath(destination)
-        self._check_destination(target_path)
-        existed = os.path.exists(target_path)
+        target = os.fspath(destination)
+        check_destination(self.database, target)
         if self._before_query is not None:
             self._before_query()
-        try:
-            target = sqlite3.connect(target_path)
-            try:
-                with self._lock:
-                    self._connection().backup(
-                        target,
-                        pages=_BACKUP_STEP if progress else -1,
-                        progress=(lambda _, left, total: progress(total - left, total))
-                        if progress
-                        else None,
-                    )
-            finally:
-                target.close()
-        except sqlite3.Error as exc:
-            if not existed:
-                _remove(target_path)
-            msg = f"cannot back up {self.database!r} to {target_path!r}: {exc}"
-            raise SQLiteLoggingError(msg) from exc
-
-    def _check_destination(self, path: str) -> None:
-        folder = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(folder):
-            msg = f"cannot back up to {path!r}: there is no directory {folder!r}"
-            raise SQLiteLoggingError(msg)
-        if os.path.isdir(path):
-            msg = f"cannot back up to {path!r}: it is a directory"
-            raise SQLiteLoggingError(msg)
-        source = self.database
-        if os.path.exists(path) and os.path.exists(source) and os.path.samefile(path, source):
-            msg = f"cannot back up {source!r} onto itself"
-            raise SQLiteLoggingError(msg)
+        with self._lock:
+            copy(self._connection(), self.database, target, progress)
 
     # -- the connection ------------------------------------------------------------------
 
@@ -174,16 +158,16 @@ class Reader:
         if self._before_query is not None:
             self._before_query()
         with self._lock:
-            return self._connection().execute(sql, params).fetchall()  # type: ignore[arg-type]
+            rows, _ = fetch_all(self._connection(), sql, params)
+            return rows
 
     def _run(self, sql: str, params: Any) -> tuple[bool, list[tuple[Any, ...]]]:
         """Run one statement: whether it returns rows, and its rows as plain tuples."""
         if self._before_query is not None:
             self._before_query()
         with self._lock:
-            cursor = self._connection().execute(sql, params)
-            rows = [tuple(row) for row in cursor.fetchall()]
-            return cursor.description is not None, rows
+            rows, description = fetch_all(self._connection(), sql, params)
+            return description is not None, [tuple(row) for row in rows]
 
     def _stream(
         self, sql: str, params: list[Any], build: Callable[[sqlite3.Row], _RowT]
@@ -191,16 +175,10 @@ class Reader:
         """Rows of ``sql`` one at a time, through a connection of their own."""
         conn = self._open()
         try:
-            cursor = conn.execute(sql, params)
-            while rows := cursor.fetchmany(1000):
-                yield from (build(row) for row in rows)
+            for row in iterate(conn, sql, params):
+                yield build(row)
         finally:
             conn.close()
-
-
-def _remove(path: str) -> None:
-    with contextlib.suppress(OSError):
-        os.remove(path)
 
 
 def release_readers(database: str) -> None:
@@ -213,11 +191,13 @@ def release_readers(database: str) -> None:
     target = same_file(database)
     if target is None:
         return
-    for reader in _forks.live():
-        if not isinstance(reader, Reader) or same_file(reader.database) != target:
-            continue
-        if reader._lock.acquire(timeout=0.5):
-            try:
-                reader._disconnect()
-            finally:
-                reader._lock.release()
+    for reader in _live_readers():
+        if same_file(reader.database) == target:
+            reader.release()
+
+
+def _live_readers() -> list[Reader]:
+    return [reader for reader in _forks.live() if isinstance(reader, Reader)]
+
+
+close_at_exit(_live_readers)  # a store left open at exit leaves one clean file too

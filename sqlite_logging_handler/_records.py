@@ -25,7 +25,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple, TypeAlias
 
-from ._json import safe_repr, to_json
+from ._json import json_without_surrogates, safe_repr, to_json
 from .schema import LOG_RECORD_ATTRIBUTES
 
 __all__ = [
@@ -271,14 +271,14 @@ def finish_row(entry: Row, extras_index: int) -> Row:
 
 
 def _encode(obj: dict[str, Any]) -> str:
+    """Compact JSON of ``obj``: valid UTF-8 whatever its text holds (see ``_json``)."""
     try:
-        if _C_ENCODER is not None:
-            return "".join(_C_ENCODER(obj, 0))
-        return _ENCODER.encode(obj)
+        text = "".join(_C_ENCODER(obj, 0)) if _C_ENCODER is not None else _ENCODER.encode(obj)
     except Exception:  # a cycle, a NaN, a key JSON cannot take, a str() that raises
         _MARKERS.clear()
         # A cycle, a NaN or a key JSON cannot take: degrade value by value.
-        return _ENCODER.encode({str(k): _jsonable(v) for k, v in obj.items()})
+        text = _ENCODER.encode({str(k): _jsonable(v) for k, v in obj.items()})
+    return text if text.isascii() else json_without_surrogates(text)
 
 
 def _jsonable(value: Any) -> Any:

@@ -6,12 +6,12 @@ tuples), JSON columns decoded to dicts. Shared by ``LogStore``, hooks and shippi
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from . import schema
+from ._text import fetch_all, readable_json
 
 __all__ = [
     "LOG_SELECT",
@@ -81,31 +81,24 @@ def read_rows(
     for table, first, last in ids:
         select = LOG_SELECT if table == "logs" else METRIC_SELECT
         build = log_row if table == "logs" else metric_row
-        cursor = conn.execute(
-            f"SELECT {select} FROM {table} WHERE id BETWEEN ? AND ? ORDER BY id", (first, last)
+        found, _ = fetch_all(
+            conn,
+            f"SELECT {select} FROM {table} WHERE id BETWEEN ? AND ? ORDER BY id",
+            (first, last),
         )
-        rows.extend(build(row) for row in cursor)
+        rows.extend(build(row) for row in found)
     return rows
 
 
 def log_row(row: sqlite3.Row | tuple[Any, ...]) -> LogRow:
     """A ``LogRow`` from the values of ``SELECT {LOG_SELECT}``."""
     values = list(row)
-    values[6] = _decode(values[6])
+    values[6] = readable_json(values[6])
     return LogRow(*values)
 
 
 def metric_row(row: sqlite3.Row | tuple[Any, ...]) -> MetricRow:
     """A ``MetricRow`` from the values of ``SELECT {METRIC_SELECT}``."""
     values = list(row)
-    values[5] = _decode(values[5])
+    values[5] = readable_json(values[5])
     return MetricRow(*values)
-
-
-def _decode(text: str | None) -> Any:
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text

@@ -10,7 +10,9 @@ The worker-thread half of ``_writer.BatchWriter`` (its base class). Failure sema
 - any other error (disk full, read-only, I/O, a vanished file) is retried with a fresh
   connection for up to ``RETRY_FOR`` seconds from the start of the fault; after that,
   batches are tried once each and counted as failed until a write succeeds again;
-- every failure is counted and reported on stderr, at most once per ``REPORT_EVERY``;
+- every failure is counted and reported on stderr, at most once per ``REPORT_EVERY``,
+  except those ``close()`` leaves (cause ``CLOSED``): ``_closing`` says those in one
+  line, with the cause it keeps;
 - once ``close()`` has counted what it could not write, nothing is committed any more:
   every COMMIT passes a gate that ``close()`` shuts (``WriterClosedError``), so a job still
   waiting for a lock when the handler closed rolls back instead of writing records it
@@ -28,6 +30,7 @@ from functools import partial
 
 from . import schema
 from ._batch import Batch, file_identity, insert_all, insert_each
+from ._closing import CLOSED, CloseReport
 from ._stderr import Reporter, write_stderr
 from ._worker import Worker
 
@@ -35,8 +38,6 @@ __all__ = ["CLOSED", "RETRY_FOR", "Transactions", "WriterClosedError"]
 
 #: Seconds a failing write (other than lock contention) is retried before counting.
 RETRY_FOR = 30.0
-#: The cause named for rows the handler's close() left unwritten.
-CLOSED = "the handler was closed"
 
 _REJECT_CODES = frozenset(
     {sqlite3.SQLITE_CONSTRAINT, sqlite3.SQLITE_MISMATCH, sqlite3.SQLITE_TOOBIG}
@@ -102,6 +103,7 @@ class Transactions:
                 f"{count} record(s) could not be written to {label}: {describe_error(cause)}"
             )
         )
+        self.close_report = CloseReport(label, describe_error)
         self.written = 0
         self.failed = 0
         self.batches = 0
@@ -109,6 +111,16 @@ class Transactions:
     def record_failure(self, cause: str) -> None:
         """Count a record that could not even be turned into a row."""
         self._count_failed(1, cause)
+
+    @property
+    def ended(self) -> bool:
+        """Whether ``close()`` has ended the writer: nothing more is written."""
+        return self._ended
+
+    def count_unwritten(self, count: int) -> None:
+        """Count records that reached the writer after ``close()`` ended it."""
+        if count:
+            self._count_failed(count, CLOSED)
 
     def progress(self) -> int:
         """A number that changes whenever a batch is settled (to detect a stuck writer)."""
@@ -140,20 +152,21 @@ class Transactions:
                     self._write_row_by_row(batch)
                     return
                 if not self._retry_after(exc):
-                    self._settle(batch, written=False, cause=exc)
+                    self._settle(batch, written=False, cause=self._unwritten_cause(exc))
                     return
             else:
-                self._fault_since = None
+                self._written_again()
                 self._settle(batch, written=True)
                 return
 
     def _retry_after(self, exc: sqlite3.Error) -> bool:
         """Whether to try again after ``exc``; waits a little before a retry."""
         now = time.monotonic()
-        if self._abort.is_set() or now >= self._abort_at:
+        if self._closing():
             return False
         if schema.is_busy(exc):
             return True  # the busy timeout has already waited; lock contention is waited out
+        self.close_report.failing(exc)
         with self._worker.io:
             self._worker.reset_connection()
         if self._fault_since is None:
@@ -163,6 +176,18 @@ class Transactions:
             return False  # still failing: count this batch, try the next one once
         self._abort.wait(min(1.0, 0.05 * 2 ** min(elapsed, 5)))
         return True
+
+    def _closing(self) -> bool:
+        """Whether ``close()`` has given up waiting (its deadline passed, or it ended)."""
+        return self._abort.is_set() or time.monotonic() >= self._abort_at
+
+    def _unwritten_cause(self, exc: sqlite3.Error) -> object:
+        """Why a batch that was not retried is not written: ``close()``, or ``exc``."""
+        return CLOSED if self._closing() else exc
+
+    def _written_again(self) -> None:
+        self._fault_since = None
+        self.close_report.failing(None)
 
     def _open(self) -> sqlite3.Connection:
         conn = self._opener()
@@ -183,7 +208,7 @@ class Transactions:
     ) -> None:
         with self._worker.io:
             conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
+            self._begin(conn)
             try:
                 body(conn, batch, self._batch_size)
                 if self._in_transaction is not None:
@@ -197,6 +222,18 @@ class Transactions:
                         self._worker.reset_connection()
                 raise
 
+    def _begin(self, conn: sqlite3.Connection) -> None:
+        """``BEGIN IMMEDIATE``: take the write lock, telling the close report how long it waits."""
+        report = self.close_report
+        report.waiting_for_lock()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            if not schema.is_busy(exc):
+                report.got_lock()
+            raise
+        report.got_lock()
+
     def _write_row_by_row(self, batch: Batch) -> None:
         """Write each row alone, in one transaction, so a rejected row fails alone."""
         rejected: list[BaseException] = []
@@ -209,9 +246,10 @@ class Transactions:
             except sqlite3.Error as exc:
                 if self._retry_after(exc):
                     continue
-                self._settle(batch, written=False, cause=exc)
+                self._settle(batch, written=False, cause=self._unwritten_cause(exc))
                 return
             break
+        self._written_again()
         cause = f"rejected by SQLite: {rejected[0]}" if rejected else None
         self._settle(batch, written=True, rejected=len(rejected), cause=cause)
 
@@ -254,4 +292,7 @@ class Transactions:
     def _count_failed(self, count: int, cause: object) -> None:
         with self._lock:
             self.failed += count
-        self._reporter.report(count, cause)
+        if cause is CLOSED:  # said by close(), in one line (see _closing)
+            self.close_report.gave_up()
+        else:
+            self._reporter.report(count, cause)

@@ -26,6 +26,7 @@ from types import ModuleType
 from typing import Any, Protocol
 
 from . import _access, _stderr, _transactions, _upkeep, _writer, schema
+from ._closing import CloseReport
 from ._records import Row, is_metric, log_row, metric_row
 from ._writer import AfterCommit, BatchWriter
 
@@ -170,6 +171,17 @@ class Transport(Protocol):
     def last_commit(self) -> float | None:
         """``time.time()`` of the last commit, or None before one."""
 
+    @property
+    def ended(self) -> bool:
+        """Whether ``close()`` has ended the writer: records sent now are not written."""
+
+    @property
+    def close_report(self) -> CloseReport:
+        """Why ``close()`` left records unwritten (the line it ends with)."""
+
+    def count_unwritten(self, count: int) -> None:
+        """Count records that reached the transport after ``close()`` ended it."""
+
     def send(self, items: list[Item]) -> None:
         """Write these records (after everything sent before)."""
 
@@ -190,6 +202,9 @@ class Transport(Protocol):
 
     def check(self) -> None:
         """Replace a writer that died (thread or process)."""
+
+    def closing(self, deadline: float) -> None:
+        """``close()`` has begun, and gives up at ``deadline`` (``time.monotonic()``)."""
 
     def close(self, deadline: float) -> int:
         """Write what was sent and stop, by ``deadline``; how many rows were not written."""
@@ -242,6 +257,20 @@ class ThreadTransport:
         """``time.time()`` of the last commit, or None."""
         return self.writer.last_commit
 
+    @property
+    def ended(self) -> bool:
+        """See ``Transport.ended``."""
+        return self.writer.ended
+
+    @property
+    def close_report(self) -> CloseReport:
+        """See ``Transport.close_report``."""
+        return self.writer.close_report
+
+    def count_unwritten(self, count: int) -> None:
+        """See ``Transport.count_unwritten``."""
+        self.writer.count_unwritten(count)
+
     def send(self, items: list[Item]) -> None:
         """Turn the records into rows and add them to the writer's batches."""
         writer = self.writer
@@ -287,6 +316,9 @@ class ThreadTransport:
     def check(self) -> None:
         """See ``Transport.check``."""
         self.writer.check_worker()
+
+    def closing(self, deadline: float) -> None:
+        """See ``Transport.closing``: the writer learns it in ``close()``, in time."""
 
     def close(self, deadline: float) -> int:
         """See ``Transport.close``."""

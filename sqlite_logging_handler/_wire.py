@@ -40,8 +40,11 @@ from ._records import (
 
 __all__ = [
     "CALL",
+    "CLOSE",
+    "ENDED",
     "FLUSH",
     "FLUSHED",
+    "GIVING_UP",
     "HELLO",
     "READY",
     "REPORT",
@@ -63,6 +66,7 @@ HELLO = 1  # (HELLO, spec, session, resuming: whether an earlier writer process 
 ROWS = 2  # (ROWS, first log number, first metric number, log entries, metric entries)
 FLUSH = 3  # (FLUSH, token)
 CALL = 4  # (CALL, token, function, args); function None: the whole upkeep
+CLOSE = 5  # (CLOSE, time.time() at which the handler's close() gives up), before end of file
 # Writer process -> application.
 READY = 11  # (READY, pid)
 SETTLED = 12  # (SETTLED, logs settled, metrics settled, written, failed, batches,
@@ -70,6 +74,8 @@ SETTLED = 12  # (SETTLED, logs settled, metrics settled, written, failed, batche
 FLUSHED = 13  # (FLUSHED, token)
 RESULT = 14  # (RESULT, token, ok, value or exception)
 REPORT = 15  # (REPORT, a line for the application's stderr)
+ENDED = 16  # (ENDED, cause): input ended and all is settled; why close() gave up, or None
+GIVING_UP = 17  # (GIVING_UP, cause): close()'s deadline came with rows unwritten; why
 
 _LENGTH = struct.Struct("!Q")
 #: Bytes one ``os.read`` asks for.

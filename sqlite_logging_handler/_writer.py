@@ -66,6 +66,8 @@ RELEASE_MEMORY_EVERY = 1.0
 GATE_TIMEOUT = 2.0
 #: Seconds the worker sleeps at most at a time (a due time further off is re-read).
 _LONGEST_WAIT = 3600.0
+#: Seconds between looks at a deadline that ``give_up_at`` may bring forward.
+_ROOM_SLICE = 0.25
 
 
 class _Call:
@@ -211,8 +213,27 @@ class BatchWriter(Transactions):
                         break
                 else:
                     return
-            if not self._worker.wait_for_room(self._abort_at):
+            if not self._wait_for_room():
                 return  # closing, or the worker died: close() and check_worker() take over
+
+    def _wait_for_room(self) -> bool:
+        """Wait for room in the worker's queue; False at ``_abort_at`` or if it died.
+
+        Waits in slices: ``give_up_at`` may bring the deadline forward meanwhile.
+        """
+        worker = self._worker
+        while not worker.wait_for_room(min(self._abort_at, time.monotonic() + _ROOM_SLICE)):
+            if time.monotonic() >= self._abort_at or not worker.is_alive():
+                return False
+        return True
+
+    def give_up_at(self, deadline: float) -> None:
+        """``close()`` will give up at ``deadline``: waits for room and retries end then.
+
+        A writer process is told this before its input ends (the rows before the end
+        may be waiting for room meanwhile).
+        """
+        self._abort_at = min(self._abort_at, deadline)
 
     def call(self, fn: Callable[[sqlite3.Connection], _T], timeout: float) -> _T:
         """Run ``fn(connection)`` on the worker, after the jobs queued so far.
@@ -270,7 +291,7 @@ class BatchWriter(Transactions):
         with self._lock:
             batch = self._take()
         if batch is not None and not self._submit(partial(self._commit, batch), deadline):
-            self._settle(batch, written=False, cause="the handler closed before it was written")
+            self._settle(batch, written=False, cause=CLOSED)
         self._submit(_Call(self, self._last_upkeep), deadline)
         self._end(stopped=self._worker.stop(deadline))
         return self.failed - failed_before
@@ -285,12 +306,13 @@ class BatchWriter(Transactions):
             if gate:
                 self._gate.release()
         if not stopped:
+            self.close_report.gave_up()  # why, as it is now: before the interrupt
             self._abort.set()  # a job waiting to retry gives up at once
             self._worker.interrupt()  # a statement still running ends now
             inflight = self._inflight
             if inflight is not None:
                 self._settle(inflight, written=False, cause=CLOSED)
-        self._give_up(self._worker.drain(), "the database stayed unavailable")
+        self._give_up(self._worker.drain(), CLOSED)
         with self._lock:
             batch = self._take()
         if batch is not None:

@@ -1,18 +1,21 @@
-"""The writer process: ``python -m sqlite_logging_handler._writer_process DATA_FD ACK_FD``.
+"""The writer process: ``python -m sqlite_logging_handler._writer_process DATA ACK CONTROL``.
 
 Started by a handler with ``writer="process"`` (``_process_link``), from a fresh
-interpreter. It reads messages (``_wire``) from ``DATA_FD``: first a ``HELLO`` with
+interpreter. It reads messages (``_wire``) from the ``DATA`` pipe: first a ``HELLO`` with
 the writer's ``WriterSpec`` and the session's id, then rows, flush markers and calls,
-and runs the same ``BatchWriter`` as the thread writer on them. It answers on
-``ACK_FD``: ``READY``, then after each settled batch how far it has written, with the
+and runs the same ``BatchWriter`` as the thread writer on them. It answers on the
+``ACK`` pipe: ``READY``, then after each settled batch how far it has written, with the
 counters and the committed id ranges (the application runs its hooks on those),
-flush replies and call results.
+flush replies and call results. The ``CONTROL`` pipe carries one message, ``CLOSE``:
+the deadline of the handler's ``close()``, read at once (not behind the data).
 
 It ignores SIGINT, SIGTERM and SIGHUP (a Ctrl-C or a service manager's SIGTERM to the
 process group must not kill it before the application's ``logging.shutdown()`` has
-flushed), and ends at end of file on ``DATA_FD`` once it has written everything it
-received: when the handler closes, and when the application dies (SIGKILL,
-``os._exit``, a crash), since the kernel closes the application's end of the pipe.
+flushed), and ends at end of file on ``DATA`` once it has written everything it
+received: when the handler closes (by ``CLOSE``'s deadline; then it says ``ENDED``,
+with the cause of what its ``close()`` left unwritten), and when the application dies
+(SIGKILL, ``os._exit``, a crash), since the kernel closes the application's end of the
+pipe.
 Its stderr is the application's: its report lines reach the same place.
 """
 
@@ -25,6 +28,7 @@ import sqlite3
 import sys
 import threading
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -33,8 +37,11 @@ from ._stderr import send_reports_to, write_stderr
 from ._transport import WriterSpec, new_batch_writer
 from ._wire import (
     CALL,
+    CLOSE,
+    ENDED,
     FLUSH,
     FLUSHED,
+    GIVING_UP,
     HELLO,
     READY,
     REPORT,
@@ -52,6 +59,12 @@ __all__ = ["CLOSE_TIMEOUT", "main"]
 
 #: Seconds the writer process spends, after end of file, writing what it received.
 CLOSE_TIMEOUT = 25.0
+#: Seconds, at most, kept between this process's end and the application's close() deadline.
+CLOSE_MARGIN = 1.0
+#: Seconds, at most, it spends at the end forgetting its session (see ``_sessions``).
+FORGET_TIMEOUT = 5.0
+#: Seconds it waits, after the data's end, for the control pipe's (which came first).
+CONTROL_WAIT = 1.0
 #: Seconds a call (maintenance, a statement) may run.
 CALL_TIMEOUT = 3600.0
 #: Seconds it waits, at most, for its writer's first upkeep before taking records.
@@ -119,6 +132,7 @@ class WriterSession:
         self._committed = (0, 0)  # what a predecessor had committed
         self._skipped = 0
         self._last_commit: float | None = None
+        self._timer: threading.Timer | None = None  # GIVING_UP at close()'s deadline
         self.writer = new_batch_writer(spec, in_transaction=self._record, on_settled=self._settled)
 
     def resume(self) -> None:
@@ -187,17 +201,47 @@ class WriterSession:
             outcome = (RESULT, token, False, exc)
         self._acks.send_any(outcome)
 
-    def finish(self) -> None:
-        """End of input: write everything received (within ``CLOSE_TIMEOUT``), stop."""
-        deadline = time.monotonic() + CLOSE_TIMEOUT
+    def closing(self, deadline: float) -> None:
+        """The handler's ``close()`` began: end by ``deadline``; at it, say why, if late.
+
+        The rows before the data's end may still be in the pipe at the deadline (the
+        application goes on sending until its own): ``GIVING_UP`` tells it the cause
+        now (a lock held by another connection, a write error, a slow disk), in time.
+        """
+        self.writer.give_up_at(deadline)
+        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._giving_up)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _giving_up(self) -> None:
+        report = self.writer.close_report
+        report.gave_up()  # the cause as it is now; said only if rows end up unwritten
+        self._acks.send((GIVING_UP, report.cause))
+
+    def finish(self, deadline: float | None = None) -> None:
+        """End of input: write everything received by ``deadline``, stop; say ``ENDED``.
+
+        Args:
+            deadline: the ``time.monotonic()`` the handler's ``close()`` gives up at
+                (told by ``CLOSE``); None when the application ended without closing
+                (then ``CLOSE_TIMEOUT`` from now).
+        """
+        if deadline is None:
+            deadline = time.monotonic() + CLOSE_TIMEOUT
         done = threading.Event()
         self.writer.flush(done.set)
-        done.wait(CLOSE_TIMEOUT)
-        if done.is_set():
+        done.wait(max(0.0, deadline - time.monotonic()))
+        left = min(FORGET_TIMEOUT, deadline - time.monotonic())
+        if done.is_set() and left > 0:
             with contextlib.suppress(Exception):  # nothing can be sent again in this session
-                self.writer.call(partial(_sessions.forget, session=self._session), 5.0)
+                self.writer.call(partial(_sessions.forget, session=self._session), left)
         self.writer.close(deadline)
+        if self._timer is not None:
+            self._timer.cancel()
         self._acks.send(self._progress([]))
+        # Why close() left rows unwritten, as this process's writer saw it (a lock held
+        # by another connection, a write error, a slow disk): the application says it.
+        self._acks.send((ENDED, self.writer.close_report.cause))
 
     # -- the worker thread -----------------------------------------------------------
 
@@ -248,7 +292,7 @@ def main(argv: list[str]) -> int:
     """Serve one handler's session until end of file; the process's exit status."""
     _ignore_signals()
     sys.setswitchinterval(SWITCH_INTERVAL)
-    data_fd, ack_fd = int(argv[1]), int(argv[2])
+    data_fd, ack_fd, control_fd = int(argv[1]), int(argv[2]), int(argv[3])
     reader = FrameReader(data_fd)
     hello = reader.read()
     if hello is None or hello[0] != HELLO:
@@ -264,6 +308,7 @@ def main(argv: list[str]) -> int:
     acks.send((READY, os.getpid()))
     if resuming:
         writer.resume()
+    control = Control(control_fd, writer.closing)
     while (message := reader.read()) is not None:
         kind = message[0]
         if kind == ROWS:
@@ -272,8 +317,55 @@ def main(argv: list[str]) -> int:
             writer.flush(message[1])
         elif kind == CALL:
             writer.call(*message[1:])
-    writer.finish()
+    writer.finish(control.close_at())
     return 0
+
+
+class Control:
+    """Reads the control pipe on a thread of its own: ``CLOSE`` must not wait behind data.
+
+    The application writes ``CLOSE`` and closes the pipe before it closes the data
+    pipe; when it dies, the kernel closes both.
+
+    Args:
+        fd: the control pipe's read end.
+        closing: told ``CLOSE``'s deadline (this process's ``time.monotonic()``) at once.
+    """
+
+    def __init__(self, fd: int, closing: Callable[[float], None]) -> None:
+        self._fd = fd
+        self._closing = closing
+        self._deadline: float | None = None
+        self._thread = threading.Thread(target=self._read, name="control", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        reader = FrameReader(self._fd)
+        try:
+            while (message := reader.read()) is not None:
+                if message[0] == CLOSE:
+                    self._deadline = close_deadline(message[1])
+                    self._closing(self._deadline)
+        except Exception:  # the application has gone, or wrote what cannot be read
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+
+    def close_at(self) -> float | None:
+        """After the data's end: ``CLOSE``'s deadline, or None (the application died)."""
+        self._thread.join(CONTROL_WAIT)  # the control pipe was closed before the data's
+        return self._deadline
+
+
+def close_deadline(gives_up_at: float) -> float:
+    """This process's ``time.monotonic()`` to end by, for a ``close()`` ending at ``gives_up_at``.
+
+    ``gives_up_at`` is the application's ``time.time()``; a margin is kept (a quarter of
+    what is left, at most ``CLOSE_MARGIN``) so that the counts and the cause reach it first.
+    """
+    left = max(0.0, gives_up_at - time.time())
+    return time.monotonic() + left - min(CLOSE_MARGIN, left / 4)
 
 
 if __name__ == "__main__":

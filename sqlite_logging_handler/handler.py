@@ -207,9 +207,11 @@ class SQLiteHandler(Pipeline):
 
     def _shut_down(self, listener: Listener, writer: Transport) -> None:
         deadline = time.monotonic() + CLOSE_TIMEOUT
+        failed_before = self._failed()
+        writer.closing(deadline)  # a writer process ends by it, and says what it left
         drained = listener.stop_by(deadline)
         release_readers(self.database)  # so the writer's connection closes last: no WAL left
-        unwritten = writer.close(deadline)
+        writer.close(deadline)
         if not drained:
             listener.stop_by(time.monotonic() + 1.0)  # the writer gave up: let it end
         # Set before the last drain: an emit whose put comes after it sees the flag
@@ -222,8 +224,15 @@ class SQLiteHandler(Pipeline):
             self._pass_on(late, wait=False, closing=True)
         else:
             add(self._caller_failed, len(late))
-        if unwritten or (late and not drained):
-            write_stderr(f"closed {self.database} with {unwritten + len(late)} record(s) unwritten")
+        line = writer.close_report.line(self._failed(), failed_before)
+        if line is not None:  # one line: the total, as stats() counts it, and why
+            write_stderr(line)
+
+    def _failed(self) -> int:
+        """``stats()["failed"]``, without the rest of ``stats()``."""
+        writer = self._transport
+        not_queued = value(self._caller_failed) + self._emit_lost + value(self._late_failed)
+        return (writer.failed if writer is not None else 0) + not_queued
 
     def stats(self) -> dict[str, Any]:
         """Counters of this handler; once ``flush()`` returns, written+dropped+failed == emitted.
@@ -240,7 +249,7 @@ class SQLiteHandler(Pipeline):
         late_written = value(self._late_written)
         written = (writer.written if writer is not None else 0) + late_written
         not_queued = value(self._caller_failed) + self._emit_lost + value(self._late_failed)
-        failed = (writer.failed if writer is not None else 0) + not_queued
+        failed = self._failed()
         dropped = value(self._dropped) - value(self._kept_taken)
         emitted = received + waiting + dropped + not_queued + late_written
         db_size, wal_size = (

@@ -192,20 +192,29 @@ class Checkpoint(NamedTuple):
         return not self.busy and self.checkpointed >= self.wal_frames
 
 
-def checkpoint(conn: sqlite3.Connection, mode: str = "TRUNCATE") -> Checkpoint:
+def checkpoint(
+    conn: sqlite3.Connection, mode: str = "TRUNCATE", *, wait: float | None = None
+) -> Checkpoint:
     """``PRAGMA wal_checkpoint(mode)``: copy the WAL into the database file.
 
     ``TRUNCATE`` (the default) also empties the WAL file. A complete checkpoint is also
-    what shrinks the database file after ``reclaim_space``. It waits at most the
-    connection's busy timeout for readers; the result says whether it got through
-    (``complete``); with a reader in the way it does what it can. Outside WAL mode it
-    does nothing and reports ``wal_frames`` -1.
+    what shrinks the database file after ``reclaim_space``. It waits for readers at
+    most ``wait`` seconds (None: the connection's busy timeout); the result says
+    whether it got through (``complete``); with a reader in the way it does what it
+    can. Outside WAL mode it does nothing and reports ``wal_frames`` -1.
     """
     if mode not in ("PASSIVE", "FULL", "RESTART", "TRUNCATE"):
         msg = f"checkpoint mode must be PASSIVE, FULL, RESTART or TRUNCATE, not {mode!r}"
         raise ValueError(msg)
-    busy, frames, done = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
-    return Checkpoint(bool(busy), int(frames), int(done))
+    if wait is None:
+        busy, frames, done = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+        return Checkpoint(bool(busy), int(frames), int(done))
+    busy_timeout = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
+    conn.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+    try:
+        return checkpoint(conn, mode)
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {busy_timeout}")
 
 
 class SpaceReturned(NamedTuple):
@@ -214,15 +223,27 @@ class SpaceReturned(NamedTuple):
     pages: int  # free pages returned to the file system
     rebuilt: bool  # the file had no auto_vacuum: it was rebuilt (and is INCREMENTAL now)
     checkpoint: Checkpoint  # the checkpoint that shrinks the file (see its ``complete``)
+    page_size: int = 4096  # bytes per page
+
+    @property
+    def size(self) -> int:
+        """Bytes the file gives back once the checkpoint is complete."""
+        return self.pages * self.page_size
 
 
-def give_back_space(conn: sqlite3.Connection) -> SpaceReturned:
+def give_back_space(conn: sqlite3.Connection, *, wait: float | None = None) -> SpaceReturned:
     """Return every free page to the file system now, as ``sqlite-logs prune`` does.
 
     Incrementally where the file allows it; a file without ``auto_vacuum`` is rebuilt
     with ``vacuum`` (the one way SQLite can shrink it, and make it incremental). Then a
     ``TRUNCATE`` checkpoint shrinks the file and empties the WAL, unless a reader holds
-    the WAL (``checkpoint.complete`` is then False: the next checkpoint finishes it).
+    the WAL (``checkpoint.complete`` is then False: the first complete checkpoint after
+    that reader ends finishes it).
+
+    Args:
+        conn: a write connection.
+        wait: seconds the checkpoint waits for readers to end (None: the connection's
+            busy timeout).
     """
     rebuilt = False
     if incremental(conn):
@@ -232,7 +253,8 @@ def give_back_space(conn: sqlite3.Connection) -> SpaceReturned:
         if pages:
             vacuum(conn)
             rebuilt = True
-    return SpaceReturned(pages, rebuilt, checkpoint(conn))
+    page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
+    return SpaceReturned(pages, rebuilt, checkpoint(conn, wait=wait), page_size)
 
 
 def vacuum(conn: sqlite3.Connection) -> None:

@@ -12,13 +12,12 @@ import contextlib
 import logging
 import math
 import numbers
-import threading
 import time
-import warnings
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from ._records import METRIC_ATTR, MetricPayload, level_number
+from ._unrecorded import goes_nowhere, not_recorded
 
 __all__ = ["MetricsAdapter", "Timer"]
 
@@ -48,6 +47,7 @@ class MetricsAdapter(logging.LoggerAdapter[logging.Logger]):
     ) -> None:
         super().__init__(logger, dict(extra or {}))
         self.level: int = level_number(level)
+        self._reaches_a_handler = False
 
     def process(
         self, msg: Any, kwargs: MutableMapping[str, Any]
@@ -128,9 +128,15 @@ class MetricsAdapter(logging.LoggerAdapter[logging.Logger]):
             raise TypeError(msg)
         unit = unit or None
         if not self.logger.isEnabledFor(self.level):
-            if self.level >= logging.INFO:  # DEBUG metrics are verbosity: see _not_recorded
-                _not_recorded(self.logger, self.level, stacklevel + 1)
+            if self.level >= logging.INFO:  # DEBUG metrics are verbosity: see _unrecorded
+                not_recorded(self.logger, self.level, stacklevel + 1)
             return
+        if not self._reaches_a_handler:
+            if goes_nowhere(self.logger, self.level):
+                if self.level >= logging.INFO:
+                    not_recorded(self.logger, self.level, stacklevel + 1)
+            else:
+                self._reaches_a_handler = True  # checked until the first time it does
         merged = {**(self.extra or {}), **(tags or {})}
         payload = MetricPayload(name, number, unit, merged or None, kind)
         template = "metric %s=%g %s" if unit else "metric %s=%g"
@@ -177,35 +183,6 @@ class Timer(contextlib.ContextDecorator):
         self._adapter._emit(
             self.name, self.elapsed, self.unit, tags, self._stacklevel, kind="timer"
         )
-
-
-_warned: set[str] = set()
-_warned_lock = threading.Lock()
-
-
-def _not_recorded(logger: logging.Logger, level: int, stacklevel: int) -> None:
-    """Warn, once per logger, that metrics at the default level are not being recorded.
-
-    A metric is not log verbosity: a logger left at the root's default WARNING (nothing
-    configured, or ``basicConfig(level=WARNING)`` to quiet a console) would drop every
-    metric silently. Metrics an adapter logs at DEBUG (kept out of production on
-    purpose) are dropped without a word, as DEBUG records are.
-    """
-    with _warned_lock:
-        if logger.name in _warned:
-            return
-        _warned.add(logger.name)
-    name = logging.getLevelName(level)
-    effective = logging.getLevelName(logger.getEffectiveLevel())
-    warnings.warn(
-        f"metrics through logger {logger.name!r} are not recorded: it is not enabled "
-        f"for {name} (its effective level is {effective}). Metrics go through logging at "
-        f"the adapter's level: give the logger one (logging.getLogger({logger.name!r})"
-        f".setLevel(logging.{name})), or choose the metrics' level with "
-        "MetricsAdapter(..., level=...). Said once per logger.",
-        RuntimeWarning,
-        stacklevel=stacklevel,
-    )
 
 
 def _check_name(name: object) -> None:

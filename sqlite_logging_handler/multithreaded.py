@@ -7,16 +7,17 @@ the root logger), a ``MetricsAdapter`` for ``log_metric`` and the handler's
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import sqlite3
 import threading
+import uuid
 import weakref
 from collections.abc import Mapping
 from typing import Any
 
 from ._records import EXTRA_ATTR, VerbatimExtra, level_number
+from ._text import fetch_all
 from .handler import SQLiteHandler
 from .metrics import MetricsAdapter
 from .query import LogRow, LogStore, MetricRow
@@ -108,7 +109,6 @@ class SeedWorker:
         # By the token's text, for a caller that passes an equal string back.
         self._results: weakref.WeakValueDictionary[str, _Token] = weakref.WeakValueDictionary()
         self._lock = threading.Lock()
-        self._tokens = itertools.count(1)
 
     def execute(self, query: str, values: Any = None) -> str | None:
         """Run ``query``; return a token for ``fetch_results`` if it returns rows."""
@@ -121,7 +121,7 @@ class SeedWorker:
             returns_rows, rows = self._handler._call_writer(_run, (query, params))
         if not returns_rows:
             return None
-        token = _Token(f"result-{next(self._tokens)}", rows)
+        token = _Token(str(uuid.uuid4()), rows)  # as the seed's: unique to this worker
         with self._lock:
             self._results[str(token)] = token
         return token
@@ -134,16 +134,13 @@ class SeedWorker:
         """
         if token is None:
             return None
-        if not isinstance(token, _Token):
-            with self._lock:
-                token = self._results.get(str(token))
-            if token is None:
-                return None
-        return list(token.rows)
+        with self._lock:
+            mine = self._results.get(str(token))
+        return None if mine is None else list(mine.rows)
 
 
 class _Token(str):
-    """A result token: the text the seed's tokens were, carrying its statement's rows."""
+    """A result token: a ``uuid4`` text, as the seed's were, carrying its statement's rows."""
 
     rows: list[tuple[Any, ...]]
 
@@ -154,6 +151,5 @@ class _Token(str):
 
 
 def _run(conn: sqlite3.Connection, query: str, params: Any) -> tuple[bool, list[tuple[Any, ...]]]:
-    cursor = conn.execute(query, params)
-    rows = [tuple(row) for row in cursor.fetchall()]
-    return cursor.description is not None, rows
+    rows, description = fetch_all(conn, query, params)
+    return description is not None, [tuple(row) for row in rows]

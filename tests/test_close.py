@@ -128,3 +128,52 @@ def test_maintenance_asked_for_during_a_stuck_close_never_runs_after_it(db_path,
     assert "closed" in str(outcome[0])
     wait_for_writers_to_end(before)
     assert len(rows(db_path)) == 5  # nothing pruned after close()
+
+
+def close_lines(err: str) -> list[str]:
+    """The package's stderr lines about records not written."""
+    return [
+        line
+        for line in err.splitlines()
+        if line.startswith("sqlite_logging_handler:") and ("unwritten" in line or "not" in line)
+    ]
+
+
+@pytest.mark.parametrize("racing", [False, True], ids=["quiet", "threads-still-logging"])
+def test_one_line_at_close_agrees_with_stats_and_names_the_lock(
+    db_path, short_close, capsys, racing
+):
+    """Issue 14.3 follow-up: the lines said 87, then 287, while stats() said 500."""
+    before = writer_threads()
+    handler = SQLiteHandler(db_path, flush_interval=0.05, batch_size=50)
+    log = make_logger(handler)
+    log.info("committed before the lock")
+    assert handler.flush()
+    lock = hold_write_lock(db_path)
+    stop = threading.Event()
+
+    def keep_logging() -> None:
+        while not stop.is_set():
+            log.info("racing close")
+
+    threads = [threading.Thread(target=keep_logging) for _ in range(2 if racing else 0)]
+    for i in range(500):
+        log.info("behind the lock %d", i)
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)  # as the tester did: the writer waits for the lock meanwhile
+    handler.close()
+    failed_at_close = handler.stats()["failed"]
+    stop.set()
+    for thread in threads:
+        thread.join()
+    lock.execute("COMMIT")
+    lock.close()
+    wait_for_writers_to_end(before)
+    stats = handler.stats()
+    assert stats["failed"] == failed_at_close >= 500  # later records: dropped, not failed
+    assert stats["written"] + stats["dropped"] + stats["failed"] == stats["emitted"]
+    (line,) = close_lines(capsys.readouterr().err)
+    assert f"with {stats['failed']} record(s) unwritten" in line
+    assert "locked by another connection or process" in line
+    assert len(rows(db_path)) == stats["written"] == 1

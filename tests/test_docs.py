@@ -1,4 +1,10 @@
-"""Every code example in README.md and docs/ runs, in order, as a reader would run it."""
+"""Every code example in README.md and docs/ runs, in order, as a reader would run it.
+
+A page's examples run in order, in one namespace (a later one may use what an earlier
+one made); an example that starts with its own imports is a script, and also runs
+alone, in a fresh interpreter in an empty directory, as a reader who copies just that
+one runs it, unless it follows the line ``<!-- continues the example above -->``.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +12,18 @@ import logging
 import re
 import shlex
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from sqlite_logging_handler import SQLiteHandler, cli
 
-from .conftest import REPO, make_logger
+from .conftest import PYTHON, REPO, child_env, make_logger
 
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 _BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.MULTILINE | re.DOTALL)
+CONTINUES = "<!-- continues the example above -->"
 
 
 def blocks(path: Path, language: str) -> list[str]:
@@ -57,6 +65,47 @@ def test_examples_run(path, tmp_path, monkeypatch, capsys):
                 value.close()
         for handler in logging.getLogger().handlers:
             handler.flush()
+
+
+def scripts() -> list[tuple[str, str]]:
+    """Python examples that start with their own imports, by (page and number, code)."""
+    found = []
+    for path in DOCS:
+        text = path.read_text()
+        number = 0
+        for match in _BLOCK.finditer(text):
+            if match.group(1) != "python":
+                continue
+            number += 1
+            code = match.group(2)
+            before = text[: match.start()].rstrip().rsplit("\n", 1)[-1].strip()
+            first = next(line for line in code.splitlines() if line.strip())
+            if first.startswith(("import ", "from ")) and before != CONTINUES:
+                found.append((f"{path.name}-{number}", code))
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "code"), scripts(), ids=[name for name, _ in scripts()])
+def test_each_script_runs_alone_in_a_fresh_interpreter(name, code, tmp_path):
+    """Nothing another example, another page or the test process set up is relied on."""
+    result = subprocess.run(
+        [PYTHON, "-c", code],
+        cwd=tmp_path,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_continued_examples_are_marked_only_before_python_blocks():
+    for path in DOCS:
+        text = path.read_text()
+        marks = re.finditer(f"^{re.escape(CONTINUES)}$", text, re.MULTILINE)
+        for at in (m.end() for m in marks):
+            assert text[at:].lstrip().startswith("```python"), path.name
 
 
 @pytest.fixture

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import json
+import os
 import sqlite3
 from collections import deque
 from datetime import UTC, date, datetime, time, timedelta, timezone
@@ -168,3 +170,52 @@ def test_other_objects_are_still_kept_as_repr(handler, logger):
     assert row.extra_data["thing"] == "<Thing>"
     assert row.extra_data["complex"] == "(1+2j)"
     assert row.extra_data["when"].endswith("+00:00")
+
+
+# -- text UTF-8 cannot hold (lone surrogates) ----------------------------------------------
+
+HALF_AN_EMOJI = json.loads('"nice \\ud83d"')  # what a client's JSON can hand over
+UNDECODABLE_NAME = os.fsdecode(b"report\xff.pdf")  # a file name that is not UTF-8
+
+
+def test_lone_surrogates_in_extras_are_stored_as_backslashreplace_text(handler, logger, db_path):
+    """As docs/schema.md says for every column: ``\\ud83d``, the text, not the escape."""
+    logger.warning(
+        "comment rejected",
+        extra={
+            "comment": HALF_AN_EMOJI,
+            "path": Path(UNDECODABLE_NAME),
+            "nested": {"names": [UNDECODABLE_NAME]},
+            "keys": {UNDECODABLE_NAME: 1},
+        },
+    )
+    MetricsAdapter(logger).increment("uploads", tags={"name": UNDECODABLE_NAME})
+    assert handler.flush()
+    assert handler.stats()["failed"] == 0
+    (row,) = rows(
+        db_path,
+        "SELECT json_extract(extra_data, '$.comment'), json_extract(extra_data, '$.path'),"
+        " json_extract(extra_data, '$.nested.names[0]'), json_valid(extra_data), extra_data"
+        " FROM logs",
+    )
+    assert tuple(row)[:4] == ("nice \\ud83d", "report\\udcff.pdf", "report\\udcff.pdf", 1)
+    assert json.loads(row[4])["keys"] == {"report\\udcff.pdf": 1}
+    (tags,) = rows(db_path, "SELECT json_extract(tags, '$.name') FROM metrics")
+    assert tags[0] == "report\\udcff.pdf"
+    assert tags[0] == UNDECODABLE_NAME.encode("utf-8", "backslashreplace").decode()
+    with handler.store() as store:
+        (log,) = store.logs(extra={"comment": HALF_AN_EMOJI})  # a filter encodes it the same
+        assert log.extra_data["comment"] == "nice \\ud83d"
+        (metric,) = store.metrics(tags={"name": UNDECODABLE_NAME})
+        assert metric.tags == {"name": "report\\udcff.pdf"}
+
+
+def test_an_extra_key_that_is_a_number_becomes_its_json_text(handler, logger):
+    """JSON object keys are text: json's rule for int, float, bool and None keys."""
+    logger.info("keys", extra={"by_id": {1: "a", 2.5: "b", False: "c", None: "d"}})
+    logger.info("tuple key", extra={"pairs": {(1, 2): "b"}, "fine": 1})
+    handler.flush()
+    with handler.store() as store:
+        first, second = store.logs(newest_first=False)
+    assert first.extra_data == {"by_id": {"1": "a", "2.5": "b", "false": "c", "null": "d"}}
+    assert second.extra_data == {"pairs": "{(1, 2): 'b'}", "fine": 1}  # that value's repr()

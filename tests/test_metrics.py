@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 import json
 import logging
+import logging.config
 import math
 import subprocess
 import time
+import warnings
 from fractions import Fraction
 
 import pytest
@@ -245,3 +247,122 @@ def test_debug_metrics_below_the_level_are_dropped_quietly(handler, logger, db_p
     handler.flush()
     assert metric_rows(db_path) == []
     assert not recwarn.list
+
+
+# -- metrics not recorded: said once, with the real cause, never raised (#14.12 follow-up) --
+
+
+def run_python(code: str, *options: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [PYTHON, *options, "-c", code], env=child_env(), capture_output=True, text=True, timeout=60
+    )
+
+
+def test_the_warning_is_never_raised_into_the_application_even_under_w_error():
+    code = """
+import logging, warnings
+from sqlite_logging_handler import MetricsAdapter
+metrics = MetricsAdapter(logging.getLogger("svc"))
+metrics.increment("jobs")
+metrics.increment("jobs")
+with warnings.catch_warnings():
+    warnings.simplefilter("error")
+    MetricsAdapter(logging.getLogger("other")).gauge("depth", 3)
+print("still running")
+"""
+    result = run_python(code, "-W", "error")
+    assert (result.returncode, result.stdout) == (0, "still running\n"), result.stderr
+    said = [line for line in result.stderr.splitlines() if "not recorded" in line]
+    assert len(said) == 2, result.stderr  # once per logger, on stderr instead
+    assert "<string>:5: RuntimeWarning: metrics through logger 'svc' are not recorded" in said[0]
+    assert "<string>:9: RuntimeWarning: metrics through logger 'other'" in said[1]
+
+
+def test_an_ignore_filter_still_silences_it():
+    code = """
+import logging
+from sqlite_logging_handler import MetricsAdapter
+MetricsAdapter(logging.getLogger("svc")).increment("jobs")
+"""
+    result = run_python(code, "-W", "ignore::RuntimeWarning")
+    assert (result.returncode, result.stderr) == (0, "")
+
+
+def not_recorded_warning(logger: logging.Logger, *, level: int = logging.INFO) -> str:
+    with pytest.warns(RuntimeWarning, match="not recorded") as said:
+        MetricsAdapter(logger, level=level).increment("jobs")
+    assert said[0].filename == __file__
+    return str(said[0].message)
+
+
+def test_a_disabled_logger_is_named_as_the_cause(logger):
+    logger.setLevel(logging.INFO)
+    logger.disabled = True  # what dictConfig does to the loggers that existed before it
+    text = not_recorded_warning(logger)
+    assert "it is disabled" in text
+    assert "disable_existing_loggers" in text
+    assert "effective level" not in text
+
+
+def test_a_logger_dictconfig_disabled_is_named_as_the_cause(logger):
+    logger.setLevel(logging.INFO)
+    logging.config.dictConfig({"version": 1, "root": {"level": "INFO"}})
+    assert logger.disabled  # the premise: dictConfig disabled the existing logger
+    assert "it is disabled" in not_recorded_warning(logger)
+
+
+def test_logging_disable_is_named_as_the_cause(logger):
+    logger.setLevel(logging.INFO)
+    logging.disable(logging.INFO)
+    try:
+        text = not_recorded_warning(logger)
+    finally:
+        logging.disable(logging.NOTSET)
+    assert "logging.disable(INFO)" in text
+    assert "effective level" not in text
+
+
+def test_an_inherited_level_names_the_logger_it_comes_from(logger):
+    logger.setLevel(logging.WARNING)
+    child = logging.getLogger(f"{logger.name}.jobs")
+    text = not_recorded_warning(child)
+    assert f"its effective level is WARNING, set on logger {logger.name!r}" in text
+    assert f"logging.getLogger({child.name!r}).setLevel(logging.INFO)" in text
+
+
+def test_the_root_loggers_default_level_is_named_as_such():
+    code = """
+import logging
+from sqlite_logging_handler import MetricsAdapter
+MetricsAdapter(logging.getLogger("svc")).increment("jobs")
+"""
+    result = run_python(code)
+    assert "its effective level is WARNING, set on the root logger" in result.stderr
+
+
+def test_metrics_with_no_handler_anywhere_are_said_to_go_nowhere():
+    code = """
+import logging
+from sqlite_logging_handler import MetricsAdapter
+log = logging.getLogger("svc")
+log.setLevel(logging.INFO)
+metrics = MetricsAdapter(log)
+metrics.increment("jobs")
+metrics.increment("jobs")
+"""
+    result = run_python(code)
+    said = [line for line in result.stderr.splitlines() if "not recorded" in line]
+    assert len(said) == 1, result.stderr
+    assert "<string>:7: RuntimeWarning: metrics through logger 'svc' are not recorded" in said[0]
+    assert "no handler" in said[0]
+
+
+def test_a_handler_level_above_the_metrics_level_is_the_users_choice(logger, handler, db_path):
+    """Documented: a handler's own level filters metric records, as any record, silently."""
+    logger.setLevel(logging.INFO)
+    handler.setLevel(logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        MetricsAdapter(logger).increment("jobs")
+    handler.flush()
+    assert metric_rows(db_path) == []

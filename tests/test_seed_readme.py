@@ -363,3 +363,28 @@ def test_fetch_results_returns_the_rows_every_time_while_the_token_is_kept(tmp_p
         assert logger.worker.fetch_results(text) is None
     finally:
         logger.close()
+
+
+def test_a_worker_never_returns_the_rows_of_another_workers_token(tmp_path):
+    """Issue 14.13 follow-up: two loggers' first tokens were both 'result-1'."""
+    a = MultiThreadedLogger(tmp_path / "a.db")
+    b = MultiThreadedLogger(tmp_path / "b.db")
+    try:
+        a.log("INFO", "m", "in a")
+        b.log("INFO", "m", "in b")
+        a_token = a.worker.execute("SELECT message FROM logs")
+        b_token = b.worker.execute("SELECT message FROM logs")
+        assert a_token != b_token  # distinct texts, as the seed's uuid4 tokens were
+        assert a.worker.fetch_results(b_token) is None
+        assert a.worker.fetch_results(str(b_token)) is None
+        assert b.worker.fetch_results(a_token) is None
+        assert a.worker.fetch_results(a_token) == [("in a",)]
+        assert b.worker.fetch_results(str(b_token)) == [("in b",)]
+        # Tokens are never reused: one given after another was dropped is new text.
+        first = str(a_token)
+        del a_token
+        gc.collect()
+        assert str(a.worker.execute("SELECT message FROM logs")) != first
+    finally:
+        a.close()
+        b.close()

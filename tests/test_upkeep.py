@@ -271,3 +271,67 @@ def test_a_large_backlog_is_pruned_in_slices_while_records_keep_coming(db_path, 
     finally:
         handler.close()
     assert os.path.getsize(db_path) < 1 * MB  # given back, then checkpointed at close
+
+
+def test_prune_while_a_reader_holds_the_wal_says_so_and_the_space_comes_back_after(
+    tmp_path, capsys
+):
+    """#14 follow-up: it waited ~30 s, then said "gave back 0 B: ... is now 99.0 MB"."""
+    path = tmp_path / "big.db"
+    fill(path)
+    before = file_size(path)
+    reader = sqlite3.connect(path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT COUNT(*) FROM logs").fetchone()  # holds its snapshot
+    try:
+        started = time.monotonic()
+        assert cli.main(["--db", str(path), "prune", "--keep-rows", "100"]) == 0
+        waited = time.monotonic() - started
+        out = capsys.readouterr().out
+        assert count(path) == 100
+        assert "gave back 0 B" not in out
+        assert "a reader" in out and "checkpoint" in out, out
+        assert "comes back" in out, out
+        assert waited < 20  # it does not wait out the 30 s busy timeout for a reader
+    finally:
+        reader.execute("COMMIT")
+        reader.close()  # the last connection: SQLite checkpoints the WAL as it closes
+    assert file_size(path) < before / 10
+
+
+def test_vacuum_while_a_reader_holds_the_wal_says_so(tmp_path, capsys):
+    path = tmp_path / "big.db"
+    fill(path)
+    conn = sqlite3.connect(path)
+    conn.execute("DELETE FROM logs WHERE id > 100")
+    conn.commit()
+    conn.close()
+    reader = sqlite3.connect(path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT COUNT(*) FROM logs").fetchone()
+    try:
+        assert cli.main(["--db", str(path), "vacuum"]) == 0
+        out = capsys.readouterr().out
+        assert "a reader" in out and "comes back" in out, out
+    finally:
+        reader.execute("COMMIT")
+        reader.close()
+    assert file_size(path) < 2 * MB
+
+
+def test_the_writer_gives_space_back_in_slices_one_after_another(db_path, monkeypatch):
+    """docs/operations.md: at most RECLAIM_PAGES per slice, slices back to back when idle."""
+    fill(db_path)
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    conn.execute("DELETE FROM logs")
+    freed = free_pages(db_path)
+    assert freed > 2 * _upkeep.RECLAIM_PAGES  # the premise: more than two slices
+    upkeep = _upkeep.Upkeep(str(db_path), retention=None, max_rows=None)
+    assert upkeep.run(conn, idle=True) is True  # one slice, and more is due at once
+    assert free_pages(db_path) == freed - _upkeep.RECLAIM_PAGES
+    conn.close()
+    handler = SQLiteHandler(db_path)  # its writer runs the upkeep when it starts
+    try:
+        assert wait_until(lambda: free_pages(db_path) == 0, timeout=10)
+    finally:
+        handler.close()

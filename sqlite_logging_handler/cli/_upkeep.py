@@ -18,7 +18,17 @@ from ._args import Register, age, check_database, row_count
 from ._progress import Progress, watched
 from ._summaries import size_text
 
-__all__ = ["register"]
+__all__ = ["CHECKPOINT_WAIT", "register"]
+
+#: Seconds ``prune`` waits for readers before its checkpoint (a query ends in well under
+#: that; a reader that keeps a transaction open would make it wait for nothing).
+CHECKPOINT_WAIT = 5.0
+_HELD_BY_A_READER = (
+    "but a reader (another connection in a read transaction) kept the WAL from being "
+    "checkpointed, so the file cannot shrink yet. The space comes back at the first "
+    "complete checkpoint after that reader ends (a handler writing to the database runs "
+    "one when idle; SQLite runs one when the last connection closes)."
+)
 
 
 def register(command: Register) -> None:
@@ -66,19 +76,19 @@ def _prune(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _print_space(path: str, before: int, returned: maintenance.SpaceReturned, out: TextIO) -> None:
-    """Say how much space went back to the file system, and what is still to come."""
-    after = sum(maintenance.file_sizes(path))
+    """Say how much space went back to the file system, or why it has not yet."""
+    size, wal = maintenance.file_sizes(path)
     shown = visible(path)
-    print(
-        f"gave back {size_text(max(0, before - after))}: {shown} is now {size_text(after)}",
-        file=out,
-    )
+    if returned.checkpoint.complete:
+        gone = size_text(max(0, before - size - wal))
+        print(f"gave back {gone}: {shown} is now {size_text(size + wal)}", file=out)
+    else:
+        print(f"freed {size_text(returned.size)} inside {shown}, {_HELD_BY_A_READER}", file=out)
+        print(f"({shown} takes {size_text(size)} now, and its WAL {size_text(wal)})", file=out)
     if returned.rebuilt:
         print(
             "(the file had no auto_vacuum: rebuilt with VACUUM, INCREMENTAL from now on)", file=out
         )
-    if not returned.checkpoint.complete:
-        print("(a reader holds the WAL: the file shrinks at the next checkpoint)", file=out)
 
 
 def _prune_rows(
@@ -102,7 +112,7 @@ def _delete(
     returned = None
     if any(deleted.values()):
         with watched(Progress("returning free pages to the file system"), lambda: None):
-            returned = maintenance.give_back_space(conn)
+            returned = maintenance.give_back_space(conn, wait=CHECKPOINT_WAIT)
     return deleted, returned
 
 
@@ -137,13 +147,17 @@ def _vacuum(args: argparse.Namespace, out: TextIO) -> int:
     try:
         with watched(progress, lambda: maintenance.file_sizes(path)[1] // 1024):
             maintenance.vacuum(conn)
-            done = maintenance.checkpoint(conn)
+            done = maintenance.checkpoint(conn, wait=CHECKPOINT_WAIT)
     finally:
         conn.close()
-    after = sum(maintenance.file_sizes(path))
-    print(f"vacuumed {visible(path)}: {size_text(before)} -> {size_text(after)}", file=out)
-    if not done.complete:
-        print("(a reader holds the WAL: the file shrinks at the next checkpoint)", file=out)
+    size, wal = maintenance.file_sizes(path)
+    if done.complete:
+        print(f"vacuumed {visible(path)}: {size_text(before)} -> {size_text(size)}", file=out)
+    else:
+        print(f"vacuumed {visible(path)}, {_HELD_BY_A_READER}", file=out)
+        print(
+            f"({visible(path)} takes {size_text(size)} now, and its WAL {size_text(wal)})", file=out
+        )
     return 0
 
 

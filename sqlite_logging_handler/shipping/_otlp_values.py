@@ -16,6 +16,9 @@ from typing import Any
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
+from .._json import without_surrogates
+from .._text import has_surrogate_escape
+
 __all__ = [
     "INVALID",
     "SEVERITIES",
@@ -81,17 +84,21 @@ _SCAN = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
 
 
 def decode_json(text: Any) -> Any:
-    """The value of a JSON text, as ``json.loads`` gives it; ``INVALID`` if it is not JSON."""
+    r"""The value of a JSON text, as ``json.loads`` gives it; ``INVALID`` if it is not JSON.
+
+    A lone surrogate in its strings is given as the text ``\udXXX`` (``_text``).
+    """
     try:
         value, end = _SCAN(text, 0)
-        if end == len(text):
-            return value
+        if end != len(text):
+            value = json.loads(text)  # whitespace around it, or not JSON at all
     except (StopIteration, TypeError, ValueError, RecursionError):
-        pass
-    try:  # whitespace around it, or not JSON at all
-        return json.loads(text)
-    except (TypeError, ValueError, RecursionError):
-        return INVALID
+        try:
+            value = json.loads(text)
+        except (TypeError, ValueError, RecursionError):
+            return INVALID
+    # JSON from other tools may escape lone surrogates, which protobuf cannot encode.
+    return without_surrogates(value) if has_surrogate_escape(text) else value
 
 
 #: What ``decode_json`` returns for text that is not JSON.

@@ -18,6 +18,7 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from .. import schema
+from .._text import readable_json_text
 from .destination import Delivery, SourceInfo, public_url
 from .errors import DestinationRefusedError, DestinationUnavailableError, RowsRejectedError
 from .source import Row
@@ -182,10 +183,11 @@ class PostgresDestination:
 
 
 def _sanitized(table: str, row: Row) -> Row:
-    """``row`` with what PostgreSQL cannot store replaced.
+    r"""``row`` with what PostgreSQL cannot store replaced.
 
     NUL characters become ``NUL_STAND_IN``; extras that are not JSON are stored as a
-    JSON string.
+    JSON string; a JSON escape of a lone surrogate (which ``jsonb`` refuses) as the
+    text ``\udXXX``, as the handler stores it.
     """
     values = list(row)
     json_index = _COLUMNS[table].index(_JSON[table])
@@ -203,6 +205,7 @@ def _json_text(text: str) -> str:
         json.loads(text)
     except ValueError:
         text = json.dumps(text)
+    text = readable_json_text(text)  # jsonb refuses the escape of a lone surrogate
     return _NUL_ESCAPE.sub(lambda m: m.group(1) + "\\u2400", text)
 
 

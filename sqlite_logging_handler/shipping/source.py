@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import schema
+from .._text import fetch_all
+from .._tidy import tidy
 from ..exceptions import SQLiteLoggingError
 
 __all__ = ["TABLES", "Batch", "Row", "RowSource"]
@@ -75,10 +77,14 @@ class RowSource:
         return self._conn
 
     def close(self) -> None:
-        """Close the read connection (reopened on next use). Idempotent."""
+        """Close the read connection (reopened on next use). Idempotent.
+
+        The WAL files it needed go too, unless another connection uses them (``_tidy``).
+        """
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
+            tidy(self.database)
 
     def read(self, table: str, after: int, limit: int, upto: int | None = None) -> Batch:
         """Up to ``limit`` rows of ``table`` with ids above ``after`` (and at most ``upto``).
@@ -92,7 +98,7 @@ class RowSource:
         sql = f"SELECT {_SELECT[table]} FROM {table} WHERE id > ?{bound} ORDER BY id LIMIT ?"
         conn.execute("BEGIN")  # one snapshot for the rows and the highest id
         try:
-            rows = conn.execute(sql, params).fetchall()
+            rows, _ = fetch_all(conn, sql, params)  # text that is not UTF-8 too
             if len(rows) == limit:
                 last = int(rows[-1][0])
             else:

@@ -3,6 +3,7 @@ disk full, a file removed while running, a directory given as the path)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sqlite3
@@ -12,6 +13,7 @@ import tempfile
 import pytest
 
 from sqlite_logging_handler import SQLiteHandler, SQLiteLoggingError, _transactions
+from sqlite_logging_handler import handler as handler_module
 
 from ..conftest import PYTHON, child_env, make_logger, rows
 
@@ -166,3 +168,29 @@ def test_a_database_moved_away_while_running_keeps_the_path(tmp_path):
     conn = sqlite3.connect(tmp_path / "archived.db")
     assert conn.execute("SELECT message FROM logs").fetchall() == [("into the original",)]
     conn.close()
+
+
+def test_close_on_a_full_disk_says_in_one_line_how_many_and_why(small_disk, monkeypatch, capsys):
+    """#14.3 follow-up: the close line agrees with stats() and names the write error."""
+    monkeypatch.setattr(handler_module, "CLOSE_TIMEOUT", 1.5)  # shorter than RETRY_FOR
+    ballast = small_disk / "ballast"
+    handler = SQLiteHandler(small_disk / "app.db", batch_size=100, flush_interval=0.05)
+    log = make_logger(handler)
+    log.info("before the disk filled")
+    assert handler.flush()
+    ballast.write_bytes(b"\0" * (1024 * 1024))
+    filler = small_disk / "filler"
+    with contextlib.suppress(OSError), open(filler, "wb") as f:  # every last block
+        while True:
+            f.write(b"\0" * 4096)
+            f.flush()
+    for i in range(3000):
+        log.info("while the disk is full %d %s", i, "x" * 100)
+    handler.close()
+    stats = handler.stats()
+    assert stats["written"] + stats["failed"] == stats["emitted"] == 3001
+    assert stats["failed"] > 0
+    said = [line for line in capsys.readouterr().err.splitlines() if "unwritten" in line]
+    assert len(said) == 1, said
+    assert f"with {stats['failed']} record(s) unwritten" in said[0]
+    assert "writing failed:" in said[0] and "full" in said[0]

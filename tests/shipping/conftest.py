@@ -4,6 +4,7 @@ receiver, the real collector in front of it, and a real PostgreSQL."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,3 +85,23 @@ def postgres() -> Iterator[PostgresCluster]:
 def pg_url(postgres: PostgresCluster) -> str:
     """The URL of a fresh, empty PostgreSQL database."""
     return postgres.new_database()
+
+
+def add_text_utf8_cannot_hold(db_path: Path) -> None:
+    """A record logged with a lone surrogate, then a row and a metric another tool wrote
+    with bytes that are not UTF-8 and JSON escaping a lone surrogate (#14.5)."""
+    handler = SQLiteHandler(db_path)
+    make_logger(handler).warning("rejected", extra={"comment": "nice \ud83d"})
+    handler.close()
+    conn = sqlite3.connect(db_path)
+    conn.execute(
+        "INSERT INTO logs (timestamp, created, level, levelno, module, message, extra_data) "
+        "VALUES ('2026-01-02 03:04:05.000', 1767323045.0, 'ERROR', 40, 'by.hand', "
+        """CAST(x'6f6bff21' AS TEXT), '{"comment":"nice \\ud83d"}')"""
+    )
+    conn.execute(
+        "INSERT INTO metrics (timestamp, created, metric_name, value, unit, tags) VALUES "
+        """('2026-01-02 03:04:05.000', 1767323045.0, 'm', 1, 'ms', '{"t":"\\udc80"}')"""
+    )
+    conn.commit()
+    conn.close()

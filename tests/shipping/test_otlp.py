@@ -14,7 +14,7 @@ from sqlite_logging_handler import SQLiteHandler
 from sqlite_logging_handler.shipping import Shipper
 
 from ..conftest import make_logger, rows
-from .conftest import SPAN_ID, TRACE_ID, fill, instance_of
+from .conftest import SPAN_ID, TRACE_ID, add_text_utf8_cannot_hold, fill, instance_of
 
 pytestmark = pytest.mark.slow
 
@@ -143,3 +143,15 @@ def test_extras_keep_their_types_and_never_override_the_records_own_facts(db_pat
     assert attrs["deep"] == {"a": {"b": [1, {"c": "d"}]}}
     assert attrs["thread.id"] == rows(db_path, "SELECT thread_id FROM logs")[0][0]
     assert attrs["log.record.uid"] == f"{instance_of(db_path)}:1"
+
+
+def test_text_utf8_cannot_hold_is_shipped_as_backslashreplace_text(db_path, receiver):
+    add_text_utf8_cannot_hold(db_path)
+    totals = Shipper(db_path, receiver.url).run_once()
+    assert totals["logs"]["shipped"] == 2
+    assert totals["metrics"]["shipped"] == 1
+    assert receiver.wait_for(lambda: len(receiver.logs) >= 2 and len(receiver.points) >= 1)
+    by_hand, logged = sorted(receiver.logs, key=lambda r: r["body"])
+    assert (by_hand["body"], by_hand["attributes"]["comment"]) == ("ok\\xff!", "nice \\ud83d")
+    assert (logged["body"], logged["attributes"]["comment"]) == ("rejected", "nice \\ud83d")
+    assert receiver.points[0]["attributes"]["t"] == "\\udc80"

@@ -17,7 +17,7 @@ from sqlite_logging_handler.shipping import Shipper, ShippingStoppedError, shipp
 from sqlite_logging_handler.shipping.postgres import DDL, NUL_STAND_IN
 
 from ..conftest import PYTHON, REPO, child_env, make_logger, rows
-from .conftest import TRACE_ID, fill, instance_of
+from .conftest import TRACE_ID, add_text_utf8_cannot_hold, fill, instance_of
 
 pytestmark = pytest.mark.slow
 
@@ -213,3 +213,13 @@ def test_the_documented_postgresql_schema_is_the_one_created():
     documented = (REPO / "docs" / "shipping.md").read_text()
     for statement in DDL:
         assert statement in documented
+
+
+def test_text_utf8_cannot_hold_is_shipped_as_backslashreplace_text(db_path, pg_url):
+    add_text_utf8_cannot_hold(db_path)
+    totals = Shipper(db_path, pg_url).run_once()
+    assert totals["logs"] == {"shipped": 2, "pruned": 0, "rejected": 0, "duplicates": 0}
+    assert totals["metrics"]["shipped"] == 1
+    found = query(pg_url, "SELECT message, extra_data->>'comment' FROM logs ORDER BY source_id")
+    assert found == [("rejected", "nice \\ud83d"), ("ok\\xff!", "nice \\ud83d")]
+    assert query(pg_url, "SELECT tags->>'t' FROM metrics") == [("\\udc80",)]
