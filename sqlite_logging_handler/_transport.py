@@ -25,7 +25,7 @@ from functools import partial
 from types import ModuleType
 from typing import Any, Protocol
 
-from . import _access, _stderr, _transactions, _upkeep, _writer, schema
+from . import _access, _stderr, _timed, _transactions, _upkeep, _writer, schema
 from ._closing import CloseReport
 from ._records import Row, is_metric, log_row, metric_row
 from ._writer import AfterCommit, BatchWriter
@@ -55,7 +55,7 @@ Item = tuple[Any, ...]
 _TUNABLES: tuple[tuple[ModuleType, str], ...] = (
     (_transactions, "RETRY_FOR"),
     (_stderr, "REPORT_EVERY"),
-    (_writer, "RELEASE_MEMORY_EVERY"),
+    (_timed, "RELEASE_MEMORY_EVERY"),
     (_writer, "GATE_TIMEOUT"),
     (_upkeep, "MAINTAIN_EVERY"),
     (_upkeep, "WAL_CHECKPOINT_SIZE"),

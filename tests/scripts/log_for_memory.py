@@ -12,11 +12,11 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from sqlite_logging_handler import SQLiteHandler, _writer
+from sqlite_logging_handler import SQLiteHandler, _timed
 
 db, count = sys.argv[1], int(sys.argv[2])
 if sys.argv[3:] == ["keep-cache"]:
-    _writer.RELEASE_MEMORY_EVERY = float("inf")
+    _timed.RELEASE_MEMORY_EVERY = float("inf")
 
 handler = SQLiteHandler(db, queue_size=2_000)
 log = logging.getLogger("memory")
