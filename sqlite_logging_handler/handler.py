@@ -295,10 +295,12 @@ class SQLiteHandler(Pipeline):
     # -- writer side: hooks and maintenance (run on the writer thread) ---------------
 
     def add_hook(self, hook: Callable[[list[LogRow | MetricRow]], object]) -> None:
-        """Call ``hook(rows)`` on the writer thread after each commit, with its rows.
+        """Call ``hook(rows)`` in this process after each commit, with its rows.
 
         The rows are ``LogRow`` / ``MetricRow`` objects, as ``LogStore`` returns them.
-        Keep hooks quick: the writer waits for them. An exception in a hook is
+        Hooks run on the writer thread, or with ``writer="process"`` on the thread
+        reading the writer process's answers (the rows read back through a read-only
+        connection). Keep hooks quick: the writer waits for them. An exception in a hook is
         reported on stderr (rate-limited) and contained; logging goes on.
         """
         self._hooks.append(hook)
