@@ -39,7 +39,8 @@ from ._queue import RecordQueue, Reentered
 from ._records import PLAIN_RECORD_SIZE, exception_text
 from ._reentrancy import add, on_pipeline_thread
 from ._salvage import describe, salvage
-from ._writer import BatchWriter, write_stderr
+from ._stderr import write_stderr
+from ._transport import Transport
 
 __all__ = ["HANDOVER_WAIT", "PAST_THE_BOUND", "CallerSide"]
 
@@ -88,7 +89,7 @@ class CallerSide(logging.Handler):
     _closed_at: float
     _state: threading.RLock
     _queue: RecordQueue | None
-    _writer: BatchWriter | None
+    _transport: Transport | None
     _listener: Listener | None
     _finalizer: Any
     _starters: set[int]

@@ -60,11 +60,20 @@ class CloseReport:
 
     # -- any thread --------------------------------------------------------------------
 
-    def gave_up(self) -> None:
-        """``close()`` is leaving rows unwritten: keep why (the first call decides)."""
+    def gave_up(self, cause: str | None = None) -> None:
+        """``close()`` is leaving rows unwritten: keep why (the first call decides).
+
+        ``cause`` names it where this report cannot see it (a writer process's, told
+        to the application); else it is what this report saw last.
+        """
         with self._lock:
             if self._cause is None:
-                self._cause = self._why()
+                self._cause = cause or self._why()
+
+    @property
+    def cause(self) -> str | None:
+        """Why ``close()`` gave up, once it has; else None."""
+        return self._cause
 
     def line(self, failed: int, failed_before: int) -> str | None:
         """The line ``close()`` ends with, if it left records unwritten; else None.

@@ -1,7 +1,9 @@
-"""The listener: a stdlib ``QueueListener`` that turns queued records into rows.
+"""The listener: a stdlib ``QueueListener`` that passes queued records to the writer.
 
 It runs on its own thread, takes chunks of records from the handler's ``RecordQueue``
-and hands rows to the ``BatchWriter``; it never raises, so the thread never dies.
+and hands them, with the flush markers between them, to the writer's ``Transport``
+(which turns them into rows in this process, or sends them to a writer process); it
+never raises, so the thread never dies.
 """
 
 from __future__ import annotations
@@ -12,34 +14,26 @@ from logging.handlers import QueueListener
 from typing import Any
 
 from ._queue import RecordQueue
-from ._records import Row, is_metric, log_row, metric_row
 from ._reentrancy import add_pipeline_thread
-from ._writer import BatchWriter
+from ._transport import Item, Transport
 
-__all__ = ["LISTENER_STOP", "YIELD_EVERY", "Listener"]
-
-#: Records the listener converts between two offers of the GIL (``time.sleep(0)``).
-#: A thread that wants the GIL back (the application's, or the writer's returning
-#: from SQLite) otherwise waits for the interpreter's switch interval, 5 ms, while
-#: this thread converts records; measured here: the application's cost per call
-#: drops about 10 %, and the writer's SQLite work overlaps more with this thread.
-YIELD_EVERY = 32
+__all__ = ["LISTENER_STOP", "Listener"]
 
 #: What QueueListener stops on.
 LISTENER_STOP = getattr(QueueListener, "_sentinel", None)
 
 
 class Listener(QueueListener):
-    """Moves records from the handler's queue into the writer's batches.
+    """Moves records from the handler's queue to the writer's transport.
 
     ``handle`` runs on the listener's own thread (stdlib ``QueueListener._monitor``);
     it never raises, so the thread never dies.
     """
 
-    def __init__(self, records: RecordQueue, writer: BatchWriter) -> None:
+    def __init__(self, records: RecordQueue, transport: Transport) -> None:
         super().__init__(records)
         self._records = records
-        self._writer = writer
+        self._transport = transport
         self.received = 0  # records taken off the queue (listener thread only)
         self._stop_sent = False
 
@@ -55,39 +49,41 @@ class Listener(QueueListener):
         super()._monitor()  # type: ignore[misc]
 
     def handle(self, record: Any) -> None:
-        """Turn a chunk of queued items into rows for the writer, in order.
+        """Pass a chunk of queued items to the transport, in order.
 
         ``RecordQueue.get`` hands over everything queued so far at once, so the
         per-item overhead is paid per chunk. A flush marker in the chunk is passed on
-        after the rows queued before it.
+        after the records queued before it.
         """
         items: list[Any] = record
         self.received += len(items)
-        writer = self._writer
-        if writer.ended:  # close() gave up: count them at once, never convert them
+        transport = self._transport
+        if transport.ended:  # close() gave up: count them at once, never convert them
             self._count_unwritten(items)
             return
-        logs: list[Row] = []
-        metrics: list[Row] = []
-        add_log, add_metric = logs.append, metrics.append
-        for n, item in enumerate(items):
-            if not n % YIELD_EVERY:
-                time.sleep(0)  # hand the GIL over now: see YIELD_EVERY
-            if type(item) is not tuple:  # a flush marker
-                self.received -= 1
-                writer.add_rows(logs, metrics)
-                logs, metrics = [], []
-                add_log, add_metric = logs.append, metrics.append
-                writer.flush(item)
+        records: list[Item] = []
+        for item in items:
+            if type(item) is tuple:
+                records.append(item)
                 continue
+            self.received -= 1  # a flush marker
+            if records:
+                self._send(records)
+                records = []
             try:
-                if is_metric(item[0]):
-                    add_metric(metric_row(item[0]))
-                else:
-                    add_log(log_row(*item))
-            except Exception as exc:
-                writer.record_failure(f"{type(exc).__name__}: {exc}")
-        writer.add_rows(logs, metrics)
+                transport.flush(item)
+            except Exception as exc:  # never let the thread die; release the waiter
+                transport.record_failure(f"flush failed: {type(exc).__name__}: {exc}")
+                item()
+        if records:
+            self._send(records)
+
+    def _send(self, records: list[Item]) -> None:
+        try:
+            self._transport.send(records)
+        except Exception as exc:  # never let the thread die; the records are counted
+            for _ in records:
+                self._transport.record_failure(f"{type(exc).__name__}: {exc}")
 
     def _count_unwritten(self, items: list[Any]) -> None:
         """Count the records of a chunk that came after ``close()`` ended the writer."""
@@ -97,8 +93,8 @@ class Listener(QueueListener):
                 records += 1
             else:  # a flush marker: released at once by the ended writer
                 self.received -= 1
-                self._writer.flush(item)
-        self._writer.count_unwritten(records)
+                self._transport.flush(item)
+        self._transport.count_unwritten(records)
 
     def stop_by(self, deadline: float) -> bool:
         """Ask the thread to finish what is queued and stop; wait until ``deadline``.

@@ -13,9 +13,10 @@ import os
 
 from . import schema
 
-__all__ = ["check_level", "check_options", "resolve"]
+__all__ = ["check_level", "check_options", "check_writer", "resolve"]
 
 _OVERFLOW_MODES = ("block", "drop")
+_WRITERS = ("thread", "process")
 
 
 def check_level(level: object) -> None:
@@ -63,6 +64,13 @@ def check_options(
     if not isinstance(full_text, bool):
         msg = f"full_text must be True or False, not {full_text!r}"
         raise TypeError(msg)
+
+
+def check_writer(writer: object) -> None:
+    """Refuse a ``writer`` other than ``"thread"`` or ``"process"``."""
+    if writer not in _WRITERS:
+        msg = f"writer must be 'thread' or 'process', not {writer!r}"
+        raise ValueError(msg)
 
 
 def resolve(database: object) -> tuple[str, str]:

@@ -3,10 +3,19 @@
 Rows are tuples in ``schema.LOG_INSERT_COLUMNS`` / ``schema.METRIC_INSERT_COLUMNS``
 order. The handler's listener thread calls these; the calling thread only snapshots
 what cannot wait (the merged message, the rendered traceback).
+
+The conversion is split at one seam, so that a writer process can finish it:
+``log_entry``/``metric_entry`` take what only the application's process has (the
+record's attributes, its extras), leaving extras whose values are all plain (str,
+int, float, bool, None) as a dict; ``finish_row`` encodes such a dict as JSON, on the
+writer's side. ``log_row``/``metric_row`` do both at once, and
+``finish_row(log_entry(...)) == log_row(...)`` by construction: the same encoder
+runs on the same values.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import json.encoder
 import logging
@@ -21,16 +30,21 @@ from .schema import LOG_RECORD_ATTRIBUTES
 
 __all__ = [
     "EXTRA_ATTR",
+    "LOG_EXTRA_INDEX",
     "METRIC_ATTR",
+    "METRIC_TAGS_INDEX",
     "PLAIN_RECORD_SIZE",
     "MetricPayload",
     "Row",
     "VerbatimExtra",
     "exception_text",
     "extras_json",
+    "finish_row",
     "is_metric",
     "level_number",
+    "log_entry",
     "log_row",
+    "metric_entry",
     "metric_row",
     "sanitize_row",
     "tags_json",
@@ -114,19 +128,27 @@ def log_row(
     exc_text: str | None,
     stack_text: str | None,
     trace: tuple[str, str] | None = None,
+    *,
+    plain_as_dict: bool = False,
 ) -> Row:
     """The ``logs`` row for ``record``, given what was snapshotted at emit time.
 
     ``trace`` is the (trace id, span id) of the span active at emit time, if any; the
     ids OpenTelemetry's logging instrumentation put on the record take precedence.
+    With ``plain_as_dict`` (``log_entry``), extras whose values are all plain stay a
+    dict, for ``finish_row`` to encode on the writer's side; others are encoded now,
+    where the objects live.
     """
     attrs = record.__dict__
     msg = record.msg
+    extra: str | dict[str, Any] | None = None
     if len(attrs) == PLAIN_RECORD_SIZE:
-        extra = None
         trace_id, span_id = trace or _NO_TRACE
     else:
-        extra = extras_json(attrs)
+        extras = _extras(attrs)
+        if extras:
+            plain = plain_as_dict and _PLAIN_TYPES.issuperset(map(type, extras.values()))
+            extra = extras if plain else _encode(extras)
         trace_id, span_id = _record_trace(attrs) or trace or _NO_TRACE
     return (
         *_RECORD_ATTRIBUTES(record),
@@ -166,16 +188,26 @@ def is_metric(record: logging.LogRecord) -> bool:
     return type(record.__dict__.get(METRIC_ATTR)) is MetricPayload
 
 
-def metric_row(record: logging.LogRecord) -> Row:
-    """The ``metrics`` row for a record carrying ``METRIC_ATTR``."""
+def metric_row(record: logging.LogRecord, *, plain_as_dict: bool = False) -> Row:
+    """The ``metrics`` row for a record carrying ``METRIC_ATTR``.
+
+    With ``plain_as_dict`` (``metric_entry``), tags whose values are all plain stay a
+    dict, for ``finish_row`` to encode.
+    """
     name, value, unit, tags, kind = record.__dict__[METRIC_ATTR]
     created = record.created
+    if not tags:
+        tag_values: str | dict[str, Any] | None = None
+    else:
+        tag_values = dict(tags)
+        if not (plain_as_dict and _PLAIN_TYPES.issuperset(map(type, tag_values.values()))):
+            tag_values = _encode(tag_values)
     return (
         created,
         name,
         value,
         unit,
-        tags_json(tags),
+        tag_values,
         created,
         record.name,
         record.thread,
@@ -192,6 +224,12 @@ def extras_json(attrs: Mapping[str, Any]) -> str | None:
     (objects, NaN, cycles, odd keys) is stored as its ``repr()``, so the record is
     never lost for its extras.
     """
+    extras = _extras(attrs)
+    return _encode(extras) if extras else None
+
+
+def _extras(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """A record's non-standard attributes, as they are stored in ``extra_data``."""
     extras = {key: value for key, value in attrs.items() if key not in _STANDARD_ATTRS}
     for name in (_TRACE_ATTR, _SPAN_ATTR):  # stored in trace_id / span_id instead
         if name in extras and _is_id_text(name, extras[name]):
@@ -200,12 +238,36 @@ def extras_json(attrs: Mapping[str, Any]) -> str | None:
         del extras[METRIC_ATTR]
     if type(extras.get(EXTRA_ATTR)) is VerbatimExtra:
         extras.update(extras.pop(EXTRA_ATTR))
-    return _encode(extras) if extras else None
+    return extras
 
 
 def tags_json(tags: Mapping[str, Any] | None) -> str | None:
     """JSON of a metric's tags, or None when there are none."""
     return _encode(dict(tags)) if tags else None
+
+
+#: ``log_row``/``metric_row`` leaving plain extras (tags) as a dict: what a writer
+#: process is sent (``_wire``); ``finish_row`` turns them into the rows.
+log_entry = functools.partial(log_row, plain_as_dict=True)
+metric_entry = functools.partial(metric_row, plain_as_dict=True)
+
+#: Types whose values survive any trip (pickle, another process) unchanged and are
+#: encoded the same everywhere: extras made only of these are encoded by the writer.
+_PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
+#: Where the extras (``extra_data`` / ``tags``) sit in a log / metric row.
+LOG_EXTRA_INDEX = 15
+METRIC_TAGS_INDEX = 4
+
+
+def finish_row(entry: Row, extras_index: int) -> Row:
+    """The row of a ``log_entry`` / ``metric_entry``: its extras dict encoded as JSON.
+
+    ``extras_index`` is ``LOG_EXTRA_INDEX`` or ``METRIC_TAGS_INDEX``.
+    """
+    extras = entry[extras_index]
+    if type(extras) is not dict:
+        return entry
+    return (*entry[:extras_index], _encode(extras), *entry[extras_index + 1 :])
 
 
 def _encode(obj: dict[str, Any]) -> str:

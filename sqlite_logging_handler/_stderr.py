@@ -11,7 +11,14 @@ import threading
 import time
 from collections.abc import Callable
 
-__all__ = ["REPORT_EVERY", "Reporter", "write_once", "write_stderr"]
+__all__ = [
+    "REPORT_EVERY",
+    "Reporter",
+    "send_reports_to",
+    "write_line",
+    "write_once",
+    "write_stderr",
+]
 
 #: Seconds between two stderr lines about the same kind of fault.
 REPORT_EVERY = 10.0
@@ -20,10 +27,31 @@ _said: set[str] = set()
 _said_lock = threading.Lock()
 
 
+#: Where ``write_stderr`` sends its lines first: a writer process sends them to its
+#: application, which writes them to its own ``sys.stderr``. It returns whether it
+#: took the line.
+_report_sink: Callable[[str], bool] | None = None
+
+
+def send_reports_to(sink: Callable[[str], bool] | None) -> None:
+    """Give ``write_stderr``'s lines to ``sink`` (None: back to this ``sys.stderr``)."""
+    global _report_sink
+    _report_sink = sink
+
+
 def write_stderr(text: str) -> None:
     """One line on stderr, never raising (stderr may be closed at exit)."""
+    line = f"sqlite_logging_handler: {text}\n"
+    sink = _report_sink
+    if sink is not None and sink(line):
+        return
+    write_line(line)
+
+
+def write_line(line: str) -> None:
+    """Write ``line`` to ``sys.stderr`` as it is, never raising."""
     try:
-        sys.stderr.write(f"sqlite_logging_handler: {text}\n")
+        sys.stderr.write(line)
         sys.stderr.flush()
     except Exception:
         pass

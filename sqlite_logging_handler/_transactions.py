@@ -74,6 +74,9 @@ class Transactions:
     """
 
     _worker: Worker  # the subclass starts it
+    # Hooks the subclass sets (see _writer.InTransaction and _writer.OnSettled).
+    _in_transaction: Callable[[sqlite3.Connection, int, int], None] | None = None
+    _on_settled: Callable[[int, int, list[tuple[str, int, int]]], None] | None = None
 
     def __init__(
         self,
@@ -208,6 +211,8 @@ class Transactions:
             self._begin(conn)
             try:
                 body(conn, batch, self._batch_size)
+                if self._in_transaction is not None:
+                    self._in_transaction(conn, len(batch.logs), len(batch.metrics))
                 self._commit_guarded(conn)
             except BaseException:
                 if conn.in_transaction:
@@ -245,14 +250,13 @@ class Transactions:
                 return
             break
         self._written_again()
-        self._settle(batch, written=True, rejected=len(rejected))
-        if rejected:
-            self._count_failed(len(rejected), f"rejected by SQLite: {rejected[0]}")
+        cause = f"rejected by SQLite: {rejected[0]}" if rejected else None
+        self._settle(batch, written=True, rejected=len(rejected), cause=cause)
 
     def _settle(
         self, batch: Batch, *, written: bool, cause: object = None, rejected: int = 0
     ) -> None:
-        """Count ``batch`` once, as written (less ``rejected`` rows) or failed.
+        """Count ``batch`` once, as written (less ``rejected`` rows, failed) or failed.
 
         Whoever gets there first counts it. Should a batch already counted as failed
         (by ``close()``) turn out to be committed after all (a COMMIT stalled on the
@@ -277,8 +281,13 @@ class Transactions:
                 f"{stored} record(s) counted as unwritten when {self._label} was closed "
                 "were written after all"
             )
-        elif not written:
+            return
+        if not written:
             self._count_failed(len(batch), cause)
+        elif rejected:
+            self._count_failed(rejected, cause)
+        if self._on_settled is not None:  # told once the counts are complete
+            self._on_settled(len(batch.logs), len(batch.metrics), batch.ids)
 
     def _count_failed(self, count: int, cause: object) -> None:
         with self._lock:

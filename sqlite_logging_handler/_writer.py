@@ -18,72 +18,46 @@ running is interrupted and a transaction still waiting for a lock rolls back.
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
 from collections.abc import Callable
 from functools import partial
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from . import schema
 from ._batch import Batch
 from ._records import Row
-from ._stderr import REPORT_EVERY, Reporter, write_stderr
-from ._transactions import CLOSED, RETRY_FOR, Transactions, WriterClosedError
+from ._stderr import REPORT_EVERY, write_stderr
+from ._timed import AfterCommit, Call, Maintain, TimedWork
+from ._transactions import CLOSED, RETRY_FOR, WriterClosedError
 from ._worker import Worker
-from .exceptions import SQLiteLoggingError
 
 __all__ = [
     "GATE_TIMEOUT",
-    "RELEASE_MEMORY_EVERY",
     "REPORT_EVERY",
     "RETRY_FOR",
+    "AfterCommit",
     "BatchWriter",
+    "InTransaction",
+    "OnSettled",
     "WriterClosedError",
     "write_stderr",
 ]
 
 _T = TypeVar("_T")
-AfterCommit = Callable[[sqlite3.Connection, list[tuple[str, int, int]]], None]
-#: ``maintain(connection, idle=..., thorough=..., commit=...)``: one slice of upkeep;
-#: returns whether more is due at once (``_upkeep.Upkeep.run``).
-Maintain = Callable[..., bool]
-
-#: Seconds between two releases of the write connection's unused page cache. The
-#: writer appends, so it only ever needs the right edges of its B-trees; without the
-#: release the cache (``cache_size``, 64 MB by default) fills with pages it will not
-#: read again, and the process's memory grows with the database.
-RELEASE_MEMORY_EVERY = 1.0
+#: ``in_transaction(connection, log_rows, metric_rows)``: more statements in a batch's
+#: transaction (a writer process records how far it has written, atomically).
+InTransaction = Callable[[sqlite3.Connection, int, int], None]
+#: ``on_settled(log_rows, metric_rows, id_ranges)``: a batch was written (id ranges)
+#: or counted as failed (no ranges); batches settle in the order of their rows.
+OnSettled = Callable[[int, int, list[tuple[str, int, int]]], None]
 #: Seconds ``close()`` waits for a COMMIT under way (on a stalled disk) to end.
 GATE_TIMEOUT = 2.0
 #: Seconds the worker sleeps at most at a time (a due time further off is re-read).
 _LONGEST_WAIT = 3600.0
+#: Seconds between looks at a deadline that ``give_up_at`` may bring forward.
+_ROOM_SLICE = 0.25
 
 
-class _Call:
-    """``fn(connection)`` run on the worker for another thread; cancelled by ``close()``."""
-
-    def __init__(self, writer: BatchWriter, fn: Callable[[sqlite3.Connection], Any]) -> None:
-        self._writer = writer
-        self._fn = fn
-        self.done = threading.Event()
-        self.outcome: tuple[bool, Any] | None = None
-
-    def __call__(self) -> None:
-        try:
-            with self._writer._worker.io:
-                self.outcome = (True, self._fn(self._writer._connection()))
-        except BaseException as exc:
-            self.outcome = (False, exc)
-        finally:
-            self.done.set()
-
-    def cancel(self, cause: str) -> None:
-        """Never run it: its caller gets ``SQLiteLoggingError(cause)``."""
-        self.outcome = (False, SQLiteLoggingError(cause))
-        self.done.set()
-
-
-class BatchWriter(Transactions):
+class BatchWriter(TimedWork):
     """Groups rows into batches of up to ``batch_size`` and commits each in one transaction.
 
     Args:
@@ -100,6 +74,8 @@ class BatchWriter(Transactions):
             every ``maintain_every`` seconds (also while no rows arrive), once when the
             worker starts and once at ``close()``; its errors are contained.
         describe_error: turns a write error into the cause named on stderr.
+        in_transaction: see ``InTransaction``; its errors fail the transaction.
+        on_settled: see ``OnSettled``; called on the thread that settled the batch.
     """
 
     def __init__(
@@ -114,28 +90,27 @@ class BatchWriter(Transactions):
         maintain: Maintain | None = None,
         maintain_every: float = 5.0,
         describe_error: Callable[[object], object] = lambda cause: cause,
+        in_transaction: InTransaction | None = None,
+        on_settled: OnSettled | None = None,
     ) -> None:
         super().__init__(
-            opener, label, path=path, batch_size=batch_size, describe_error=describe_error
+            opener,
+            label,
+            path=path,
+            batch_size=batch_size,
+            describe_error=describe_error,
+            after_commit=after_commit,
+            maintain=maintain,
+            maintain_every=maintain_every,
         )
-        self._after_commit = after_commit
-        self._maintain = maintain
-        self._maintain_every = maintain_every
-        now = time.monotonic()
-        self._upkeep_due: float | None = now if maintain is not None else None
-        self._upkept_batches = 0  # self.batches when the upkeep last ran
-        self._released = now
-        self._release_due: float | None = None  # set by a commit
-        self.last_commit: float | None = None  # time.time() of the last commit
+        self._in_transaction = in_transaction
+        self._on_settled = on_settled
         self._flush_interval = flush_interval
         self._logs: list[Row] = []
         self._metrics: list[Row] = []
         self._size = 0
         self._due: float | None = None
         self._inflight: Batch | None = None
-        self._after_reporter = Reporter(
-            lambda count, cause: f"{count} error(s) after writing to {label}, last: {cause}"
-        )
         self.restarts = 0
         self._worker = self._new_worker()
 
@@ -193,8 +168,27 @@ class BatchWriter(Transactions):
                         break
                 else:
                     return
-            if not self._worker.wait_for_room(self._abort_at):
+            if not self._wait_for_room():
                 return  # closing, or the worker died: close() and check_worker() take over
+
+    def _wait_for_room(self) -> bool:
+        """Wait for room in the worker's queue; False at ``_abort_at`` or if it died.
+
+        Waits in slices: ``give_up_at`` may bring the deadline forward meanwhile.
+        """
+        worker = self._worker
+        while not worker.wait_for_room(min(self._abort_at, time.monotonic() + _ROOM_SLICE)):
+            if time.monotonic() >= self._abort_at or not worker.is_alive():
+                return False
+        return True
+
+    def give_up_at(self, deadline: float) -> None:
+        """``close()`` will give up at ``deadline``: waits for room and retries end then.
+
+        A writer process is told this before its input ends (the rows before the end
+        may be waiting for room meanwhile).
+        """
+        self._abort_at = min(self._abort_at, deadline)
 
     def call(self, fn: Callable[[sqlite3.Connection], _T], timeout: float) -> _T:
         """Run ``fn(connection)`` on the worker, after the jobs queued so far.
@@ -203,7 +197,7 @@ class BatchWriter(Transactions):
         has not run within ``timeout`` seconds; ``SQLiteLoggingError`` if the writer
         was closed before it ran.
         """
-        job = _Call(self, fn)
+        job = Call(self, fn)
         deadline = time.monotonic() + timeout
         if not self._submit(job, deadline) and self._ended:
             job.cancel(self._closed_before)
@@ -222,13 +216,18 @@ class BatchWriter(Transactions):
         return f"the handler of {self._label} was closed before the statement ran"
 
     def maintain_now(self, timeout: float) -> None:
-        """Run the whole upkeep now, without its time budget, on the worker."""
+        """Run the whole upkeep now, without its time budget, on the worker.
+
+        The clock of the timed upkeep starts again from here (all of it was just done).
+        """
         maintain = self._maintain
         if maintain is not None:
-            self.call(
-                lambda conn: maintain(conn, idle=True, thorough=True, commit=self._commit_guarded),
-                timeout,
-            )
+            self.call(partial(self._maintain_all, maintain), timeout)
+
+    def _maintain_all(self, maintain: Maintain, conn: sqlite3.Connection) -> None:
+        maintain(conn, idle=True, thorough=True, commit=self._commit_guarded)
+        self._upkept_batches = self.batches
+        self._upkeep_due = time.monotonic() + self._maintain_every
 
     def check_worker(self) -> None:
         """Replace the worker if its thread has died (it should not: it contains errors)."""
@@ -248,7 +247,7 @@ class BatchWriter(Transactions):
             batch = self._take()
         if batch is not None and not self._submit(partial(self._commit, batch), deadline):
             self._settle(batch, written=False, cause=CLOSED)
-        self._submit(_Call(self, self._last_upkeep), deadline)
+        self._submit(Call(self, self._last_upkeep), deadline)
         self._end(stopped=self._worker.stop(deadline))
         return self.failed - failed_before
 
@@ -338,7 +337,7 @@ class BatchWriter(Transactions):
         for job in jobs:
             if isinstance(job, partial) and isinstance(job.args[0], Batch):
                 self._settle(job.args[0], written=False, cause=cause)
-            elif isinstance(job, _Call):
+            elif isinstance(job, Call):
                 job.cancel(self._closed_before)
             else:
                 job()  # a flush marker: release its waiter
@@ -379,63 +378,8 @@ class BatchWriter(Transactions):
         finally:
             self._inflight = None
         if batch.written:
-            self.last_commit = time.time()
-            if self._release_due is None:
-                self._release_due = self._released + RELEASE_MEMORY_EVERY
-            if self._after_commit is not None and batch.ids:
-                self._contained(self._after_commit, batch.ids)
+            self._committed(batch.ids)
         self._timed_work(idle)
-
-    def _timed_work(self, idle: bool) -> None:
-        """The upkeep and the page-cache release, when their time has come."""
-        now = time.monotonic()
-        if self._upkeep_due is not None and now >= self._upkeep_due:
-            self._upkept_batches = self.batches
-            more = self._contained(self._upkeep, idle)
-            self._upkeep_due = time.monotonic() + (0.0 if more else self._maintain_every)
-        if self._release_due is not None and now >= self._release_due:
-            self._release_due = None
-            self._released = now
-            self._contained(_release_memory)
-
-    def _upkeep(self, conn: sqlite3.Connection, idle: bool) -> bool:
-        """One slice of upkeep; lock contention and a close under way just end it early."""
-        assert self._maintain is not None
-        try:
-            return self._maintain(conn, idle=idle, commit=self._commit_guarded)
-        except WriterClosedError:
-            return False
-        except sqlite3.OperationalError as exc:
-            if schema.is_busy(exc):
-                return False  # another connection holds the lock: the next run goes on
-            raise
-
-    def _last_upkeep(self, conn: sqlite3.Connection) -> None:
-        """At close: the upkeep if rows came since it last ran; the WAL into the file.
-
-        Runs as a ``_Call`` (holding the connection already), so a short-lived program
-        prunes too, and the last connection to close finds the WAL already copied: a
-        copy of the database file alone holds every row, even where another connection
-        keeps the WAL alive. The checkpoint never waits for readers.
-        """
-        try:
-            if self._maintain is not None and self.batches != self._upkept_batches:
-                self._upkeep(conn, True)
-            if self._path is not None:
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        except Exception as exc:
-            self._after_reporter.report(1, exc)
-
-    def _contained(self, action: Callable[..., _T], *args: Any) -> _T | None:
-        """Run ``action(connection, *args)`` holding the connection; report its errors."""
-        if self._ended:
-            return None
-        try:
-            with self._worker.io:
-                return action(self._connection(), *args)
-        except Exception as exc:
-            self._after_reporter.report(1, exc)
-            return None
 
     def pause(self, timeout: float) -> bool:
         """Close the write connection once no statement runs, and keep it closed (fork)."""
@@ -447,11 +391,3 @@ class BatchWriter(Transactions):
 
     def _worker_error(self, exc: BaseException) -> None:
         write_stderr(f"writer error: {type(exc).__name__}: {exc}")
-
-
-def _release_memory(conn: sqlite3.Connection) -> None:
-    """Give back the page cache the connection is not using (``PRAGMA shrink_memory``).
-
-    SQLite frees only pages it can read again: an in-memory database keeps its data.
-    """
-    conn.execute("PRAGMA shrink_memory").fetchall()

@@ -1,16 +1,17 @@
-"""SQLiteHandler: the logging.Handler, its bounded queue and its QueueListener.
+"""SQLiteHandler: the stdlib adapter of the pipeline (emit, flush, close, stats).
 
 The calling thread does only what cannot wait (``_caller``): it merges the message's
 arguments, renders exception and stack text, and puts the record on a bounded queue. A
 standard ``logging.handlers.QueueListener`` thread turns records into rows and groups
 them into batches; the writer thread (a sqlite-worker ``SqliteWorker``) commits each
-batch. This module starts, flushes, closes and counts that pipeline, and runs the
-writer's side: hooks, upkeep, backup.
+batch; with ``writer="process"`` that writer runs in a writer process of its own
+(``_process_transport``), behind the same ``Transport`` interface. ``_pipeline``
+starts the pipeline and handles fork; this module flushes, closes and counts it, and
+offers the writer's side: hooks, upkeep, backup.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import os
@@ -20,14 +21,15 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
-from . import _access, _upkeep, maintenance, schema
-from ._caller import CallerSide
-from ._lifecycle import INHERITED, LATE, LIVE, close_with_multiprocessing, drain
-from ._listener import LISTENER_STOP, Listener
-from ._options import check_level, check_options, resolve
+from . import maintenance, schema
+from ._lifecycle import LATE, LIVE, close_with_multiprocessing, drain
+from ._listener import Listener
+from ._options import check_level, check_options, check_writer, resolve
+from ._pipeline import Pipeline
 from ._queue import RecordQueue
-from ._reentrancy import add, on_pipeline_thread, tally, value
-from ._writer import BatchWriter, write_stderr
+from ._reentrancy import add, on_pipeline_thread, value
+from ._stderr import write_stderr
+from ._transport import Transport
 from .exceptions import SQLiteLoggingError
 from .query import LogRow, LogStore, MetricRow, parse_age, read_rows, release_readers
 
@@ -40,11 +42,8 @@ CLOSE_TIMEOUT = 25.0
 #: Seconds without any progress after which ``flush(None)`` gives up on a stuck writer.
 STALL_TIMEOUT = 35.0
 
-#: Seconds fork() waits for a writer to finish its statement before going ahead.
-FORK_PAUSE_TIMEOUT = 5.0
 
-
-class SQLiteHandler(CallerSide):
+class SQLiteHandler(Pipeline):
     """A logging handler that stores records in an SQLite database, off the calling thread.
 
     Args:
@@ -65,6 +64,13 @@ class SQLiteHandler(CallerSide):
         max_rows: keep only the newest ``max_rows`` log rows, pruned the same way.
         full_text: maintain the full-text index ``logs_fts`` over message and
             exception text (``LogStore.logs(search=...)``, Datasette's search box).
+        writer: ``"thread"`` (the default) writes from a thread of this process;
+            ``"process"`` from a writer process of its own, started from a fresh
+            interpreter: the work after the queue leaves this process, and what the
+            writer process received is written even when this process dies. An
+            in-memory database is always written by a thread (another process cannot
+            reach it); where no writer process can be started, the handler says so
+            once on stderr and writes in this process.
 
     Raises:
         SQLiteLoggingError: the database cannot be used (a directory, not an SQLite
@@ -86,11 +92,14 @@ class SQLiteHandler(CallerSide):
         retention: str | float | None = None,
         max_rows: object = None,
         full_text: object = False,
+        writer: str = "thread",
     ) -> None:
         # Everything that can refuse an argument runs before anything is opened or
         # registered: a bad option leaves nothing behind (not even in logging's list).
         check_level(level)
         check_options(batch_size, flush_interval, queue_size, overflow, max_rows, full_text)
+        check_writer(writer)
+        self.writer = writer
         self._pragmas = schema.check_pragmas(pragmas)
         self.retention = None if retention is None else parse_age(retention)
         self.max_rows: int | None = cast("int | None", max_rows)
@@ -113,64 +122,6 @@ class SQLiteHandler(CallerSide):
             self._discard()
             raise
 
-    def _init_state(self) -> None:
-        """The handler's state before its pipeline starts (it is closed until then)."""
-        self._reset_state()
-        self._closed = True
-        self._shut = False  # close() has stopped the threads and drained the queue
-        self._close_done = threading.Event()  # set while no close() is under way
-        self._close_done.set()
-        self._closed_at = -math.inf  # when close() finished (monotonic)
-        self._keeper = None
-        self._hooks: list[Callable[[list[LogRow | MetricRow]], object]] = []
-
-    def _reset_state(self) -> None:
-        """Counters, locks and the pipeline's parts: fresh at construction and after fork."""
-        # Counters the caller's path adds to are tallies: a signal handler or a
-        # finalizer may count while its own thread is inside emit (see _reentrancy).
-        self._dropped = tally()  # dropped, including those kept for another handler
-        self._kept_taken = tally()  # kept records another handler took after all
-        self._handed_over = tally()  # records emitted after close() passed to another
-        self._caller_failed = tally()  # left in the queue by a close() that gave up
-        # Records emit could not even queue a stand-in for: counted with "+= 1", which
-        # calls nothing, since they happen at the recursion limit, where a call raises.
-        self._emit_lost = 0
-        self._lost_reported = 0
-        self._late_written = tally()  # reached a closed handler, written directly
-        self._late_failed = tally()
-        self._state = threading.RLock()  # guards _closed and starting after fork
-        self._failed_seen = 0
-        self._dropped_said = -math.inf  # when the last drop was said on stderr
-        self._queue: RecordQueue | None = None
-        self._writer: BatchWriter | None = None
-        self._listener: Listener | None = None
-        self._paused: BatchWriter | None = None
-        self._finalizer = None  # closes the handler in a multiprocessing child
-        self._starters: set[int] = set()  # threads starting the pipeline after fork
-        self._early: list[tuple[Any, ...]] = []  # records its own start logged meanwhile
-
-    def _discard(self) -> None:
-        """Undo a construction that failed half-way: stop, close and unregister all."""
-        deadline = time.monotonic() + 5.0
-        listener, writer, keeper = self._listener, self._writer, self._keeper
-        self._queue = self._listener = self._writer = self._keeper = None
-        if listener is not None:
-            listener.stop_by(deadline)
-        if writer is not None:
-            writer.close(deadline)
-        if keeper is not None:
-            keeper.close()
-        LATE.close(self)
-        LIVE.discard(self)
-        lock = getattr(logging, "_lock", None)
-        if lock is not None:
-            with lock:
-                handlers = getattr(logging, "_handlerList", [])
-                handlers[:] = [ref for ref in handlers if ref() is not self]
-        forked = getattr(logging, "_at_fork_reinit_lock_weakset", None)
-        if forked is not None:
-            forked.discard(self)
-
     def __repr__(self) -> str:
         level = logging.getLevelName(self.level)
         return f"<{type(self).__name__} {self.database} ({level})>"
@@ -190,7 +141,7 @@ class SQLiteHandler(CallerSide):
         """
         if on_pipeline_thread():
             return False  # a hook or finalizer on the writer or listener: see _reentrancy
-        records, writer, listener = self._queue, self._writer, self._listener
+        records, writer, listener = self._queue, self._transport, self._listener
         if records is not None and writer is not None and listener is not None:  # noqa: SIM102
             if not self._closed and not self._round_trip(records, writer, listener, timeout):
                 return False
@@ -203,7 +154,7 @@ class SQLiteHandler(CallerSide):
     def _round_trip(
         self,
         records: RecordQueue,
-        writer: BatchWriter,
+        writer: Transport,
         listener: Listener,
         timeout: float | None,
     ) -> bool:
@@ -217,7 +168,7 @@ class SQLiteHandler(CallerSide):
             now = time.monotonic()
             if now >= deadline or not listener.is_alive():
                 return False
-            writer.check_worker()
+            writer.check()
             if writer.progress() != progress:
                 progress, since = writer.progress(), now
             elif timeout is None and now - since > STALL_TIMEOUT:
@@ -239,8 +190,8 @@ class SQLiteHandler(CallerSide):
                 self._close_done.clear()
         LATE.close(self)  # from now on, late records go to another handler
         try:
-            if closing and self._listener is not None and self._writer is not None:
-                self._shut_down(self._listener, self._writer)
+            if closing and self._listener is not None and self._transport is not None:
+                self._shut_down(self._listener, self._transport)
         finally:
             if self._keeper is not None:
                 self._keeper.close()
@@ -254,9 +205,10 @@ class SQLiteHandler(CallerSide):
             self._report_lost()
             super().close()
 
-    def _shut_down(self, listener: Listener, writer: BatchWriter) -> None:
+    def _shut_down(self, listener: Listener, writer: Transport) -> None:
         deadline = time.monotonic() + CLOSE_TIMEOUT
         failed_before = self._failed()
+        writer.closing(deadline)  # a writer process ends by it, and says what it left
         drained = listener.stop_by(deadline)
         release_readers(self.database)  # so the writer's connection closes last: no WAL left
         writer.close(deadline)
@@ -278,7 +230,7 @@ class SQLiteHandler(CallerSide):
 
     def _failed(self) -> int:
         """``stats()["failed"]``, without the rest of ``stats()``."""
-        writer = self._writer
+        writer = self._transport
         not_queued = value(self._caller_failed) + self._emit_lost + value(self._late_failed)
         return (writer.failed if writer is not None else 0) + not_queued
 
@@ -287,10 +239,11 @@ class SQLiteHandler(CallerSide):
 
         ``emitted`` counts every record handed to ``emit`` (dropped ones included),
         ``batches`` the committed transactions, ``queue_depth`` the records accepted
-        but not yet written; ``db_size`` and ``wal_size`` are the files' bytes and
-        ``last_commit`` the ``time.time()`` of the last commit (None before one).
+        but not yet written; ``db_size`` and ``wal_size`` are the files' bytes,
+        ``last_commit`` the ``time.time()`` of the last commit (None before one) and
+        ``writer_pid`` the writer process's id (None when writing in this process).
         """
-        records, writer, listener = self._queue, self._writer, self._listener
+        records, writer, listener = self._queue, self._transport, self._listener
         received = listener.received if listener is not None else 0
         waiting = records.qsize() if records is not None else 0
         late_written = value(self._late_written)
@@ -314,46 +267,40 @@ class SQLiteHandler(CallerSide):
             "db_size": db_size,
             "wal_size": wal_size,
             "last_commit": writer.last_commit if writer is not None else None,
+            "writer_pid": getattr(writer, "pid", None),
         }
 
-    def _call_writer(self, fn: Callable[[sqlite3.Connection], _T], timeout: float = 30.0) -> _T:
-        """Run ``fn(connection)`` on the writer thread once what was emitted is written.
+    def _call_writer(
+        self, fn: Callable[..., _T], args: tuple[Any, ...] = (), timeout: float = 30.0
+    ) -> _T:
+        """Run ``fn(connection, *args)`` on the writer once what was emitted is written.
 
         For maintenance that must go through the one write connection (the
         MultiThreadedLogger's ``worker.execute`` of a write statement, for instance).
+        ``fn`` is a module-level function and ``args`` plain values: with
+        ``writer="process"`` they are pickled to the writer process.
         """
-        writer = self._writer
+        writer = self._transport
         if writer is None or self._closed:
             msg = f"the handler of {self.database} is closed"
             raise SQLiteLoggingError(msg)
         self.flush(timeout)
-        return writer.call(fn, timeout)
+        result: _T = writer.call(fn, args, timeout)
+        return result
 
     def store(self) -> LogStore:
         """A LogStore on this database that flushes this handler before each query."""
         return LogStore(self._uri, before_query=self.flush)
 
-    # -- threads, and fork ----------------------------------------------------------
-
-    def _open_and_check(self) -> Any:
-        """Open the database once, now, so a bad path fails here with a clear message."""
-        try:
-            conn = schema.retry_while_busy(self._open_writable, CLOSE_TIMEOUT)
-        except Exception as exc:
-            error = type(exc) if isinstance(exc, SQLiteLoggingError) else SQLiteLoggingError
-            raise error(_access.unusable(self.database, exc)) from exc
-        if self.database == ":memory:":
-            return conn  # keeps the in-memory database alive for the handler's life
-        conn.close()
-        return None
-
     # -- writer side: hooks and maintenance (run on the writer thread) ---------------
 
     def add_hook(self, hook: Callable[[list[LogRow | MetricRow]], object]) -> None:
-        """Call ``hook(rows)`` on the writer thread after each commit, with its rows.
+        """Call ``hook(rows)`` in this process after each commit, with its rows.
 
         The rows are ``LogRow`` / ``MetricRow`` objects, as ``LogStore`` returns them.
-        Keep hooks quick: the writer waits for them. An exception in a hook is
+        Hooks run on the writer thread, or with ``writer="process"`` on the thread
+        reading the writer process's answers (the rows read back through a read-only
+        connection). Keep hooks quick: the writer waits for them. An exception in a hook is
         reported on stderr (rate-limited) and contained; logging goes on.
         """
         self._hooks.append(hook)
@@ -383,7 +330,7 @@ class SQLiteHandler(CallerSide):
         rows past ``retention``/``max_rows`` are deleted, their pages given back to the
         file system and the WAL checkpointed.
         """
-        writer = self._writer
+        writer = self._transport
         if writer is None or self._closed:
             msg = f"the handler of {self.database} is closed"
             raise SQLiteLoggingError(msg)
@@ -400,74 +347,3 @@ class SQLiteHandler(CallerSide):
             raise SQLiteLoggingError(msg)
         with self.store() as store:
             store.backup(destination)
-
-    def _open_writable(self) -> sqlite3.Connection:
-        conn = self._opener()
-        try:
-            schema.check_writable(conn)
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    def _opener(self) -> sqlite3.Connection:
-        conn = schema.open_for_writing(self._uri, self._pragmas)
-        if self.full_text:
-            try:
-                schema.ensure_full_text(conn)
-            except BaseException:
-                conn.close()
-                raise
-        return conn
-
-    def _start(self) -> RecordQueue:
-        """Start the listener and the writer; returns the queue they drain."""
-        records = RecordQueue(self.queue_size, sentinel=LISTENER_STOP)
-        writer = BatchWriter(
-            self._opener,
-            self.database,
-            path=None if self._keeper is not None else self.database,
-            batch_size=self.batch_size,
-            flush_interval=self.flush_interval,
-            after_commit=self._run_hooks,
-            maintain=_upkeep.Upkeep(
-                None if self._keeper is not None else self.database, self.retention, self.max_rows
-            ).run,
-            maintain_every=_upkeep.MAINTAIN_EVERY,
-            describe_error=functools.partial(_access.write_error_cause, self.database),
-        )
-        try:
-            listener = Listener(records, writer)
-            listener.start()
-        except BaseException:  # no thread left behind (see _discard)
-            writer.close(time.monotonic() + 5.0)
-            raise
-        self._queue, self._writer, self._listener = records, writer, listener
-        return records
-
-    def _pause_for_fork(self) -> None:
-        """Before fork(): close the write connection while no statement runs.
-
-        SQLite's docs forbid carrying SQLite state (open connections, held locks) into
-        a child; with our connection closed, the child starts from nothing.
-        """
-        writer = self._writer
-        if writer is not None and writer.pause(FORK_PAUSE_TIMEOUT):
-            self._paused = writer
-
-    def _resume_after_fork(self) -> None:
-        """After fork(), in the parent: let the writer reopen its connection."""
-        writer, self._paused = self._paused, None
-        if writer is not None:
-            writer.resume()
-
-    def _at_fork_reinit(self) -> None:
-        """In a forked child: drop the parent's pipeline; start a fresh one on first use.
-
-        Called by ``logging`` in the child right after ``fork()``. The parent's queue
-        and threads are not usable there (their locks may be held by threads that
-        do not exist in the child), and the parent writes its own queued records.
-        """
-        super()._at_fork_reinit()  # type: ignore[misc]
-        INHERITED.append((self._queue, self._writer, self._listener, self._keeper))
-        self._reset_state()

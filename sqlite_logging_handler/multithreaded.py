@@ -118,7 +118,7 @@ class SeedWorker:
         except sqlite3.OperationalError as exc:
             if getattr(exc, "sqlite_errorcode", 0) & 0xFF != sqlite3.SQLITE_READONLY:
                 raise
-            returns_rows, rows = self._handler._call_writer(lambda conn: _run(conn, query, params))
+            returns_rows, rows = self._handler._call_writer(_run, (query, params))
         if not returns_rows:
             return None
         token = _Token(str(uuid.uuid4()), rows)  # as the seed's: unique to this worker

@@ -1,9 +1,16 @@
-"""Fixtures: real database files in tmp_path, handlers that are always closed."""
+"""Fixtures: real database files in tmp_path, handlers that are always closed.
+
+The whole suite runs with either writer: ``pytest`` uses the default (``"thread"``),
+``pytest --writer=process`` (or ``SQLITE_LOGGING_TEST_WRITER=process``) makes
+``"process"`` the default of every ``SQLiteHandler`` made in the test process and in
+the Python processes the tests start (``tests/writer_mode/sitecustomize.py``).
+"""
 
 from __future__ import annotations
 
 import itertools
 import logging
+import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -15,6 +22,40 @@ from sqlite_logging_handler import SQLiteHandler
 _names = itertools.count()
 
 REPO = Path(__file__).resolve().parent.parent
+WRITER_ENV = "SQLITE_LOGGING_TEST_WRITER"
+_WRITER_MODE_PATH = Path(__file__).resolve().parent / "writer_mode"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--writer",
+        choices=("thread", "process"),
+        default=os.environ.get(WRITER_ENV, "thread"),
+        help="the writer every SQLiteHandler uses unless a test says otherwise",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    mode = config.getoption("--writer")
+    os.environ[WRITER_ENV] = mode
+    defaults = SQLiteHandler.__init__.__kwdefaults__
+    assert defaults is not None
+    defaults["writer"] = mode
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"SQLiteHandler writer: {config.getoption('--writer')}"
+
+
+def writer_mode() -> str:
+    """The writer this run's handlers use by default."""
+    return os.environ.get(WRITER_ENV, "thread")
+
+
+thread_mode_only = pytest.mark.skipif(
+    "os.environ.get('SQLITE_LOGGING_TEST_WRITER') == 'process'",
+    reason="looks at the writer thread itself; the process writer has its own test",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -79,11 +120,10 @@ def rows(db_path, sql: str = "SELECT * FROM logs ORDER BY id", params=()) -> lis
 
 
 def child_env() -> dict[str, str]:
-    """Environment for child Python processes that import this checkout."""
-    import os
-
+    """Environment for child Python processes that import this checkout (and its writer)."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if "PYTHONPATH" in env else "")
+    paths = [str(REPO), str(_WRITER_MODE_PATH), env.get("PYTHONPATH", "")]
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, paths))
     return env
 
 

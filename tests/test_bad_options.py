@@ -31,6 +31,7 @@ BAD_OPTIONS = [
     pytest.param({"retention": "forever"}, ValueError, id="retention"),
     pytest.param({"max_rows": -1}, ValueError, id="max_rows"),
     pytest.param({"full_text": "yes"}, TypeError, id="full_text"),
+    pytest.param({"writer": "fork"}, ValueError, id="writer"),
     pytest.param({"database": 42}, TypeError, id="database-type"),
     pytest.param({"database": "DIRECTORY"}, SQLiteLoggingError, id="database-directory"),
     pytest.param({"database": "NOT_SQLITE"}, SQLiteLoggingError, id="database-not-sqlite"),

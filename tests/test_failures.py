@@ -16,8 +16,9 @@ from sqlite_logging_handler import (
     SQLiteLoggingError,
     _transactions,
 )
+from sqlite_logging_handler._transport import ThreadTransport
 
-from .conftest import make_logger, rows
+from .conftest import make_logger, rows, thread_mode_only
 
 
 def wait_until(condition, timeout: float = 10.0) -> bool:
@@ -332,9 +333,11 @@ def test_a_database_file_removed_while_running_is_recreated(db_path, capsys):
     handler.close()
 
 
+@thread_mode_only
 def test_a_dead_writer_thread_is_detected_and_replaced(handler, logger, db_path):
-    writer = handler._writer
-    assert writer is not None
+    transport = handler._transport
+    assert isinstance(transport, ThreadTransport)
+    writer = transport.writer
     writer._worker.stop(time.monotonic() + 5)  # the thread ends, as if it had died
     assert not writer._worker.is_alive()
     for i in range(10):

@@ -6,7 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from sqlite_logging_handler import SQLiteHandler, _writer
+from sqlite_logging_handler import SQLiteHandler, _timed
 
 from .conftest import PYTHON, child_env, make_logger
 
@@ -40,7 +40,7 @@ def test_peak_memory_does_not_grow_with_the_database(tmp_path):
 
 def test_releasing_memory_keeps_an_in_memory_database(monkeypatch):
     """``:memory:`` pages are the data: SQLite must not free them, every commit releasing."""
-    monkeypatch.setattr(_writer, "RELEASE_MEMORY_EVERY", 0.0)
+    monkeypatch.setattr(_timed, "RELEASE_MEMORY_EVERY", 0.0)
     handler = SQLiteHandler(":memory:", batch_size=100)
     try:
         log = make_logger(handler)

@@ -28,4 +28,5 @@ def test_compare_prints_a_row_per_contender():
         "file",
         "queue+file",
         "sqlite",
+        "sqlite-process",
     ]

@@ -1,4 +1,4 @@
-"""Child program: log COUNT records into DB and print the peak RSS after each fifth.
+"""Child program: log COUNT records into DB and print the writer's peak RSS after each fifth.
 
 Usage: log_for_memory.py DB COUNT [keep-cache]. With ``keep-cache`` the writer never
 releases its page cache (to show what the release is for). The queue is kept small,
@@ -12,11 +12,11 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from sqlite_logging_handler import SQLiteHandler, _writer
+from sqlite_logging_handler import SQLiteHandler, _timed
 
 db, count = sys.argv[1], int(sys.argv[2])
 if sys.argv[3:] == ["keep-cache"]:
-    _writer.RELEASE_MEMORY_EVERY = float("inf")
+    _timed.RELEASE_MEMORY_EVERY = float("inf")
 
 handler = SQLiteHandler(db, queue_size=2_000)
 log = logging.getLogger("memory")
@@ -26,9 +26,13 @@ log.addHandler(handler)
 
 
 def peak_mib() -> float:
-    """This process's peak RSS. Not ``getrusage``: its peak survives ``exec`` and would
-    be the parent's (pytest's) if that was larger."""
-    for line in Path("/proc/self/status").read_text().splitlines():
+    """The writer's peak RSS: this process's, or its writer process's.
+
+    Not ``getrusage``: its peak survives ``exec`` and would be the parent's (pytest's)
+    if that was larger.
+    """
+    pid = handler.stats()["writer_pid"] or "self"
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     raise SystemExit("no VmHWM in /proc/self/status")

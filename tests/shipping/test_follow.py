@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from sqlite_logging_handler import SQLiteHandler
+from sqlite_logging_handler import SQLiteHandler, _upkeep
 from sqlite_logging_handler.shipping import Shipper, shipping_status
 from sqlite_logging_handler.shipping import shipper as shipper_module
 
@@ -126,8 +126,12 @@ def _ship_some(db_path, url: str, count: int) -> None:
     shipper.run_once()
 
 
-def test_rows_deleted_by_max_rows_before_shipping_are_counted_and_reported(db_path, receiver):
+def test_rows_deleted_by_max_rows_before_shipping_are_counted_and_reported(
+    db_path, receiver, monkeypatch
+):
+    monkeypatch.setattr(_upkeep, "MAINTAIN_EVERY", 3600.0)  # pruned by maintain() only
     handler = SQLiteHandler(db_path, max_rows=200)
+    handler.maintain()  # the upkeep a writer runs as it starts, done before any record
     log = make_logger(handler)
     for i in range(1, 1_001):
         log.info("record %d", i)
