@@ -1,0 +1,186 @@
+"""``tail -f``/``-F`` when the database file changes under them, and Ctrl-C (#15 follow-up).
+
+Each case runs ``sqlite-logs`` as a user does: a subprocess on a real database, with
+the file truncated (``: > app.db``), restored in place (``cp backup.db app.db``) or
+the process interrupted with SIGINT.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import threading
+from pathlib import Path
+from typing import IO
+
+import pytest
+
+from sqlite_logging_handler import SQLiteHandler
+
+from .conftest import PYTHON, child_env, make_logger
+
+pytestmark = pytest.mark.slow
+_WAIT = 60.0  # seconds: a watchdog, never reached when the follower works
+
+
+def write(db: Path, *messages: str) -> None:
+    """Log ``messages`` into ``db`` and close, as an application's run does."""
+    handler = SQLiteHandler(db)
+    log = make_logger(handler)
+    for message in messages:
+        log.warning(message)
+    handler.close()
+
+
+class Follower:
+    """``sqlite-logs --db DB tail FLAG``, its stdout and stderr read line by line."""
+
+    def __init__(self, db: Path, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [PYTHON, "-m", "sqlite_logging_handler", "--db", str(db), "tail", *args],
+            env=child_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.out: queue.Queue[str] = queue.Queue()
+        self.err: queue.Queue[str] = queue.Queue()
+        self.pumps = [
+            threading.Thread(target=self._pump, args=(stream, lines), daemon=True)
+            for stream, lines in ((self.process.stdout, self.out), (self.process.stderr, self.err))
+        ]
+        for pump in self.pumps:
+            pump.start()
+
+    @staticmethod
+    def _pump(stream: IO[str] | None, lines: queue.Queue[str]) -> None:
+        assert stream is not None
+        for line in stream:
+            lines.put(line.rstrip("\n"))
+        lines.put("<EOF>")
+
+    def line(self) -> str:
+        return self.out.get(timeout=_WAIT)
+
+    def note(self) -> str:
+        return self.err.get(timeout=_WAIT)
+
+    def messages(self, count: int) -> list[str]:
+        return [self.line().rsplit("] ", 1)[1] for _ in range(count)]
+
+    def stop(self, *, terminate: bool = True) -> int:
+        """End the follower (unless it ends by itself); its exit status."""
+        if terminate and self.process.poll() is None:
+            self.process.terminate()
+        status = self.process.wait(timeout=_WAIT)
+        for pump in self.pumps:
+            pump.join(timeout=_WAIT)
+        for stream in (self.process.stdout, self.process.stderr):
+            assert stream is not None
+            stream.close()
+        return status
+
+
+@pytest.fixture
+def app_db(tmp_path: Path) -> Path:
+    db = tmp_path / "app.db"
+    write(db, "first", "second")
+    return db
+
+
+@pytest.mark.parametrize("flag", ["-f", "-F"])
+def test_a_restore_in_place_is_noticed_and_the_new_content_shown(app_db, tmp_path, flag):
+    backup = tmp_path / "backup.db"
+    shutil.copyfile(app_db, backup)  # first, second
+    write(app_db, "third")
+    follower = Follower(app_db, flag, "-n", "1")
+    try:
+        assert follower.messages(1) == ["third"]
+        inode = app_db.stat().st_ino
+        shutil.copyfile(backup, app_db)  # cp: same file, older content
+        assert app_db.stat().st_ino == inode
+        assert f"{str(app_db)!r} has been replaced" in follower.note()
+        assert follower.messages(1) == ["second"]  # the new content's last -n
+        write(app_db, "after the restore")
+        assert follower.messages(1) == ["after the restore"]
+    finally:
+        follower.stop()
+
+
+def test_tail_F_waits_through_a_truncation(app_db):
+    follower = Follower(app_db, "-F", "-n", "1")
+    try:
+        assert follower.messages(1) == ["second"]
+        with open(app_db, "w"):  # : > app.db
+            pass
+        assert "has been truncated; waiting" in follower.note()
+        write(app_db, "a new life")
+        assert "has appeared; following it" in follower.note()
+        assert follower.messages(1) == ["a new life"]
+        assert follower.process.poll() is None
+    finally:
+        follower.stop()
+
+
+def test_tail_f_ends_on_a_truncation_naming_the_database(app_db):
+    follower = Follower(app_db, "-f", "-n", "1")
+    assert follower.messages(1) == ["second"]
+    with open(app_db, "w"):
+        pass
+    assert follower.stop(terminate=False) == 1
+    assert follower.note() == (
+        f"sqlite-logs: error: {str(app_db)!r} has been truncated: it is no longer a log "
+        "database (-F waits for one)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "ready"),
+    [
+        (["-f"], "line"),
+        (["-F"], "line"),
+        (["-F", "--db", "missing.db"], "note"),  # while waiting for the file
+    ],
+)
+def test_ctrl_c_ends_a_follow_with_130(app_db, args, ready):
+    follower = Follower(app_db, *args, "-n", "1")
+    try:
+        assert (follower.line() if ready == "line" else follower.note()) != "<EOF>"
+        for _ in range(3):  # poll ticks go by: the signal lands wherever the loop is
+            write(app_db, "tick")
+            if ready == "line":
+                assert follower.messages(1) == ["tick"]
+        follower.process.send_signal(signal.SIGINT)
+        assert follower.stop(terminate=False) == 130
+        assert follower.err.get(timeout=_WAIT) == "<EOF>"  # nothing said, no traceback
+    finally:
+        follower.stop()
+
+
+def test_ctrl_c_on_a_terminal_exits_130(app_db):
+    """As a user presses it: SIGINT to the foreground process group of a terminal."""
+    leader, terminal = os.openpty()
+    process = subprocess.Popen(
+        [PYTHON, "-m", "sqlite_logging_handler", "--db", str(app_db), "tail", "-f"],
+        env=child_env(),
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        start_new_session=True,
+    )
+    os.close(terminal)
+    try:
+        seen = b""
+        while b"second" not in seen:
+            seen += os.read(leader, 4096)
+        os.killpg(process.pid, signal.SIGINT)
+        assert process.wait(timeout=_WAIT) == 130
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(leader)
+        logging.shutdown()
