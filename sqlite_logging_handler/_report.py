@@ -50,13 +50,20 @@ def render_report(
     title = f"Logs and metrics: {store.database}"
     parts = [_HEAD.format(title=_text(title)), f"<h1>{_text(title)}</h1>"]
     if span is None:
-        quiet = since is not None or until is not None
-        empty = "No records in this period." if quiet else "No records yet."
-        parts.append(f'<p class="empty">{empty}</p>')
+        parts.append(f'<p class="empty">{_text(_nothing_in(since, until, utc))}</p>')
     else:
         parts += _body(store, span, until, utc)
     parts.append("</body></html>\n")
     return "\n".join(parts)
+
+
+def _nothing_in(since: float | None, until: float | None, utc: bool) -> str:
+    """What an empty report says, naming the period it looked at."""
+    if since is None and until is None:
+        return "No records yet."
+    start = "the first record" if since is None else format_time(since, utc=utc)
+    end = "now" if until is None else format_time(until, utc=utc)
+    return f"No records or metrics from {start} to {end}."
 
 
 def choose_buckets(

@@ -184,3 +184,63 @@ def test_ctrl_c_on_a_terminal_exits_130(app_db):
             process.kill()
         os.close(leader)
         logging.shutdown()
+
+
+# -- options whose value starts with '-', and time ranges ------------------------------------
+
+
+def sqlite_logs(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [PYTHON, "-m", "sqlite_logging_handler", *args],
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=_WAIT,
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["query", "--since", "-2h", "--until", "-1s", "--json"],
+        ["tail", "--since", "-2h", "-n", "5"],
+        ["export", "--until", "-0s", "--since", "-1d"],
+        ["metrics", "--since", "-7d", "--until", "-1s"],
+        ["query", "--thread", "-1", "--json"],  # a thread id may be negative
+        ["--db", "-1.db", "stats"],  # a path that starts with '-'
+    ],
+)
+def test_values_starting_with_a_dash_are_read_as_values(app_db, args):
+    """As getopt reads them (journalctl --since -2h, git log, tail -n)."""
+    if "-1.db" in args:
+        shutil.copyfile(app_db, app_db.parent / "-1.db")
+        result = subprocess.run(
+            [PYTHON, "-m", "sqlite_logging_handler", *args],
+            env=child_env(),
+            capture_output=True,
+            text=True,
+            timeout=_WAIT,
+            cwd=app_db.parent,
+        )
+    else:
+        result = sqlite_logs("--db", str(app_db), *args)
+    assert result.returncode == 0, result.stderr
+    assert "expected one argument" not in result.stderr
+
+
+def test_a_bad_value_starting_with_a_dash_is_judged_as_a_value(app_db):
+    result = sqlite_logs("--db", str(app_db), "prune", "--older-than", "-2h")
+    assert result.returncode == 2
+    assert "cannot read '-2h' as an age" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["query", "tail", "export", "metrics", "report"])
+def test_until_before_since_is_an_error(app_db, command):
+    since, until = "2026-11-30T00:00Z", "2026-11-29T00:00Z"
+    result = sqlite_logs("--db", str(app_db), command, "--utc", "--since", since, "--until", until)
+    assert result.returncode == 2
+    assert result.stderr == (
+        "sqlite-logs: error: --until '2026-11-29T00:00Z' (2026-11-29 00:00:00.000Z) is not after "
+        "--since '2026-11-30T00:00Z' (2026-11-30 00:00:00.000Z): no time is left between them\n"
+    )
+    assert result.stdout == ""
