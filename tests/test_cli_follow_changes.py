@@ -7,11 +7,13 @@ the process interrupted with SIGINT.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import queue
 import shutil
 import signal
+import sqlite3
 import subprocess
 import threading
 from pathlib import Path
@@ -244,3 +246,58 @@ def test_until_before_since_is_an_error(app_db, command):
         "--since '2026-11-30T00:00Z' (2026-11-30 00:00:00.000Z): no time is left between them\n"
     )
     assert result.stdout == ""
+
+
+# -- output paths: '-' is stdout, and errors name the path and the cause ---------------------
+
+
+def test_dash_is_stdout_for_every_command_with_an_output_path(app_db, tmp_path):
+    report = subprocess.run(
+        [PYTHON, "-m", "sqlite_logging_handler", "--db", str(app_db), "report", "-o", "-"],
+        env=child_env(), capture_output=True, text=True, timeout=_WAIT, cwd=tmp_path,
+    )  # fmt: skip
+    assert report.returncode == 0, report.stderr
+    assert report.stdout.startswith("<!DOCTYPE html>") and "second" in report.stdout
+    export = subprocess.run(
+        [PYTHON, "-m", "sqlite_logging_handler", "--db", str(app_db), "export", "-o", "-",
+         "--format", "json"],
+        env=child_env(), capture_output=True, text=True, timeout=_WAIT, cwd=tmp_path,
+    )  # fmt: skip
+    assert export.returncode == 0, export.stderr
+    assert [row["message"] for row in json.loads(export.stdout)] == ["first", "second"]
+    copy = tmp_path / "copy.db"
+    with open(copy, "wb") as target:
+        backup = subprocess.run(
+            [PYTHON, "-m", "sqlite_logging_handler", "--db", str(app_db), "backup", "-"],
+            env=child_env(), stdout=target, stderr=subprocess.PIPE, timeout=_WAIT, cwd=tmp_path,
+        )  # fmt: skip
+    assert backup.returncode == 0, backup.stderr
+    conn = sqlite3.connect(copy)
+    assert [m for (m,) in conn.execute("SELECT message FROM logs ORDER BY id")] == [
+        "first",
+        "second",
+    ]
+    conn.close()
+    assert not (tmp_path / "-").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "cause"),
+    [
+        (["export", "-o", "{missing}/x.jsonl"], "there is no directory '{missing}'"),
+        (["export", "--format", "csv", "-o", "{tmp}"], "it is a directory"),
+        (["report", "-o", "{tmp}"], "it is a directory"),
+        (["report", "-o", "{missing}/r.html"], "there is no directory '{missing}'"),
+        (["report", "-o", "{db}/r.html"], "a part of the path is a file, not a directory"),
+    ],
+)
+def test_an_output_path_that_cannot_be_written_is_named_with_its_cause(
+    app_db, tmp_path, args, cause
+):
+    names = {"missing": str(tmp_path / "missing"), "tmp": str(tmp_path), "db": str(app_db)}
+    args = [arg.format(**names) for arg in args]
+    result = sqlite_logs("--db", str(app_db), *args)
+    assert result.returncode == 1
+    assert (
+        result.stderr == f"sqlite-logs: error: cannot write {args[-1]!r}: {cause.format(**names)}\n"
+    )

@@ -26,6 +26,7 @@ from ..shipping.command import add_ship_command
 from . import _reading, _showcase, _summaries, _tail, _upkeep
 from ._args import DATABASE_VARIABLE, Command, Register, database, empty_time_range
 from ._dashes import with_attached_values
+from ._output import os_reason
 
 __all__ = ["database", "main"]
 
@@ -70,8 +71,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _error(exc: BaseException) -> None:
-    """One line on stderr, whatever text the error carries."""
-    print(f"sqlite-logs: error: {visible(str(exc))}", file=sys.stderr)
+    """One line on stderr, whatever text the error carries.
+
+    An OS error names its path and cause in words ("'/tmp/x': it is a directory"),
+    never a bare "[Errno 21]".
+    """
+    text = str(exc)
+    if isinstance(exc, OSError) and exc.strerror and exc.filename is not None:
+        path = os.fsdecode(exc.filename)
+        text = f"{path!r}: {os_reason(exc, path)}"
+        if exc.filename2 is not None:
+            text += f" (and {os.fsdecode(exc.filename2)!r})"
+    elif isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror
+    print(f"sqlite-logs: error: {visible(text)}", file=sys.stderr)
 
 
 def _silence_stdout() -> None:
