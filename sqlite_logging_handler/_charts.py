@@ -36,25 +36,47 @@ _RATE_COLOUR, _METRIC_COLOUR = "#d64545", "#3d7dd8"
 
 @dataclass(frozen=True)
 class Buckets:
-    """``count`` equal time buckets of ``width`` seconds from the epoch ``start``."""
+    """``count`` equal time buckets of ``width`` seconds from the epoch ``start``.
+
+    ``start`` and ``width`` are whole milliseconds, and a row falls in the bucket its
+    stored ``timestamp`` text (``created`` rounded to the millisecond) falls in: so
+    ``sqlite-logs query --since START --until END``, which compares that text, finds
+    exactly the rows a bucket counts. ``until`` (if given) cuts the last bucket short.
+    """
 
     start: float
     width: float
     count: int
+    until: float | None = None
 
     @property
     def end(self) -> float:
         """The epoch where the last bucket ends."""
-        return self.start + self.count * self.width
+        end = self.start + self.count * self.width
+        return end if self.until is None else min(end, self.until)
 
     def bounds(self, index: int) -> tuple[float, float]:
-        """The epochs bucket ``index`` starts and ends at."""
-        return self.start + index * self.width, self.start + (index + 1) * self.width
+        """The epochs bucket ``index`` starts and ends at (whole milliseconds)."""
+        start = _millis(self.start + index * self.width)
+        end = _millis(self.start + (index + 1) * self.width)
+        return start, end if self.until is None else min(end, self.until)
+
+    def edges(self, index: int) -> tuple[float, float]:
+        """The ``created`` range of bucket ``index``: ``created >= a AND created < b``."""
+        start, end = self.bounds(index)
+        return start - _HALF_MS, end - _HALF_MS
 
     def sql(self, column: str = "created") -> str:
         """SQL giving a row's bucket index (clamped into range)."""
-        index = f"CAST(({column} - {self.start!r}) / {self.width!r} AS INTEGER)"
+        index = f"CAST(({column} - {self.start - _HALF_MS!r}) / {self.width!r} AS INTEGER)"
         return f"max(0, min({self.count - 1}, {index}))"
+
+
+_HALF_MS = 0.0005  # created within half a millisecond below a bound is stored as it
+
+
+def _millis(epoch: float) -> float:
+    return round(epoch * 1000) / 1000
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ mailed.
 from __future__ import annotations
 
 import html
+import math
 import shlex
 import time
 from collections import defaultdict
@@ -79,13 +80,22 @@ def choose_buckets(
     )[0]
     if first is None:
         return None
-    start = float(first) if since is None else since
-    end = until if until is not None else (max(float(last), time.time()) if since else float(last))
-    return Buckets(start, max((end - start) / count, 1e-3) * (1 + 1e-9), count)
+    start = _millis(float(first) if since is None else since)  # as stored: whole ms
+    if until is not None:
+        end = _millis(until)
+    else:  # just past the last record: its millisecond is in the last bucket
+        end = _millis(max(float(last), time.time()) if since else float(last)) + 1e-3
+    width_ms = max(1, math.ceil(round((end - start) * 1000) / count))
+    return Buckets(start, width_ms / 1000, count, None if until is None else end)
+
+
+def _millis(epoch: float) -> float:
+    """``epoch`` rounded to the millisecond, as its stored timestamp text is."""
+    return round(epoch * 1000) / 1000
 
 
 def _body(store: LogStore, span: Buckets, until: float | None, utc: bool) -> list[str]:
-    where = (span.start, _FOREVER if until is None else until)
+    where = (span.edges(0)[0], _FOREVER if span.until is None else span.edges(span.count - 1)[1])
     counts = level_counts(store, span, where)
     totals = _totals(store, where)
     linked = _interesting_buckets(counts)
@@ -273,7 +283,7 @@ def _loggers(store: LogStore, where: tuple[float, float]) -> str:
 def _bucket_records(store: LogStore, axis: TimeAxis, indexes: list[int]) -> str:
     sections = []
     for index in indexes:
-        start, end = axis.buckets.bounds(index)
+        start, end = axis.buckets.edges(index)
         rows = store.sql(
             "SELECT created, timestamp, level, levelno, module, message FROM logs "
             f"WHERE created >= ? AND created < ? ORDER BY levelno DESC, id LIMIT {_TOP}",
@@ -290,7 +300,7 @@ def _bucket_records(store: LogStore, axis: TimeAxis, indexes: list[int]) -> str:
             f"</span></td><td>{_text(module)}</td><td>{_text(message)}</td></tr>"
             for created, _, level, levelno, module, message in rows
         )
-        command = _command(store.database, start, end)
+        command = _command(store.database, *axis.buckets.bounds(index))
         sections.append(
             f'<section class="bucket" id="bucket-{index}" data-bucket="{index}" '
             f'data-records="{total}" data-errors="{errors}"><h3>{_text(axis.label(index))}: '
