@@ -30,7 +30,7 @@ def _write(db, times) -> None:
     handler = SQLiteHandler(db)
     log = logging.getLogger("edge")
     for created in times:
-        record = log.makeRecord("edge", logging.ERROR, __file__, 1, "boom", None, None)
+        record = log.makeRecord("edge", logging.ERROR, __file__, 1, "boom", (), None)
         record.created = created
         record.msecs = (created % 1) * 1000
         handler.handle(record)
