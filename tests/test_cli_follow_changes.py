@@ -21,7 +21,7 @@ from typing import IO
 
 import pytest
 
-from sqlite_logging_handler import SQLiteHandler
+from sqlite_logging_handler import LogStore, MetricsAdapter, SQLiteHandler
 
 from .conftest import PYTHON, child_env, make_logger
 
@@ -301,3 +301,68 @@ def test_an_output_path_that_cannot_be_written_is_named_with_its_cause(
     assert (
         result.stderr == f"sqlite-logs: error: cannot write {args[-1]!r}: {cause.format(**names)}\n"
     )
+
+
+# -- query --json/--csv stream -----------------------------------------------------------------
+
+
+@pytest.fixture
+def wide_db(tmp_path: Path) -> Path:
+    """40,000 records of 4 KB each (160 MB of messages), copied in SQL for speed."""
+    db = tmp_path / "wide.db"
+    write(db, "seed")
+    conn = sqlite3.connect(db)
+    columns = [row[1] for row in conn.execute("PRAGMA table_info(logs)") if row[1] != "id"]
+    copied = ", ".join(
+        "printf('%d %.4000c', n, 'x')" if name == "message" else name for name in columns
+    )
+    with conn:
+        conn.execute(
+            f"INSERT INTO logs ({', '.join(columns)}) "
+            "WITH RECURSIVE k(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM k WHERE n < 40000) "
+            f"SELECT {copied} FROM k, (SELECT * FROM logs LIMIT 1)"
+        )
+    conn.close()
+    return db
+
+
+@pytest.mark.parametrize("form", ["--json", "--csv"])
+def test_query_json_and_csv_stream_in_constant_memory(wide_db, form):
+    script = (
+        "import resource, subprocess, sys\n"
+        "with open('/dev/null', 'w') as sink:\n"
+        "    status = subprocess.call(sys.argv[1:], stdout=sink)\n"
+        "print(status, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    )
+    result = subprocess.run(
+        [PYTHON, "-c", script, PYTHON, "-m", "sqlite_logging_handler", "--db", str(wide_db),
+         "query", form, "--limit", "999999"],
+        env=child_env(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    status, peak_kb = map(int, result.stdout.split())
+    assert status == 0, result.stderr
+    assert peak_kb < 100_000, f"peak RSS {peak_kb:,} KB for 160 MB of rows"
+
+
+# -- metric_summary takes the filters of metrics(), tags included ------------------------------
+
+
+def test_metric_summary_and_the_metrics_command_filter_by_tags(tmp_path):
+    db = tmp_path / "m.db"
+    handler = SQLiteHandler(db)
+    metrics = MetricsAdapter(make_logger(handler))
+    for value, region in [(1.0, "eu"), (2.0, "eu"), (30.0, "us"), (50.0, "us")]:
+        metrics.increment("orders", value, tags={"region": region, "site": {"id": 7}})
+    handler.close()
+    with LogStore(db) as store:
+        eu = store.metric_summary(tags={"region": "eu"})["orders"]
+        assert (eu["count"], eu["sum"], eu["max"]) == (2, 3.0, 2.0)
+        assert store.metric_summary("orders", tags={"region": "mars"}) == {}
+        assert store.metric_summary(tags={"site.id": 7})["orders"]["count"] == 4
+    result = sqlite_logs("--db", str(db), "metrics", "--tag", "region=us", "--json")
+    assert result.returncode == 0, result.stderr
+    (line,) = result.stdout.splitlines()
+    assert json.loads(line)["sum"] == 80.0
+    plot = sqlite_logs("--db", str(db), "metrics", "orders", "--tag", "region=us", "--plot")
+    assert plot.returncode == 0, plot.stderr
+    assert "30 .. 50" in plot.stdout

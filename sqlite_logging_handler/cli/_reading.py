@@ -58,19 +58,21 @@ def register(command: Register) -> None:
 
 def _query(args: argparse.Namespace, out: TextIO) -> int:
     with open_store(args) as store:
-        rows = store.logs(**filters(args), limit=args.limit)
-    if args.json:
-        _render.write_json_lines(rows, out)
-    elif args.csv:
-        _render.write_csv(rows, LogRow._fields, out)
-    else:
-        headers = ("id", "time", "level", "logger", "thread", "message", "extra")
-        shown = [
-            (r.id, _render.shown_time(r.created, r.timestamp, utc=args.utc), r.level, r.module,
-             r.thread_name, r.message, r.extra_data)
-            for r in rows
-        ]  # fmt: skip
-        print(_render.table(headers, shown), file=out)
+        if args.json or args.csv:  # streamed, in constant memory, whatever --limit
+            rows = store.iter_logs(**filters(args), limit=args.limit, newest_first=True)
+            if args.json:
+                _render.write_json_lines(rows, out)
+            else:
+                _render.write_csv(rows, LogRow._fields, out)
+            return 0
+        table = store.logs(**filters(args), limit=args.limit)  # a table sizes its columns
+    headers = ("id", "time", "level", "logger", "thread", "message", "extra")
+    shown = [
+        (r.id, _render.shown_time(r.created, r.timestamp, utc=args.utc), r.level, r.module,
+         r.thread_name, r.message, r.extra_data)
+        for r in table
+    ]  # fmt: skip
+    print(_render.table(headers, shown), file=out)
     return 0
 
 
