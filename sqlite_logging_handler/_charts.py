@@ -113,16 +113,34 @@ class TimeAxis:
 
 
 def level_colour(levelno: int | float | None) -> str:
-    """The colour of a level, by severity (custom levels get their neighbours')."""
+    """The colour of a level, by severity.
+
+    A custom level (NOTICE 25, ALERT 45, TRACE 5) gets a darker shade of the standard
+    level below it, darker the further above it: stacked beside it, it stays apart.
+    """
     if levelno is None:
         return _LOW_COLOUR
-    return next((colour for floor, colour in LEVEL_COLOURS if levelno >= floor), _LOW_COLOUR)
+    floor, colour = next(
+        ((floor, colour) for floor, colour in LEVEL_COLOURS if levelno >= floor),
+        (10, _LOW_COLOUR),
+    )
+    if levelno in (0, 10, 20, 30, 40, 50):
+        return colour
+    if levelno < 10:  # TRACE and the like, below DEBUG: a shade between it and black
+        return _darker(colour, 0.15)
+    return _darker(colour, 0.3 + 0.4 * min((levelno - floor) / 10, 1.0))
+
+
+def _darker(colour: str, by: float) -> str:
+    """``#rrggbb`` mixed with black: ``by`` 0 keeps it, 1 is black."""
+    channels = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return "#" + "".join(f"{round(c * (1 - by)):02x}" for c in channels)
 
 
 def volume_chart(counts: dict[str, tuple[int | None, list[int]]], axis: TimeAxis) -> str:
     """Stacked bars of records per level (least severe at the bottom) in each bucket."""
     totals = [sum(column) for column in zip(*(c for _, c in counts.values()), strict=True)]
-    ticks = number_ticks(max(totals, default=0))
+    ticks = number_ticks(max(totals, default=0), integer=True)
     top = ticks[-1][0]
     width = _W / axis.buckets.count
     below = [0.0] * axis.buckets.count

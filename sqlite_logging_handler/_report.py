@@ -28,6 +28,7 @@ __all__ = ["Buckets", "choose_buckets", "render_report"]
 _TOP = 10  # rows of the top errors and loggers tables, records per bucket section
 _SECTIONS = 6  # buckets with a records section: the most errors, and the most records
 _FOREVER = 1e300
+_SHORTEST_MS = 1000  # the narrowest bucket: sparse data gives fewer buckets, not thinner
 
 
 def render_report(
@@ -85,7 +86,9 @@ def choose_buckets(
         end = _millis(until)
     else:  # just past the last record: its millisecond is in the last bucket
         end = _millis(max(float(last), time.time()) if since else float(last)) + 1e-3
-    width_ms = max(1, math.ceil(round((end - start) * 1000) / count))
+    span_ms = round((end - start) * 1000)
+    width_ms = max(_SHORTEST_MS, math.ceil(span_ms / count))  # never a fraction of a second
+    count = max(1, min(count, math.ceil(span_ms / width_ms)))
     return Buckets(start, width_ms / 1000, count, None if until is None else end)
 
 
@@ -383,8 +386,7 @@ th, td {{ text-align: left; padding: 0.25em 0.5em; border-bottom: 1px solid #e4e
   vertical-align: top; }}
 td.n, th.n {{ text-align: right; }} col.n {{ width: 6.5em; }} col.share {{ width: 30%; }}
 col.kind {{ width: 45%; }}
-col.time {{ width: 16em; }} td.time {{ white-space: nowrap; overflow: hidden;
-  text-overflow: ellipsis; }}
+col.time {{ width: 31ch; }} td.time {{ white-space: nowrap; font-variant-numeric: tabular-nums; }}
 col.level {{ width: 6.5em; }} .example {{ color: #52606d; font-size: 0.9em; }}
 .share {{ display: inline-block; height: 0.8em; background: #3d7dd8; }}
 code {{ font-size: 0.9em; background: #f0f2f5; padding: 0.1em 0.3em; }}

@@ -23,6 +23,8 @@ _BURSTS = [
     1796058000.0004, 1796058000.0009, 1796058000.0013,  # the tester's three records
     *(1796058000.0105 + i * 0.00037 for i in range(12)),  # a burst across ms edges
     1796058000.0499, 1796058000.04951, 1796058000.0501,  # half a millisecond apart
+    1796058001.9994, 1796058001.9996, 1796058002.0004,  # around a bucket's edge
+    *(1796058000.0 + i * 4.0005 for i in range(30)),  # two minutes: buckets of seconds
 ]  # fmt: skip
 
 
