@@ -22,6 +22,7 @@ __all__ = [
     "LEVEL_COLOURS",
     "Buckets",
     "TimeAxis",
+    "counter_chart",
     "level_colour",
     "metric_chart",
     "rate_chart",
@@ -165,6 +166,30 @@ def volume_chart(counts: dict[str, tuple[int | None, list[int]]], axis: TimeAxis
         for level, (levelno, column) in counts.items()
     )
     return _chart("volume", "Log records per level", legend, ticks, marks, axis)
+
+
+def counter_chart(name: str, unit: str | None, sums: Sequence[float], axis: TimeAxis) -> str:
+    """A counter's total per bucket, as bars: what was counted then, not a distribution."""
+    whole = all(float(total).is_integer() for total in sums)
+    ticks = number_ticks(max(sums, default=0.0), "" if unit == "count" else unit or "",
+                         integer=whole)  # fmt: skip
+    top = ticks[-1][0]
+    width = _W / axis.buckets.count
+    marks = [
+        _linked(
+            f'<rect class="bar total" data-bucket="{index}" data-total="{total!r}" '
+            f'x="{axis.x(index, False):.2f}" y="{_y(total, top):.2f}" '
+            f'width="{max(width * 0.9, 0.5):.2f}" height="{total / top * _H:.2f}" '
+            f'fill="{_METRIC_COLOUR}"><title>{_text(axis.label(index))}: {total:,g}'
+            f"{_text(f' {unit}' if unit else '')}</title></rect>",
+            index,
+            axis,
+        )
+        for index, total in enumerate(sums)
+        if total
+    ]
+    heading = f"{name}{f' ({unit})' if unit else ''}: total per bucket (a counter)"
+    return _chart("metric", heading, "", ticks, marks, axis, data_name=name)
 
 
 def rate_chart(rates: Sequence[float | None], axis: TimeAxis) -> str:

@@ -12,21 +12,20 @@ from __future__ import annotations
 
 import html
 import math
-import shlex
 import time
 from collections import defaultdict
 from typing import Any
 
 from ._aggregates import nearest_rank
-from ._charts import Buckets, TimeAxis, level_colour, metric_chart, rate_chart, volume_chart
+from ._charts import Buckets, TimeAxis, counter_chart, metric_chart, rate_chart, volume_chart
+from ._report_buckets import bucket_records, ranked_buckets
 from ._terminal import visible
 from ._times import format_time
 from .query import LogStore
 
 __all__ = ["Buckets", "choose_buckets", "render_report"]
 
-_TOP = 10  # rows of the top errors and loggers tables, records per bucket section
-_SECTIONS = 6  # buckets with a records section: the most errors, and the most records
+_TOP = 10  # rows of the top errors and loggers tables
 _FOREVER = 1e300
 _SHORTEST_MS = 1000  # the narrowest bucket: sparse data gives fewer buckets, not thinner
 
@@ -101,20 +100,54 @@ def _body(store: LogStore, span: Buckets, until: float | None, utc: bool) -> lis
     where = (span.edges(0)[0], _FOREVER if span.until is None else span.edges(span.count - 1)[1])
     counts = level_counts(store, span, where)
     totals = _totals(store, where)
-    linked = _interesting_buckets(counts)
-    axis = TimeAxis(span, utc, frozenset(linked))
+    reasons = ranked_buckets(counts)
+    axis = TimeAxis(span, utc, frozenset(reasons))
     parts = [_summary(span, totals, utc), _NAV]
-    parts.append(volume_chart(counts, axis))
-    parts.append(rate_chart(error_rates(store, span, where), axis))
-    parts.append(_top_errors(store, where, utc))
-    parts.append(_loggers(store, where))
+    if totals["records"]:
+        parts.append(volume_chart(counts, axis))
+        parts.append(rate_chart(error_rates(store, span, where), axis))
+        parts.append(_top_errors(store, where, utc))
+        parts.append(_loggers(store, where))
+    else:  # a metrics-only database, or a period without log records: no empty charts
+        parts.append(
+            '<p class="empty" id="volume">No log records in this period: metrics only.</p>'
+        )
+    kinds = _kinds(store)
+    counters = metric_totals(store, span, where)
     metrics = [
-        metric_chart(name, unit, values, axis)
+        counter_chart(name, unit, counters[name], axis)
+        if kinds.get(name) == "counter" and name in counters
+        else metric_chart(name, unit, values, axis)
         for name, (unit, values) in metric_percentiles(store, span, where).items()
     ]
     parts.append(f'<div id="metrics">{"".join(metrics) or "<h2>Metrics</h2><p>None.</p>"}</div>')
-    parts.append(_bucket_records(store, axis, sorted(linked)))
+    if totals["records"]:
+        parts.append(bucket_records(store, axis, reasons))
     return parts
+
+
+def _kinds(store: LogStore) -> dict[str, str | None]:
+    """Each metric's kind, as last recorded (``counter``, ``gauge``, ``histogram``)."""
+    return {
+        name: kind
+        for name, kind, _ in store.sql(
+            "SELECT metric_name, kind, MAX(id) FROM metrics GROUP BY metric_name"
+        )
+    }
+
+
+def metric_totals(
+    store: LogStore, buckets: Buckets, where: tuple[float, float]
+) -> dict[str, list[float]]:
+    """Per metric: the sum of its values in each bucket (a counter's total then)."""
+    totals: dict[str, list[float]] = defaultdict(lambda: [0.0] * buckets.count)
+    for name, index, total in store.sql(
+        f"SELECT metric_name, {buckets.sql()} AS b, SUM(value) FROM metrics "
+        "WHERE created >= ? AND created < ? GROUP BY metric_name, b",
+        where,
+    ):
+        totals[name][index] = total
+    return dict(totals)
 
 
 # -- numbers ---------------------------------------------------------------------------
@@ -197,20 +230,6 @@ def _totals(store: LogStore, where: tuple[float, float]) -> dict[str, int]:
     return {"records": logs, "errors": errors, "metrics": metrics}
 
 
-def _interesting_buckets(counts: dict[str, tuple[int | None, list[int]]]) -> set[int]:
-    """The buckets with the most errors, and those with the most records."""
-    totals: dict[int, int] = defaultdict(int)
-    errors: dict[int, int] = defaultdict(int)
-    for levelno, column in counts.values():
-        for index, n in enumerate(column):
-            totals[index] += n
-            if levelno is not None and levelno >= 40:
-                errors[index] += n
-    busiest = sorted((i for i in totals if totals[i]), key=lambda i: -totals[i])[:_SECTIONS]
-    worst = sorted((i for i in errors if errors[i]), key=lambda i: -errors[i])[:_SECTIONS]
-    return set(busiest) | set(worst)
-
-
 # -- sections --------------------------------------------------------------------------
 
 
@@ -281,48 +300,6 @@ def _loggers(store: LogStore, where: tuple[float, float]) -> str:
         '<th class="n">warnings</th><th>share</th></tr></thead>'
         f"<tbody>{body}</tbody></table></section>"
     )
-
-
-def _bucket_records(store: LogStore, axis: TimeAxis, indexes: list[int]) -> str:
-    sections = []
-    for index in indexes:
-        start, end = axis.buckets.edges(index)
-        rows = store.sql(
-            "SELECT created, timestamp, level, levelno, module, message FROM logs "
-            f"WHERE created >= ? AND created < ? ORDER BY levelno DESC, id LIMIT {_TOP}",
-            (start, end),
-        )
-        total, errors = store.sql(
-            "SELECT COUNT(*), COALESCE(SUM(levelno >= 40), 0) FROM logs "
-            "WHERE created >= ? AND created < ?",
-            (start, end),
-        )[0]
-        lines = "".join(
-            f'<tr><td class="time">{format_time(created, utc=axis.utc)}</td>'
-            f'<td><span class="level" style="color:{level_colour(levelno)}">{_text(level)}'
-            f"</span></td><td>{_text(module)}</td><td>{_text(message)}</td></tr>"
-            for created, _, level, levelno, module, message in rows
-        )
-        command = _command(store.database, *axis.buckets.bounds(index))
-        sections.append(
-            f'<section class="bucket" id="bucket-{index}" data-bucket="{index}" '
-            f'data-records="{total}" data-errors="{errors}"><h3>{_text(axis.label(index))}: '
-            f"{total:,} records, {errors:,} at ERROR or above</h3>"
-            f'<table class="records"><colgroup><col class="time"><col class="level"><col>'
-            f"<col></colgroup>{lines}</table><p>Most severe first, at most {_TOP}; all of "
-            f"them: <code>{_text(command)}</code></p></section>"
-        )
-    return (
-        '<section id="records"><h2>Records of the busiest and most erroneous moments</h2>'
-        + "".join(sections)
-        + "</section>"
-    )
-
-
-def _command(database: str, start: float, end: float) -> str:
-    since, until = (format_time(epoch, utc=True) for epoch in (start, end))
-    words = ["sqlite-logs", "--db", database, "query", "--since", since, "--until", until]
-    return shlex.join(words)
 
 
 def _example(kind: str, message: Any) -> str:
