@@ -8,7 +8,6 @@ the process interrupted with SIGINT.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import queue
 import shutil
@@ -185,7 +184,6 @@ def test_ctrl_c_on_a_terminal_exits_130(app_db):
         if process.poll() is None:
             process.kill()
         os.close(leader)
-        logging.shutdown()
 
 
 # -- options whose value starts with '-', and time ranges ------------------------------------

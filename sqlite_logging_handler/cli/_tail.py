@@ -124,14 +124,10 @@ def _follow_once(
         with store:
             watcher.start()
             _print(store, args, out, follow=True)
-    except sqlite3.Error as exc:  # the file changed under a query, or a real error
-        change = watcher.changed.wait(4 * _POLL) and watcher.change
-        if not change:
-            change = watcher.check()
-        if not change:
-            msg = f"cannot read {path!r}: {exc}"
-            raise SQLiteLoggingError(msg) from exc
-        return change
+    except sqlite3.Error:  # the file changed under a query (a copy half done, a truncation)
+        if watcher.changed.wait(4 * _POLL):
+            return watcher.change
+        return _recheck(path, watcher, by_name=by_name)
     finally:
         watcher.stop.set()
         watcher.join()
@@ -170,6 +166,19 @@ class _Watcher(threading.Thread):
     def check(self) -> str:
         """How the file differs from the one followed, or "" if it does not."""
         return _change(self._path, self._store, self.identity, self.anchor, self._by_name)
+
+
+def _recheck(path: str, watcher: _Watcher, *, by_name: bool) -> str:
+    """How the file changed, looked at afresh once a copy over it has had time to end."""
+    watcher.stop.set()
+    threading.Event().wait(2 * _POLL)
+    try:
+        store = LogStore(path)
+    except (OSError, SQLiteLoggingError):
+        return _REMOVED if _identity(path) is None and by_name else _TRUNCATED
+    with store:
+        change = _change(path, store, watcher.identity, watcher.anchor, by_name)
+    return change or _REWRITTEN  # read back as it was: say so, and show it again
 
 
 def _change(
