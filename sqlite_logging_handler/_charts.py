@@ -22,6 +22,7 @@ __all__ = [
     "LEVEL_COLOURS",
     "Buckets",
     "TimeAxis",
+    "counter_chart",
     "level_colour",
     "metric_chart",
     "rate_chart",
@@ -36,25 +37,47 @@ _RATE_COLOUR, _METRIC_COLOUR = "#d64545", "#3d7dd8"
 
 @dataclass(frozen=True)
 class Buckets:
-    """``count`` equal time buckets of ``width`` seconds from the epoch ``start``."""
+    """``count`` equal time buckets of ``width`` seconds from the epoch ``start``.
+
+    ``start`` and ``width`` are whole milliseconds, and a row falls in the bucket its
+    stored ``timestamp`` text (``created`` rounded to the millisecond) falls in: so
+    ``sqlite-logs query --since START --until END``, which compares that text, finds
+    exactly the rows a bucket counts. ``until`` (if given) cuts the last bucket short.
+    """
 
     start: float
     width: float
     count: int
+    until: float | None = None
 
     @property
     def end(self) -> float:
         """The epoch where the last bucket ends."""
-        return self.start + self.count * self.width
+        end = self.start + self.count * self.width
+        return end if self.until is None else min(end, self.until)
 
     def bounds(self, index: int) -> tuple[float, float]:
-        """The epochs bucket ``index`` starts and ends at."""
-        return self.start + index * self.width, self.start + (index + 1) * self.width
+        """The epochs bucket ``index`` starts and ends at (whole milliseconds)."""
+        start = _millis(self.start + index * self.width)
+        end = _millis(self.start + (index + 1) * self.width)
+        return start, end if self.until is None else min(end, self.until)
+
+    def edges(self, index: int) -> tuple[float, float]:
+        """The ``created`` range of bucket ``index``: ``created >= a AND created < b``."""
+        start, end = self.bounds(index)
+        return start - _HALF_MS, end - _HALF_MS
 
     def sql(self, column: str = "created") -> str:
         """SQL giving a row's bucket index (clamped into range)."""
-        index = f"CAST(({column} - {self.start!r}) / {self.width!r} AS INTEGER)"
+        index = f"CAST(({column} - {self.start - _HALF_MS!r}) / {self.width!r} AS INTEGER)"
         return f"max(0, min({self.count - 1}, {index}))"
+
+
+_HALF_MS = 0.0005  # created within half a millisecond below a bound is stored as it
+
+
+def _millis(epoch: float) -> float:
+    return round(epoch * 1000) / 1000
 
 
 @dataclass(frozen=True)
@@ -91,16 +114,34 @@ class TimeAxis:
 
 
 def level_colour(levelno: int | float | None) -> str:
-    """The colour of a level, by severity (custom levels get their neighbours')."""
+    """The colour of a level, by severity.
+
+    A custom level (NOTICE 25, ALERT 45, TRACE 5) gets a darker shade of the standard
+    level below it, darker the further above it: stacked beside it, it stays apart.
+    """
     if levelno is None:
         return _LOW_COLOUR
-    return next((colour for floor, colour in LEVEL_COLOURS if levelno >= floor), _LOW_COLOUR)
+    floor, colour = next(
+        ((floor, colour) for floor, colour in LEVEL_COLOURS if levelno >= floor),
+        (10, _LOW_COLOUR),
+    )
+    if levelno in (0, 10, 20, 30, 40, 50):
+        return colour
+    if levelno < 10:  # TRACE and the like, below DEBUG: a shade between it and black
+        return _darker(colour, 0.15)
+    return _darker(colour, 0.3 + 0.4 * min((levelno - floor) / 10, 1.0))
+
+
+def _darker(colour: str, by: float) -> str:
+    """``#rrggbb`` mixed with black: ``by`` 0 keeps it, 1 is black."""
+    channels = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return "#" + "".join(f"{round(c * (1 - by)):02x}" for c in channels)
 
 
 def volume_chart(counts: dict[str, tuple[int | None, list[int]]], axis: TimeAxis) -> str:
     """Stacked bars of records per level (least severe at the bottom) in each bucket."""
     totals = [sum(column) for column in zip(*(c for _, c in counts.values()), strict=True)]
-    ticks = number_ticks(max(totals, default=0))
+    ticks = number_ticks(max(totals, default=0), integer=True)
     top = ticks[-1][0]
     width = _W / axis.buckets.count
     below = [0.0] * axis.buckets.count
@@ -125,6 +166,30 @@ def volume_chart(counts: dict[str, tuple[int | None, list[int]]], axis: TimeAxis
         for level, (levelno, column) in counts.items()
     )
     return _chart("volume", "Log records per level", legend, ticks, marks, axis)
+
+
+def counter_chart(name: str, unit: str | None, sums: Sequence[float], axis: TimeAxis) -> str:
+    """A counter's total per bucket, as bars: what was counted then, not a distribution."""
+    whole = all(float(total).is_integer() for total in sums)
+    ticks = number_ticks(max(sums, default=0.0), "" if unit == "count" else unit or "",
+                         integer=whole)  # fmt: skip
+    top = ticks[-1][0]
+    width = _W / axis.buckets.count
+    marks = [
+        _linked(
+            f'<rect class="bar total" data-bucket="{index}" data-total="{total!r}" '
+            f'x="{axis.x(index, False):.2f}" y="{_y(total, top):.2f}" '
+            f'width="{max(width * 0.9, 0.5):.2f}" height="{total / top * _H:.2f}" '
+            f'fill="{_METRIC_COLOUR}"><title>{_text(axis.label(index))}: {total:,g}'
+            f"{_text(f' {unit}' if unit else '')}</title></rect>",
+            index,
+            axis,
+        )
+        for index, total in enumerate(sums)
+        if total
+    ]
+    heading = f"{name}{f' ({unit})' if unit else ''}: total per bucket (a counter)"
+    return _chart("metric", heading, "", ticks, marks, axis, data_name=name)
 
 
 def rate_chart(rates: Sequence[float | None], axis: TimeAxis) -> str:

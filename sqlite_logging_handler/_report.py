@@ -11,22 +11,23 @@ mailed.
 from __future__ import annotations
 
 import html
-import shlex
+import math
 import time
 from collections import defaultdict
 from typing import Any
 
 from ._aggregates import nearest_rank
-from ._charts import Buckets, TimeAxis, level_colour, metric_chart, rate_chart, volume_chart
+from ._charts import Buckets, TimeAxis, counter_chart, metric_chart, rate_chart, volume_chart
+from ._report_buckets import bucket_records, ranked_buckets
 from ._terminal import visible
 from ._times import format_time
 from .query import LogStore
 
 __all__ = ["Buckets", "choose_buckets", "render_report"]
 
-_TOP = 10  # rows of the top errors and loggers tables, records per bucket section
-_SECTIONS = 6  # buckets with a records section: the most errors, and the most records
+_TOP = 10  # rows of the top errors and loggers tables
 _FOREVER = 1e300
+_SHORTEST_MS = 1000  # the narrowest bucket: sparse data gives fewer buckets, not thinner
 
 
 def render_report(
@@ -50,13 +51,20 @@ def render_report(
     title = f"Logs and metrics: {store.database}"
     parts = [_HEAD.format(title=_text(title)), f"<h1>{_text(title)}</h1>"]
     if span is None:
-        quiet = since is not None or until is not None
-        empty = "No records in this period." if quiet else "No records yet."
-        parts.append(f'<p class="empty">{empty}</p>')
+        parts.append(f'<p class="empty">{_text(_nothing_in(since, until, utc))}</p>')
     else:
         parts += _body(store, span, until, utc)
     parts.append("</body></html>\n")
     return "\n".join(parts)
+
+
+def _nothing_in(since: float | None, until: float | None, utc: bool) -> str:
+    """What an empty report says, naming the period it looked at."""
+    if since is None and until is None:
+        return "No records yet."
+    start = "the first record" if since is None else format_time(since, utc=utc)
+    end = "now" if until is None else format_time(until, utc=utc)
+    return f"No records or metrics from {start} to {end}."
 
 
 def choose_buckets(
@@ -72,29 +80,74 @@ def choose_buckets(
     )[0]
     if first is None:
         return None
-    start = float(first) if since is None else since
-    end = until if until is not None else (max(float(last), time.time()) if since else float(last))
-    return Buckets(start, max((end - start) / count, 1e-3) * (1 + 1e-9), count)
+    start = _millis(float(first) if since is None else since)  # as stored: whole ms
+    if until is not None:
+        end = _millis(until)
+    else:  # just past the last record: its millisecond is in the last bucket
+        end = _millis(max(float(last), time.time()) if since else float(last)) + 1e-3
+    span_ms = round((end - start) * 1000)
+    width_ms = max(_SHORTEST_MS, math.ceil(span_ms / count))  # never a fraction of a second
+    count = max(1, min(count, math.ceil(span_ms / width_ms)))
+    return Buckets(start, width_ms / 1000, count, None if until is None else end)
+
+
+def _millis(epoch: float) -> float:
+    """``epoch`` rounded to the millisecond, as its stored timestamp text is."""
+    return round(epoch * 1000) / 1000
 
 
 def _body(store: LogStore, span: Buckets, until: float | None, utc: bool) -> list[str]:
-    where = (span.start, _FOREVER if until is None else until)
+    where = (span.edges(0)[0], _FOREVER if span.until is None else span.edges(span.count - 1)[1])
     counts = level_counts(store, span, where)
     totals = _totals(store, where)
-    linked = _interesting_buckets(counts)
-    axis = TimeAxis(span, utc, frozenset(linked))
+    reasons = ranked_buckets(counts)
+    axis = TimeAxis(span, utc, frozenset(reasons))
     parts = [_summary(span, totals, utc), _NAV]
-    parts.append(volume_chart(counts, axis))
-    parts.append(rate_chart(error_rates(store, span, where), axis))
-    parts.append(_top_errors(store, where, utc))
-    parts.append(_loggers(store, where))
+    if totals["records"]:
+        parts.append(volume_chart(counts, axis))
+        parts.append(rate_chart(error_rates(store, span, where), axis))
+        parts.append(_top_errors(store, where, utc))
+        parts.append(_loggers(store, where))
+    else:  # a metrics-only database, or a period without log records: no empty charts
+        parts.append(
+            '<p class="empty" id="volume">No log records in this period: metrics only.</p>'
+        )
+    kinds = _kinds(store)
+    counters = metric_totals(store, span, where)
     metrics = [
-        metric_chart(name, unit, values, axis)
+        counter_chart(name, unit, counters[name], axis)
+        if kinds.get(name) == "counter" and name in counters
+        else metric_chart(name, unit, values, axis)
         for name, (unit, values) in metric_percentiles(store, span, where).items()
     ]
     parts.append(f'<div id="metrics">{"".join(metrics) or "<h2>Metrics</h2><p>None.</p>"}</div>')
-    parts.append(_bucket_records(store, axis, sorted(linked)))
+    if totals["records"]:
+        parts.append(bucket_records(store, axis, reasons))
     return parts
+
+
+def _kinds(store: LogStore) -> dict[str, str | None]:
+    """Each metric's kind, as last recorded (``counter``, ``gauge``, ``histogram``)."""
+    return {
+        name: kind
+        for name, kind, _ in store.sql(
+            "SELECT metric_name, kind, MAX(id) FROM metrics GROUP BY metric_name"
+        )
+    }
+
+
+def metric_totals(
+    store: LogStore, buckets: Buckets, where: tuple[float, float]
+) -> dict[str, list[float]]:
+    """Per metric: the sum of its values in each bucket (a counter's total then)."""
+    totals: dict[str, list[float]] = defaultdict(lambda: [0.0] * buckets.count)
+    for name, index, total in store.sql(
+        f"SELECT metric_name, {buckets.sql()} AS b, SUM(value) FROM metrics "
+        "WHERE created >= ? AND created < ? GROUP BY metric_name, b",
+        where,
+    ):
+        totals[name][index] = total
+    return dict(totals)
 
 
 # -- numbers ---------------------------------------------------------------------------
@@ -177,20 +230,6 @@ def _totals(store: LogStore, where: tuple[float, float]) -> dict[str, int]:
     return {"records": logs, "errors": errors, "metrics": metrics}
 
 
-def _interesting_buckets(counts: dict[str, tuple[int | None, list[int]]]) -> set[int]:
-    """The buckets with the most errors, and those with the most records."""
-    totals: dict[int, int] = defaultdict(int)
-    errors: dict[int, int] = defaultdict(int)
-    for levelno, column in counts.values():
-        for index, n in enumerate(column):
-            totals[index] += n
-            if levelno is not None and levelno >= 40:
-                errors[index] += n
-    busiest = sorted((i for i in totals if totals[i]), key=lambda i: -totals[i])[:_SECTIONS]
-    worst = sorted((i for i in errors if errors[i]), key=lambda i: -errors[i])[:_SECTIONS]
-    return set(busiest) | set(worst)
-
-
 # -- sections --------------------------------------------------------------------------
 
 
@@ -263,48 +302,6 @@ def _loggers(store: LogStore, where: tuple[float, float]) -> str:
     )
 
 
-def _bucket_records(store: LogStore, axis: TimeAxis, indexes: list[int]) -> str:
-    sections = []
-    for index in indexes:
-        start, end = axis.buckets.bounds(index)
-        rows = store.sql(
-            "SELECT created, timestamp, level, levelno, module, message FROM logs "
-            f"WHERE created >= ? AND created < ? ORDER BY levelno DESC, id LIMIT {_TOP}",
-            (start, end),
-        )
-        total, errors = store.sql(
-            "SELECT COUNT(*), COALESCE(SUM(levelno >= 40), 0) FROM logs "
-            "WHERE created >= ? AND created < ?",
-            (start, end),
-        )[0]
-        lines = "".join(
-            f'<tr><td class="time">{format_time(created, utc=axis.utc)}</td>'
-            f'<td><span class="level" style="color:{level_colour(levelno)}">{_text(level)}'
-            f"</span></td><td>{_text(module)}</td><td>{_text(message)}</td></tr>"
-            for created, _, level, levelno, module, message in rows
-        )
-        command = _command(store.database, start, end)
-        sections.append(
-            f'<section class="bucket" id="bucket-{index}" data-bucket="{index}" '
-            f'data-records="{total}" data-errors="{errors}"><h3>{_text(axis.label(index))}: '
-            f"{total:,} records, {errors:,} at ERROR or above</h3>"
-            f'<table class="records"><colgroup><col class="time"><col class="level"><col>'
-            f"<col></colgroup>{lines}</table><p>Most severe first, at most {_TOP}; all of "
-            f"them: <code>{_text(command)}</code></p></section>"
-        )
-    return (
-        '<section id="records"><h2>Records of the busiest and most erroneous moments</h2>'
-        + "".join(sections)
-        + "</section>"
-    )
-
-
-def _command(database: str, start: float, end: float) -> str:
-    since, until = (format_time(epoch, utc=True) for epoch in (start, end))
-    words = ["sqlite-logs", "--db", database, "query", "--since", since, "--until", until]
-    return shlex.join(words)
-
-
 def _example(kind: str, message: Any) -> str:
     if message is None or message == kind:
         return ""
@@ -366,8 +363,7 @@ th, td {{ text-align: left; padding: 0.25em 0.5em; border-bottom: 1px solid #e4e
   vertical-align: top; }}
 td.n, th.n {{ text-align: right; }} col.n {{ width: 6.5em; }} col.share {{ width: 30%; }}
 col.kind {{ width: 45%; }}
-col.time {{ width: 16em; }} td.time {{ white-space: nowrap; overflow: hidden;
-  text-overflow: ellipsis; }}
+col.time {{ width: 31ch; }} td.time {{ white-space: nowrap; font-variant-numeric: tabular-nums; }}
 col.level {{ width: 6.5em; }} .example {{ color: #52606d; font-size: 0.9em; }}
 .share {{ display: inline-block; height: 0.8em; background: #3d7dd8; }}
 code {{ font-size: 0.9em; background: #f0f2f5; padding: 0.1em 0.3em; }}

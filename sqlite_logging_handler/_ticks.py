@@ -9,7 +9,7 @@ with what changes between ticks.
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 __all__ = ["number_ticks", "time_ticks"]
 
@@ -22,17 +22,23 @@ _TIME_STEPS = (
 )  # fmt: skip
 
 
-def number_ticks(top: float, unit: str = "", *, count: int = 4) -> list[tuple[float, str]]:
+def number_ticks(
+    top: float, unit: str = "", *, count: int = 4, integer: bool = False
+) -> list[tuple[float, str]]:
     """Ticks from 0 to at least ``top``: (value, label), the last at or above ``top``.
 
     Args:
-        top: the largest value to show (0 or less shows 0 to 1).
+        top: the largest value to show (0 or less shows 0 to 1, or 0% to 100%).
         unit: appended to labels (``"ms"``); ``"%"`` shows values 0-1 as percentages.
         count: about how many steps.
+        integer: the values are counts: whole-number steps (1, 2, 5 times a power of
+            ten), never a fraction of a record.
     """
     scale = 100.0 if unit == "%" else 1.0
-    top = top * scale if top > 0 else 1.0
+    top = top * scale if top > 0 else scale
     step = _nice_step(top / count)
+    if integer:
+        step = max(1.0, step if step.is_integer() else _nice_step(step * 1.5))
     steps = max(1, math.ceil(top / step - 1e-9))
     decimals = max(0, -math.floor(math.log10(step) + 1e-9)) if step < 1 else 0
     if step < 1 or not float(step).is_integer():
@@ -51,25 +57,86 @@ def time_ticks(
 ) -> list[tuple[float, str]]:
     """Ticks on round clock times inside ``start``..``end`` (epochs): (epoch, label).
 
+    Round in the wall clock shown (local time, or UTC), across daylight saving
+    changes: hours on multiples of the step from midnight, days at midnight, weeks
+    on Mondays, months on their first day (every 1, 2, 3 or 6), years on 1 January.
     At least two: when no round time fits, the two ends.
     """
     span = max(end - start, 1e-3)
-    step: float
-    if span / _TIME_STEPS[0] <= count:
-        step = _nice_step(span / count)  # under a second
+    if span / _TIME_STEPS[0] <= count:  # under a second: plain epoch arithmetic
+        step = _nice_step(span / count)
+        first = math.ceil(start / step) * step
+        ticks = [first + i * step for i in range(int((end - first) / step + 1e-9) + 1)]
+        label = step
+    elif span / 86400 <= count:
+        step = next(s for s in _TIME_STEPS if span / s <= count)
+        ticks = _clock_ticks(start, end, step, utc)
+        label = step
     else:
-        longer = (s for s in _TIME_STEPS if span / s <= count)
-        step = next(longer, _nice_step(span / count / 86400) * 86400)
-    offset = 0.0 if utc else _utc_offset(start)
-    first = math.ceil((start + offset) / step) * step - offset
-    ticks = []
-    moment = first
-    while moment <= end + 1e-9:
-        ticks.append(moment)
-        moment += step
+        ticks, label = _calendar_ticks(start, end, span / count, utc)
+    ticks = [t for t in ticks if start - 1e-9 <= t <= end + 1e-9]
     if len(ticks) < 2:
-        ticks = [start, end]
-    return [(epoch, _label(epoch, step, span, utc)) for epoch in ticks]
+        ticks, label = [start, end], min(label, 1.0)
+    return [(epoch, _label(epoch, label, span, utc)) for epoch in ticks]
+
+
+def _wall(epoch: float, utc: bool) -> datetime:
+    """``epoch`` as the naive wall-clock time shown (local, or UTC)."""
+    moment = datetime.fromtimestamp(epoch, UTC)
+    return (moment if utc else moment.astimezone()).replace(tzinfo=None)
+
+
+def _epoch(wall: datetime, utc: bool) -> float:
+    """The epoch of a naive wall-clock time (local, or UTC)."""
+    return wall.replace(tzinfo=UTC).timestamp() if utc else wall.timestamp()
+
+
+def _clock_ticks(start: float, end: float, step: int, utc: bool) -> list[float]:
+    """Times of day on multiples of ``step`` seconds (a divisor of a day) from midnight."""
+    ticks: list[float] = []
+    day = _wall(start, utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    while _epoch(day, utc) <= end:
+        first = 0
+        if not ticks:
+            into = (_wall(start, utc) - day).total_seconds()
+            first = max(0, math.ceil(into / step - 1e-9))
+        for k in range(first, 86400 // step):
+            epoch = _epoch(day + timedelta(seconds=k * step), utc)
+            if epoch > end + 1e-9:
+                return ticks
+            if epoch >= start - 1e-9 and (not ticks or epoch > ticks[-1]):
+                ticks.append(epoch)
+        day += timedelta(days=1)
+    return ticks
+
+
+def _calendar_ticks(start: float, end: float, rough: float, utc: bool) -> tuple[list[float], float]:
+    """Midnights of days, Mondays, first days of months or years; and the step's size."""
+    first, last = _wall(start, utc), _wall(end, utc)
+    for days in (1, 2, 7, 14):
+        if days * 86400 >= rough:
+            day = first.replace(hour=0, minute=0, second=0, microsecond=0)
+            walls = []
+            while day <= last:
+                if (days == 1 or (days == 2 and day.toordinal() % 2 == 0)
+                        or (days >= 7 and day.weekday() == 0
+                            and (days == 7 or day.isocalendar()[1] % 2 == 1))):  # fmt: skip
+                    walls.append(day)
+                day += timedelta(days=1)
+            return [_epoch(w, utc) for w in walls], days * 86400.0
+    months = next((m for m in (1, 2, 3, 6, 12) if m * 30.44 * 86400 >= rough), None)
+    if months is None:
+        years = int(_nice_step(rough / (365.25 * 86400)))
+        years = max(years, 1)
+        walls = [datetime(y, 1, 1) for y in range(first.year, last.year + 1) if y % years == 0]
+        return [_epoch(w, utc) for w in walls], years * 365.25 * 86400
+    walls = []
+    year, month = first.year, first.month
+    while (year, month) <= (last.year, last.month):
+        if (month - 1) % months == 0:
+            walls.append(datetime(year, month, 1))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return [_epoch(w, utc) for w in walls], months * 30.44 * 86400
 
 
 def _utc_offset(epoch: float) -> float:
@@ -82,10 +149,14 @@ def _label(epoch: float, step: float, span: float, utc: bool) -> str:
     moment = datetime.fromtimestamp(epoch, UTC)
     if not utc:
         moment = moment.astimezone()
+    if step >= 365 * 86400:
+        return f"{moment:%Y}"
+    if step >= 28 * 86400:
+        return f"{moment:%Y-%m}"
     if step >= 86400:
         return f"{moment:%Y-%m-%d}"
     if step < 1:
         clock = f"{moment:%H:%M:%S}.{moment.microsecond // 1000:03d}"
     else:
-        clock = f"{moment:%H:%M:%S}" if step < 60 or epoch % 60 else f"{moment:%H:%M}"
+        clock = f"{moment:%H:%M:%S}" if step < 60 or moment.second else f"{moment:%H:%M}"
     return f"{moment:%m-%d} {clock}" if span > 86400 else clock

@@ -264,15 +264,20 @@ class LogStore(Reader):
         return int(self._query(f"SELECT COUNT(*) FROM metrics {where.sql()}", where.params)[0][0])
 
     def metric_summary(
-        self, name: str | None = None, since: TimeBound = None, until: TimeBound = None
+        self,
+        name: str | None = None,
+        since: TimeBound = None,
+        until: TimeBound = None,
+        tags: Mapping[str, Any] | None = None,
     ) -> dict[str, dict[str, Any]]:
         """Per metric: count, sum, min, max, avg, p50, p95, p99 and unit, computed in SQLite.
 
-        Percentiles use the nearest-rank method (``_aggregates``): every percentile is
-        a value that was recorded. ``unit`` is the unit most recently recorded for the
-        metric.
+        Takes the filters of ``metrics()``, ``tags`` included (matched as ``logs()``'s
+        ``extra``). Percentiles use the nearest-rank method (``_aggregates``): every
+        percentile is a value that was recorded. ``unit`` is the unit most recently
+        recorded for the metric.
         """
-        where = _metric_filters(name, since, until, None)
+        where = _metric_filters(name, since, until, tags)
         units = {row[0]: row[1] for row in self._query(units_sql(where.sql()), where.params)}
         return {
             row["metric_name"]: {**dict(row), "unit": units.get(row["metric_name"])}

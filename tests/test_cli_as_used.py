@@ -477,16 +477,22 @@ def test_the_demo_says_what_happened(tmp_path):
     assert result.returncode == 0, result.stderr
     out = result.stdout
     logged = re.search(
-        r"3 threads logged for ([\d.]+) s: ([\d,]+) records and ([\d,]+) metrics", out
+        r"3 threads logged for ([\d.]+) s: ([\d,]+) records \(([\d,]+) a second\) and as many "
+        r"metric values",
+        out,
     )
     assert logged, out
     seconds, records = float(logged[1]), int(logged[2].replace(",", ""))
     assert 1.0 <= seconds < 3.0  # about the --duration asked for, not the time to store
     assert records == rows(db, "SELECT COUNT(*) FROM logs")[0][0]
+    assert records == rows(db, "SELECT COUNT(*) FROM metrics")[0][0]
     assert re.search(r"spent \d+% of their time in logging calls; ", out)
     assert re.search(r"All stored [\d.]+ s after the threads stopped", out)
-    per_second = re.search(r"Logs per second: ([\d,.]+) logged over ([\d.]+) s", out)
-    rate = records / float(per_second[1].replace(",", "")) if per_second else 0
-    assert abs(rate - seconds) < 0.01  # records over the time they were logged in
+    per_second = re.search(r"Logs per second: ([\d,]+) logged over ([\d.]+) s", out)
+    assert per_second, out
+    assert per_second[1] == logged[3]  # one figure, on one basis: records
+    rate = int(logged[3].replace(",", ""))
+    assert abs(rate * seconds - records) <= 0.01 * records  # records over the time logged
+    assert "⏳" not in out + result.stderr and "storing" not in out + result.stderr  # piped
     samples = out.split("Sample Logs:")[1].split("\n\n")[0].splitlines()[1:]
     assert len({line.split()[3] for line in samples}) == 3  # one row from each thread

@@ -119,9 +119,15 @@ def test_report_of_a_quiet_period_says_so(db_path, tmp_path):
     handler = SQLiteHandler(db_path)
     handler.handle(_record(0, logging.INFO))  # long before the last hour
     handler.close()
-    page, tags = _report(db_path, tmp_path, "--since", "1h")
-    assert "No records in this period." in page
+    page, tags = _report(
+        db_path, tmp_path, "--utc", "--since", "2026-01-01", "--until", "2026-01-02T12:00Z"
+    )
+    assert (
+        "No records or metrics from 2026-01-01 00:00:00.000Z to 2026-01-02 12:00:00.000Z." in page
+    )
     assert not [t for t, _ in tags if t == "svg"]
+    page, _ = _report(db_path, tmp_path, "--utc", "--since", "2100-01-01T00:00Z")
+    assert "No records or metrics from 2100-01-01 00:00:00.000Z to now." in page
 
 
 def test_report_since_leaves_older_records_out(db_path, tmp_path):

@@ -24,7 +24,9 @@ from .._terminal import visible
 from ..exceptions import SQLiteLoggingError
 from ..shipping.command import add_ship_command
 from . import _reading, _showcase, _summaries, _tail, _upkeep
-from ._args import DATABASE_VARIABLE, Command, Register, database
+from ._args import DATABASE_VARIABLE, Command, Register, database, empty_time_range
+from ._dashes import with_attached_values
+from ._output import os_reason
 
 __all__ = ["database", "main"]
 
@@ -42,9 +44,14 @@ _SIGPIPE_STATUS = 128 + 13  # what a shell reports for a process SIGPIPE ended
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``sqlite-logs`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
     parser = _parser()
-    args = parser.parse_args(argv)
+    given = sys.argv[1:] if argv is None else argv
+    args = parser.parse_args(with_attached_values(parser, given))
     if not hasattr(args, "run"):
         parser.print_help(sys.stderr)
+        return 2
+    empty = empty_time_range(args)
+    if empty:
+        print(f"sqlite-logs: error: {empty}", file=sys.stderr)
         return 2
     try:
         result: int = args.run(args, sys.stdout)
@@ -64,8 +71,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _error(exc: BaseException) -> None:
-    """One line on stderr, whatever text the error carries."""
-    print(f"sqlite-logs: error: {visible(str(exc))}", file=sys.stderr)
+    """One line on stderr, whatever text the error carries.
+
+    An OS error names its path and cause in words ("'/tmp/x': it is a directory"),
+    never a bare "[Errno 21]".
+    """
+    text = str(exc)
+    if isinstance(exc, OSError) and exc.strerror and exc.filename is not None:
+        path = os.fsdecode(exc.filename)
+        text = f"{path!r}: {os_reason(exc, path)}"
+        if exc.filename2 is not None:
+            text += f" (and {os.fsdecode(exc.filename2)!r})"
+    elif isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror
+    print(f"sqlite-logs: error: {visible(text)}", file=sys.stderr)
 
 
 def _silence_stdout() -> None:

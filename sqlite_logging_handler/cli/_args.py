@@ -9,12 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
 from .._binds import INT64_MAX
 from .._filters import fts_words
-from .._times import parse_age, parse_time
+from .._times import format_time, parse_age, parse_epoch, parse_time
 from ..query import LogStore
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "bounded_int",
     "check_database",
     "database",
+    "empty_time_range",
     "extra",
     "filters",
     "level",
@@ -187,6 +189,26 @@ def time_bound(text: str) -> str:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
+
+
+def empty_time_range(args: argparse.Namespace) -> str:
+    """Why ``--since``/``--until`` select no time at all ("" if they do not).
+
+    ``--until`` at or before ``--since`` is a mistake (the bounds swapped), not a
+    question whose answer is "nothing": ``git log`` and ``journalctl`` refuse it too.
+    """
+    since, until = getattr(args, "since", None), getattr(args, "until", None)
+    if since is None or until is None:
+        return ""
+    now = time.time()  # both relative bounds count back from the same moment
+    start, end = parse_epoch(since, now=now), parse_epoch(until, now=now)
+    if start is None or end is None or start < end:
+        return ""
+    utc = bool(getattr(args, "utc", False))
+    return (
+        f"--until {until!r} ({format_time(end, utc=utc)}) is not after --since {since!r} "
+        f"({format_time(start, utc=utc)}): no time is left between them"
+    )
 
 
 def age(text: str) -> float:

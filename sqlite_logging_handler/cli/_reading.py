@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any, TextIO
 
 from .. import _render
 from ..query import LogRow, LogStore, MetricRow
 from ._args import Register, add_filters, extra, filters, open_store, row_count
+from ._output import output_file, to_stdout
 from ._progress import Progress, counted
 
 __all__ = ["register"]
@@ -43,7 +43,7 @@ def register(command: Register) -> None:
         default="jsonl",
         help="JSON lines (default), one JSON array, or CSV with a header row",
     )
-    export.add_argument("-o", "--output", help="file to write (default: stdout)")
+    export.add_argument("-o", "--output", help="file to write (default, or -: stdout)")
     add_filters(export)
     export.add_argument("--name", help="metrics: this metric only")
     export.add_argument(
@@ -58,19 +58,21 @@ def register(command: Register) -> None:
 
 def _query(args: argparse.Namespace, out: TextIO) -> int:
     with open_store(args) as store:
-        rows = store.logs(**filters(args), limit=args.limit)
-    if args.json:
-        _render.write_json_lines(rows, out)
-    elif args.csv:
-        _render.write_csv(rows, LogRow._fields, out)
-    else:
-        headers = ("id", "time", "level", "logger", "thread", "message", "extra")
-        shown = [
-            (r.id, _render.shown_time(r.created, r.timestamp, utc=args.utc), r.level, r.module,
-             r.thread_name, r.message, r.extra_data)
-            for r in rows
-        ]  # fmt: skip
-        print(_render.table(headers, shown), file=out)
+        if args.json or args.csv:  # streamed, in constant memory, whatever --limit
+            rows = store.iter_logs(**filters(args), limit=args.limit, newest_first=True)
+            if args.json:
+                _render.write_json_lines(rows, out)
+            else:
+                _render.write_csv(rows, LogRow._fields, out)
+            return 0
+        table = store.logs(**filters(args), limit=args.limit)  # a table sizes its columns
+    headers = ("id", "time", "level", "logger", "thread", "message", "extra")
+    shown = [
+        (r.id, _render.shown_time(r.created, r.timestamp, utc=args.utc), r.level, r.module,
+         r.thread_name, r.message, r.extra_data)
+        for r in table
+    ]  # fmt: skip
+    print(_render.table(headers, shown), file=out)
     return 0
 
 
@@ -79,10 +81,10 @@ def _export(args: argparse.Namespace, out: TextIO) -> int:
     if misplaced:
         print(f"sqlite-logs export: error: {misplaced}", file=sys.stderr)
         return 2
-    with open_store(args) as store, _output(args.output, out) as target:
+    with open_store(args) as store, output_file(args.output, out, newline="") as target:
         # Not over rows written to the same terminal; counting costs a query: only for
         # someone watching.
-        watching = args.output is not None or not out.isatty()
+        watching = not to_stdout(args.output) or not out.isatty()
         progress = Progress(f"exporting {args.table}", unit="rows", enabled=watching)
         if progress.active:
             progress.total = _count(store, args)
@@ -132,7 +134,7 @@ def _metric_filters(args: argparse.Namespace) -> dict[str, Any]:
 
 def _say_what_was_exported(store: LogStore, args: argparse.Namespace, count: int) -> None:
     what = "records" if args.table == "logs" else "metric values"
-    if args.output:
+    if not to_stdout(args.output):
         print(f"exported {count:,} {what} to {_render.visible(args.output)}", file=sys.stderr)
     if count == 0 and args.table == "logs" and not any(filters(args).values()):
         metrics = store.count_metrics()
@@ -142,12 +144,3 @@ def _say_what_was_exported(store: LogStore, args: argparse.Namespace, count: int
                 "values: sqlite-logs export metrics",
                 file=sys.stderr,
             )
-
-
-@contextlib.contextmanager
-def _output(path: str | None, default: TextIO) -> Iterator[TextIO]:
-    if path is None:
-        yield default
-        return
-    with open(path, "w", encoding="utf-8", newline="") as target:
-        yield target

@@ -10,6 +10,7 @@ from .._demo import DEMO_DATABASE, run_demo
 from .._times import parse_epoch
 from ..query import LogStore
 from ._args import Register, add_time_range, bounded_int, check_database, positive_float
+from ._output import output_file, to_stdout
 from ._summaries import MAX_BUCKETS
 
 __all__ = ["register"]
@@ -20,7 +21,9 @@ def register(command: Register) -> None:
     report = command(
         "report", _report_page, "one self-contained HTML page: charts, top errors, loggers"
     )
-    report.add_argument("-o", "--output", default="report.html", help="default: report.html")
+    report.add_argument(
+        "-o", "--output", default="report.html", help="default: report.html; -: stdout"
+    )
     add_time_range(report)
     report.add_argument(
         "--buckets",
@@ -44,9 +47,10 @@ def _report_page(args: argparse.Namespace, out: TextIO) -> int:
             buckets=args.buckets,
             utc=args.utc,
         )
-    with open(args.output, "w", encoding="utf-8") as target:
+    with output_file(args.output, out) as target:
         target.write(page)
-    print(f"wrote {_render.visible(args.output)}", file=out)
+    if not to_stdout(args.output):
+        print(f"wrote {_render.visible(args.output)}", file=out)
     return 0
 
 

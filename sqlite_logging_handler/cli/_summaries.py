@@ -10,9 +10,8 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from .. import _render, maintenance
-from .._times import parse_epoch
 from ..query import LogStore
-from ._args import Register, add_time_range, bounded_int, check_database
+from ._args import Register, add_time_range, bounded_int, check_database, extra
 
 __all__ = ["MAX_BUCKETS", "register", "size_text"]
 
@@ -30,6 +29,14 @@ def register(command: Register) -> None:
     )
     metrics.add_argument("name", nargs="?", help="only this metric")
     add_time_range(metrics)
+    metrics.add_argument(
+        "--tag",
+        action="append",
+        type=extra,
+        default=[],
+        metavar="KEY=VALUE",
+        help="tags equal to VALUE (as --extra; KEY may be a dotted path); repeatable",
+    )
     output = metrics.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="one JSON object per metric and line")
     output.add_argument("--csv", action="store_true", help="CSV with a header row")
@@ -104,7 +111,9 @@ def size_text(size: int) -> str:
 
 def _metrics(args: argparse.Namespace, out: TextIO) -> int:
     with LogStore(check_database(args)) as store:
-        summary = store.metric_summary(name=args.name, since=args.since, until=args.until)
+        summary = store.metric_summary(
+            name=args.name, since=args.since, until=args.until, tags=_tags(args)
+        )
         if args.name and not summary:
             name = _render.visible(repr(args.name))
             print(f"sqlite-logs: error: no metric {name}", file=sys.stderr)
@@ -131,31 +140,35 @@ def _metrics(args: argparse.Namespace, out: TextIO) -> int:
 def _plot(
     store: LogStore, args: argparse.Namespace, name: str, summary: dict[str, Any], out: TextIO
 ) -> None:
-    values = _buckets(store, name, args.since, args.until, args.buckets)
+    values = _buckets(store, args, name, args.buckets)
     low, high = summary["min"], summary["max"]
     unit = _render.visible(summary["unit"] or "")
     print(f"\n{_render.visible(name)} (average per bucket, {low:g} .. {high:g} {unit})", file=out)
     print(f"  {_render.sparkline(values)}", file=out)
 
 
-def _buckets(store: LogStore, name: str, since: Any, until: Any, count: int) -> list[float | None]:
+def _buckets(
+    store: LogStore, args: argparse.Namespace, name: str, count: int
+) -> list[float | None]:
     """The metric's average in ``count`` equal time buckets over its values in the range."""
-    start = parse_epoch(since)
-    end = parse_epoch(until)
-    in_range = "metric_name = ? AND created >= ? AND created < ?"
-    bounds = (name, -1e300 if start is None else start, 1e300 if end is None else end)
-    first, last = store.sql(
-        f"SELECT MIN(created), MAX(created) FROM metrics WHERE {in_range}", bounds
-    )[0]
-    if first is None:
+    wanted = {"name": name, "since": args.since, "until": args.until, "tags": _tags(args)}
+    times = [float("inf"), float("-inf")]
+    for row in store.iter_metrics(**wanted):  # streamed twice: constant memory
+        if row.created is not None:
+            times = [min(times[0], row.created), max(times[1], row.created)]
+    first, last = times
+    if first > last:
         return []
     width = max((last - first) / count, 1e-9)
-    averages: dict[int, float] = dict(
-        tuple(row)
-        for row in store.sql(
-            "SELECT MIN(CAST((created - ?) / ? AS INTEGER), ?), AVG(value) FROM metrics "
-            f"WHERE {in_range} GROUP BY 1",
-            (first, width, count - 1, *bounds),
-        )
-    )
-    return [averages.get(i) for i in range(count)]
+    sums, counts = [0.0] * count, [0] * count
+    for row in store.iter_metrics(**wanted):
+        if row.created is None:
+            continue
+        index = min(int((row.created - first) / width), count - 1)
+        sums[index] += row.value
+        counts[index] += 1
+    return [total / n if n else None for total, n in zip(sums, counts, strict=True)]
+
+
+def _tags(args: argparse.Namespace) -> dict[str, Any] | None:
+    return dict(args.tag) or None

@@ -1,8 +1,15 @@
 """``tail``: the last records, oldest first; ``-f`` follows new ones, ``-F`` the file's name.
 
 ``-F`` is ``tail -F``: it waits for a database that does not exist yet (or is not yet
-a log database), and when the file is replaced or removed it says so and follows
-whatever file has that name next, starting with its last records.
+a log database), and when the file is replaced, truncated or removed it says so and
+follows whatever log database has that name next, starting with its last records.
+
+``-f`` is ``tail -f``: it follows the file it opened. When that file's content is
+replaced in place (``cp backup.db app.db``: same inode, older rows) it says so and
+goes on with the new content, as ``tail -f`` does for a truncated file; when the file
+is truncated to something that is not a log database, it ends with an error naming it.
+
+Ctrl-C ends either with exit status 130, as a shell reports for SIGINT.
 """
 
 from __future__ import annotations
@@ -21,7 +28,9 @@ from ._args import Register, add_filters, check_database, database, filters, row
 
 __all__ = ["register"]
 
-_POLL = 0.25  # seconds between two looks at the file (-F) or the database (-f)
+_POLL = 0.25  # seconds between two looks at the file
+_SMALLEST = 512  # bytes: a database has at least one page of at least 512
+_REMOVED, _MOVED, _TRUNCATED, _REWRITTEN = "removed", "moved", "truncated", "rewritten"
 
 
 def register(command: Register) -> None:
@@ -34,16 +43,20 @@ def register(command: Register) -> None:
         "-F",
         dest="follow_name",
         action="store_true",
-        help="as -f, and wait for the database to appear, and follow it when it is replaced",
+        help="as -f, and wait for the database to appear, and follow it when it is "
+        "replaced, truncated or removed",
     )
     add_filters(tail)
 
 
 def _tail(args: argparse.Namespace, out: TextIO) -> int:
     if args.follow_name:
-        return _follow_name(args, out)
-    with LogStore(check_database(args)) as store:
-        _print(store, args, out, follow=args.follow)
+        _follow_name(args, out)
+    elif args.follow:
+        _follow_file(args, out)
+    else:
+        with LogStore(check_database(args)) as store:
+            _print(store, args, out, follow=False)
     return 0
 
 
@@ -60,11 +73,23 @@ def _print(store: LogStore, args: argparse.Namespace, out: TextIO, *, follow: bo
             print(_render.log_line(row, colour, utc=args.utc), file=out, flush=True)
 
 
-def _follow_name(args: argparse.Namespace, out: TextIO) -> int:
+def _follow_file(args: argparse.Namespace, out: TextIO) -> None:
+    """``-f``: follow the file opened, through content replaced in place."""
+    path = check_database(args)
+    while True:
+        change = _follow_once(LogStore(path), path, args, out, by_name=False)
+        if change == _REWRITTEN:
+            _note(f"{path!r} has been replaced in place; following its new content")
+            continue
+        msg = f"{path!r} has been truncated: it is no longer a log database (-F waits for one)"
+        raise SQLiteLoggingError(msg)
+
+
+def _follow_name(args: argparse.Namespace, out: TextIO) -> None:
+    """``-F``: follow whatever log database has the name, waiting when there is none."""
     path = database(args)
     said = ""
     while True:
-        identity = _identity(path)  # before opening: a change after it is seen
         store, reason = _open(path)
         if store is None:
             if reason != said:
@@ -74,41 +99,141 @@ def _follow_name(args: argparse.Namespace, out: TextIO) -> int:
             continue
         if said:
             _note(f"{path!r} has appeared; following it")
-        watcher = _Watcher(path, identity, store)
-        try:
-            with store:
-                watcher.start()
-                _print(store, args, out, follow=True)
-        except sqlite3.ProgrammingError:  # closed under a query: the file was replaced
-            if not watcher.changed.is_set():
-                raise
-        finally:
-            watcher.stop.set()
-        if not watcher.changed.is_set():
-            return 0  # Ctrl-C (follow() ends quietly on it)
-        if _identity(path) is None:
+        said = ""
+        change = _follow_once(store, path, args, out, by_name=True)
+        if change == _REMOVED:
             _note(f"{path!r} has been removed; waiting for it to come back")
             said = f"no log database at {path!r} yet"
+        elif change == _TRUNCATED:
+            _note(f"{path!r} has been truncated; waiting for a log database there")
+            said = f"{path!r} is not a log database yet"
         else:
             _note(f"{path!r} has been replaced; following the new file")
-            said = ""
+
+
+def _follow_once(
+    store: LogStore, path: str, args: argparse.Namespace, out: TextIO, *, by_name: bool
+) -> str:
+    """Print and follow ``store`` until the file changes; return how it changed.
+
+    Raises:
+        KeyboardInterrupt: Ctrl-C ended the follow (``follow()`` ends quietly on it).
+    """
+    watcher = _Watcher(path, store, by_name=by_name)
+    try:
+        with store:
+            watcher.start()
+            _print(store, args, out, follow=True)
+    except sqlite3.Error:  # the file changed under a query (a copy half done, a truncation)
+        if watcher.changed.wait(4 * _POLL):
+            return watcher.change
+        return _recheck(path, watcher, by_name=by_name)
+    finally:
+        watcher.stop.set()
+        watcher.join()
+    if not watcher.changed.is_set():
+        raise KeyboardInterrupt  # exit 130, as for Ctrl-C anywhere else
+    return watcher.change
 
 
 class _Watcher(threading.Thread):
-    """Closes ``store`` (ending its follow()) when the file at ``path`` is no longer it."""
+    """Closes ``store`` (ending its follow()) when the file at ``path`` is no longer it.
 
-    def __init__(self, path: str, identity: tuple[int, int] | None, store: LogStore) -> None:
+    No longer it: removed or replaced by another file (``by_name`` only: ``-f``
+    follows the file it opened), truncated, or rewritten in place with other rows
+    (the newest row seen is gone or different, or ids went back).
+    """
+
+    def __init__(self, path: str, store: LogStore, *, by_name: bool) -> None:
         super().__init__(name="sqlite-logs-watch", daemon=True)
-        self._path, self._identity, self._store = path, identity, store
+        self._path, self._store, self._by_name = path, store, by_name
+        self.identity = _identity(path)
+        self.anchor = _newest(store)
+        self.change = ""
         self.changed = threading.Event()
         self.stop = threading.Event()
 
     def run(self) -> None:
         while not self.stop.wait(_POLL):
-            if _identity(self._path) != self._identity:
+            change = self.check()
+            if change:
+                self.change = change
                 self.changed.set()
                 self._store.close()
                 return
+            self.anchor = _newest(self._store) or self.anchor
+
+    def check(self) -> str:
+        """How the file differs from the one followed, or "" if it does not."""
+        return _change(self._path, self._store, self.identity, self.anchor, self._by_name)
+
+
+def _recheck(path: str, watcher: _Watcher, *, by_name: bool) -> str:
+    """How the file changed, looked at afresh once a copy over it has had time to end."""
+    watcher.stop.set()
+    threading.Event().wait(2 * _POLL)
+    try:
+        store = LogStore(path)
+    except (OSError, SQLiteLoggingError):
+        return _REMOVED if _identity(path) is None and by_name else _TRUNCATED
+    with store:
+        change = _change(path, store, watcher.identity, watcher.anchor, by_name)
+    return change or _REWRITTEN  # read back as it was: say so, and show it again
+
+
+def _change(
+    path: str,
+    store: LogStore,
+    identity: tuple[int, int] | None,
+    anchor: tuple[int, float] | None,
+    by_name: bool,
+) -> str:
+    """How the file at ``path`` differs from the one followed, or "" if it does not."""
+    now = _identity(path)
+    if now != identity:
+        if not by_name:
+            return ""  # -f follows the file it opened, wherever its name goes
+        return _REMOVED if now is None else _MOVED
+    if _size(path) < _SMALLEST:
+        return _TRUNCATED
+    if anchor is None:
+        return ""
+    try:  # through the store's own connection: another one would disturb its WAL
+        created, sequence = store.sql(
+            "SELECT (SELECT created FROM logs WHERE id = ?),"
+            " (SELECT seq FROM sqlite_sequence WHERE name = 'logs')",
+            (anchor[0],),
+        )[0]
+    except sqlite3.ProgrammingError:
+        return ""  # closed: the follow is ending
+    except sqlite3.OperationalError as exc:
+        return "" if "locked" in str(exc) or "busy" in str(exc) else _TRUNCATED
+    except sqlite3.DatabaseError:
+        return _TRUNCATED
+    if (sequence or 0) < anchor[0] or (created is not None and created != anchor[1]):
+        return _REWRITTEN  # ids never go back (AUTOINCREMENT), rows never change
+    return ""
+
+
+def _newest(store: LogStore) -> tuple[int, float] | None:
+    """The id and time of the newest record (None: none, or unreadable)."""
+    try:
+        rows = store.sql("SELECT id, created FROM logs ORDER BY id DESC LIMIT 1")
+    except sqlite3.Error:
+        return None
+    return (int(rows[0][0]), rows[0][1]) if rows else None
+
+
+def _size(path: str) -> int:
+    """The file's size in bytes, 0 if it is gone.
+
+    Never read by opening the file: closing a descriptor of a database drops every
+    POSIX lock this process holds on it, the reader's too.
+    """
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
 
 
 def _open(path: str) -> tuple[LogStore | None, str]:

@@ -6,15 +6,20 @@ Each shows its progress on a terminal (stderr), and nothing extra elsewhere.
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sqlite3
 import sys
+import tempfile
 from typing import TextIO
 
 from .. import maintenance, schema
 from .._access import open_writer
 from .._terminal import visible
+from ..exceptions import SQLiteLoggingError
 from ..query import LogStore
 from ._args import Register, age, check_database, row_count
+from ._output import STDOUT
 from ._progress import Progress, watched
 from ._summaries import size_text
 
@@ -39,7 +44,7 @@ def register(command: Register) -> None:
     prune.add_argument("--dry-run", action="store_true", help="count, delete nothing")
 
     backup = command("backup", _backup, "copy the database consistently, while it is written to")
-    backup.add_argument("destination")
+    backup.add_argument("destination", help="the copy's path; -: stdout (not a terminal)")
     command("vacuum", _vacuum, "rebuild the file to return free space to the file system")
     command("upgrade", _upgrade, "bring an older database (e.g. the seed's) to the current schema")
 
@@ -125,11 +130,32 @@ def _rows(path: str) -> int:
 
 def _backup(args: argparse.Namespace, out: TextIO) -> int:
     path = check_database(args)
+    if args.destination == STDOUT:
+        return _backup_to_stdout(path, out)
     progress = Progress("backing up", unit="pages")
     with LogStore(path) as store:
         store.backup(args.destination, progress=lambda done, total: _pages(progress, done, total))
     progress.finish()
     print(f"backed up {visible(path)} to {visible(args.destination)}", file=out)
+    return 0
+
+
+def _backup_to_stdout(path: str, out: TextIO) -> int:
+    """``backup -``: the copy's bytes on stdout (``| ssh host 'cat > logs.db'``).
+
+    A database is binary: refused on a terminal, as ``gzip -c`` refuses.
+    """
+    if out.isatty():
+        msg = "will not write a database to a terminal: give a file, or redirect stdout"
+        raise SQLiteLoggingError(msg)
+    with tempfile.TemporaryDirectory(prefix="sqlite-logs-") as scratch:
+        copy = os.path.join(scratch, "backup.db")
+        with LogStore(path) as store:
+            store.backup(copy)
+        out.flush()
+        with open(copy, "rb") as source:
+            shutil.copyfileobj(source, out.buffer)
+        out.buffer.flush()
     return 0
 
 

@@ -1,0 +1,66 @@
+"""Where a command writes: a file it names, or stdout for ``-`` (as tar, curl, sqlite-utils).
+
+Every error about that file says which file and why, in one line: "cannot write
+'/tmp': it is a directory", never a bare "[Errno 21]".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from typing import TextIO
+
+from ..exceptions import SQLiteLoggingError
+
+__all__ = ["STDOUT", "os_reason", "output_file", "to_stdout"]
+
+#: The output path that means stdout.
+STDOUT = "-"
+
+
+def to_stdout(path: str | None) -> bool:
+    """Whether output given as ``path`` (None: not given) goes to stdout."""
+    return path is None or path == STDOUT
+
+
+@contextlib.contextmanager
+def output_file(
+    path: str | None, stdout: TextIO, *, newline: str | None = None
+) -> Iterator[TextIO]:
+    """The text file at ``path`` opened for writing, or ``stdout`` for None or ``-``.
+
+    Raises:
+        SQLiteLoggingError: the file cannot be opened or written; names it and why.
+    """
+    if to_stdout(path):
+        yield stdout
+        return
+    assert path is not None
+    try:
+        target = open(path, "w", encoding="utf-8", newline=newline)  # noqa: SIM115
+    except OSError as exc:
+        raise SQLiteLoggingError(f"cannot write {path!r}: {os_reason(exc, path)}") from None
+    try:
+        with target:
+            yield target
+    except OSError as exc:  # the disk filled up, a quota, an I/O error
+        if exc.filename is not None or exc.errno is None:
+            raise
+        raise SQLiteLoggingError(f"cannot write {path!r}: {os_reason(exc, path)}") from None
+
+
+def os_reason(exc: OSError, path: str) -> str:
+    """Why an operation on ``path`` failed, in words (no errno number)."""
+    if isinstance(exc, IsADirectoryError):
+        return "it is a directory"
+    if isinstance(exc, FileNotFoundError):
+        parent = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(parent):
+            return f"there is no directory {parent!r}"
+        return "no such file"
+    if isinstance(exc, NotADirectoryError):
+        return "a part of the path is a file, not a directory"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    return (exc.strerror or str(exc)).lower() if exc.strerror else str(exc)
