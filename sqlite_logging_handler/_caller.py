@@ -26,13 +26,13 @@ from collections.abc import Callable
 from typing import Any
 
 from ._bridges import active_trace, plain_record
+from ._late_write import write_late_in_turn
 from ._lifecycle import (
     LATE,
     close_with_multiprocessing,
     configuring,
     drain,
     process_ending,
-    write_late,
 )
 from ._listener import Listener
 from ._queue import RecordQueue, Reentered
@@ -318,11 +318,8 @@ class CallerSide(logging.Handler):
         next(self._handed_over)
 
     def _write_late(self, items: list[tuple[Any, ...]]) -> None:
-        """Write records that came after the pipeline stopped (see ``write_late``)."""
-        if write_late(self.database, self._uri, items):
-            add(self._late_written, len(items))
-        else:
-            add(self._late_failed, len(items))
+        """Write records that came after the pipeline stopped (see ``_late_write``)."""
+        write_late_in_turn(self, items)
 
     def _start_after_fork(self, item: tuple[Any, ...]) -> RecordQueue | None:
         """The queue of a fresh pipeline, started by the child's first record.
