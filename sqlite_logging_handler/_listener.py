@@ -109,6 +109,8 @@ class Listener(QueueListener):
         thread = self._thread
         if thread is None:
             return True
+        if thread is threading.current_thread():
+            return False  # it cannot wait for itself: what is left is counted as failed
         if not self._stop_sent:
             # Beyond the bound: the stop marker never waits for room (close() may run
             # in a signal handler that interrupted a caller waiting for room).

@@ -25,6 +25,7 @@ from ._caller import CallerSide
 from ._lifecycle import INHERITED, LATE, LIVE, close_with_multiprocessing, drain
 from ._listener import LISTENER_STOP, Listener
 from ._options import check_level, check_options, resolve
+from ._own_threads import close_from_own_thread, refuse_on_own_thread, wait_for_close
 from ._queue import RecordQueue
 from ._reentrancy import add, on_pipeline_thread, tally, value
 from ._writer import BatchWriter, write_stderr
@@ -120,6 +121,7 @@ class SQLiteHandler(CallerSide):
         self._shut = False  # close() has stopped the threads and drained the queue
         self._close_done = threading.Event()  # set while no close() is under way
         self._close_done.set()
+        self._closer: int | None = None  # the thread running close(), while it does
         self._closed_at = -math.inf  # when close() finished (monotonic)
         self._keeper = None
         self._hooks: list[Callable[[list[LogRow | MetricRow]], object]] = []
@@ -189,7 +191,9 @@ class SQLiteHandler(CallerSide):
         itself: it returns False at once.
         """
         if on_pipeline_thread():
-            return False  # a hook or finalizer on the writer or listener: see _reentrancy
+            return False  # a hook or finalizer on the writer or listener: see _own_threads
+        if self._closed and not wait_for_close(self, timeout):
+            return False  # a close() under way on another thread (see _own_threads)
         records, writer, listener = self._queue, self._writer, self._listener
         if records is not None and writer is not None and listener is not None:  # noqa: SIM102
             if not self._closed and not self._round_trip(records, writer, listener, timeout):
@@ -231,12 +235,19 @@ class SQLiteHandler(CallerSide):
         on stderr. Records emitted afterwards go to another open handler of the same
         database if there is one (a reconfiguration); else, while the process ends,
         they are written directly (or reported on stderr), and before that they are
-        dropped and counted (see ``_pass_on``).
+        dropped and counted (see ``_pass_on``). Called on the handler's own threads (a
+        hook, a finalizer), it hands the closing to a thread of its own and returns;
+        called while another thread closes, it waits for that close to end.
         """
+        if close_from_own_thread(self):
+            return
         with self._state:
             closing, self._closed = not self._closed, True
             if closing:
                 self._close_done.clear()
+                self._closer = threading.get_ident()
+        if not closing:
+            wait_for_close(self)
         LATE.close(self)  # from now on, late records go to another handler
         try:
             if closing and self._listener is not None and self._writer is not None:
@@ -250,7 +261,9 @@ class SQLiteHandler(CallerSide):
             if finalizer is not None:
                 finalizer.cancel()  # closed: multiprocessing need not keep it alive
             self._closed_at = time.monotonic()
-            self._close_done.set()
+            if closing:
+                self._closer = None
+                self._close_done.set()
             self._report_lost()
             super().close()
 
@@ -322,6 +335,7 @@ class SQLiteHandler(CallerSide):
         For maintenance that must go through the one write connection (the
         MultiThreadedLogger's ``worker.execute`` of a write statement, for instance).
         """
+        refuse_on_own_thread(self, "a statement on the write connection")
         writer = self._writer
         if writer is None or self._closed:
             msg = f"the handler of {self.database} is closed"
@@ -381,8 +395,10 @@ class SQLiteHandler(CallerSide):
 
         Runs on the writer thread, after everything emitted before the call is written:
         rows past ``retention``/``max_rows`` are deleted, their pages given back to the
-        file system and the WAL checkpointed.
+        file system and the WAL checkpointed. Raises ``SQLiteLoggingError`` if the
+        handler is closed, or when called on its own threads (in a hook, say).
         """
+        refuse_on_own_thread(self, "maintain()")
         writer = self._writer
         if writer is None or self._closed:
             msg = f"the handler of {self.database} is closed"
@@ -394,7 +410,10 @@ class SQLiteHandler(CallerSide):
         """Copy the database, with everything emitted before the call, to ``destination``.
 
         Uses SQLite's online backup API: one consistent snapshot, while logging goes on.
+        Raises ``SQLiteLoggingError`` when called on the handler's own threads (in a
+        hook, say): it would wait for the writer it runs on.
         """
+        refuse_on_own_thread(self, "backup()")
         if not self.flush(timeout):
             msg = f"could not write what was queued to {self.database} before the backup"
             raise SQLiteLoggingError(msg)

@@ -84,3 +84,89 @@ def test_a_record_logged_during_a_write_at_exit_is_written_after_it(tmp_path, in
     else:
         assert count(db, "signal at exit") == int(done.stdout)
     assert count(db) == 41 + count(db, "finalizer at exit") + count(db, "signal at exit")
+
+
+# -- F2: public methods called on the handler's own threads -------------------------------
+
+OWN_THREAD_CALLS = """
+import logging, sqlite3, sys, threading
+from sqlite_logging_handler import SQLiteHandler, SQLiteLoggingError
+where, call = sys.argv[1], sys.argv[2]
+h = SQLiteHandler("t.db", batch_size=10, flush_interval=0.05)
+log = logging.getLogger("app"); log.setLevel(logging.INFO); log.propagate = False
+log.addHandler(h)
+outcome = []
+ran = threading.Event()
+def the_call():
+    if ran.is_set():
+        return
+    ran.set()
+    try:
+        if call == "close":
+            h.close()
+        elif call == "shutdown":
+            logging.shutdown()
+        elif call == "flush":
+            outcome.append(h.flush(timeout=60))
+        elif call == "maintain":
+            h.maintain(timeout=60)
+        elif call == "backup":
+            h.backup("copy.db", timeout=60)
+        elif call == "store":
+            with h.store() as store:
+                outcome.append(len(store.logs()))
+        outcome.append("returned")
+    except SQLiteLoggingError as exc:
+        outcome.append("refused: " + str(exc))
+class CallsOnRepr:  # formatted by the listener, on its thread
+    def __repr__(self):
+        the_call()
+        return "x"
+if where == "hook":
+    h.add_hook(lambda rows: the_call())
+for i in range(100):
+    log.info("before %d", i)
+if where == "listener":
+    log.info("caller", extra={"v": CallsOnRepr()})
+else:
+    log.info("caller")
+ran.wait(60)
+for i in range(100):
+    log.info("after %d", i)
+h.flush(timeout=60)
+h.close()
+s = h.stats()
+assert s["written"] + s["dropped"] + s["failed"] == s["emitted"], s
+print(outcome[-1], s["written"], s["dropped"], s["failed"], flush=True)
+"""
+
+
+@pytest.mark.parametrize("where", ["hook", "listener"])
+@pytest.mark.parametrize("call", ["close", "shutdown"])
+def test_close_on_an_own_thread_writes_what_was_queued_and_adds_up(tmp_path, where, call):
+    """close() / logging.shutdown() in a hook or an extra's __repr__: nothing queued is lost."""
+    done = run_child(tmp_path, OWN_THREAD_CALLS, where, call)
+    assert done.returncode == 0, done.stderr
+    outcome, written, dropped, failed = done.stdout.split()
+    assert outcome == "returned"
+    db = tmp_path / "t.db"
+    assert count(db, "before %") == 100
+    assert count(db, "caller") == 1
+    assert int(failed) == 0
+    assert int(written) == count(db)  # the "after" records it did not take: dropped, counted
+    assert int(written) + int(dropped) == 201
+    assert not (tmp_path / "t.db-wal").exists()
+
+
+@pytest.mark.parametrize("where", ["hook", "listener"])
+@pytest.mark.parametrize("call", ["flush", "maintain", "backup", "store"])
+def test_other_public_methods_on_an_own_thread_never_wait_for_it(tmp_path, where, call):
+    """flush/store return at once there, maintain/backup refuse with a clear error."""
+    done = run_child(tmp_path, OWN_THREAD_CALLS, where, call)
+    assert done.returncode == 0, done.stderr
+    assert count(tmp_path / "t.db") == 201
+    if call in ("maintain", "backup"):
+        assert "refused:" in done.stdout
+        assert "cannot run on the handler's own threads" in done.stdout
+    else:
+        assert "returned 201 0 0" in done.stdout
