@@ -50,9 +50,10 @@ HANDOVER_WAIT = 1.0
 #: its ``CLOSE_TIMEOUT``).
 CLOSE_WAIT = 30.0
 
-#: Records that must not wait (logged on the handler's own threads, or by code that
-#: interrupted a caller waiting for room) go past a full queue by up to this many, or
-#: by ``queue_size`` if larger; beyond that they are dropped, counted and said. The
+#: Records that must not wait (logged on the handler's own threads, in both overflow
+#: modes, or by code that interrupted a caller waiting for room) go past a full queue
+#: by up to this many, or by ``queue_size`` if larger; beyond that they are dropped,
+#: counted and said. The
 #: listener takes at most a chunk of 1000 records at a time, so one record logged per
 #: record it converts (an extra's ``__repr__`` that logs) stays within this.
 PAST_THE_BOUND = 1000
@@ -227,7 +228,9 @@ class CallerSide(logging.Handler):
         try:
             records.put_nowait(item)
         except queue.Full:
-            if self._drop:
+            if on_pipeline_thread():  # whatever overflow says: see PAST_THE_BOUND
+                self._put_past_the_bound(records, item)
+            elif self._drop:
                 next(self._dropped)
             else:
                 self._put_waiting(records, item)

@@ -170,3 +170,53 @@ def test_other_public_methods_on_an_own_thread_never_wait_for_it(tmp_path, where
         assert "cannot run on the handler's own threads" in done.stdout
     else:
         assert "returned 201 0 0" in done.stdout
+
+
+# -- F5: records logged on the handler's own threads, in both overflow modes -----------------
+
+HOOK_FLOOD = """
+import logging, sys
+from sqlite_logging_handler import SQLiteHandler
+overflow, many = sys.argv[1], int(sys.argv[2])
+h = SQLiteHandler("t.db", queue_size=50, overflow=overflow)
+log = logging.getLogger("app"); log.setLevel(logging.INFO); log.propagate = False
+log.addHandler(h)
+done = []
+def hook(rows):  # on the writer thread, as a mail or HTTP client that logs
+    if not done:
+        done.append(1)
+        for i in range(many):
+            log.info("from hook %d", i)
+h.add_hook(hook)
+log.info("trigger")
+assert h.flush(timeout=60)
+assert h.flush(timeout=60)
+s = h.stats()
+h.close()
+print(s["emitted"], s["written"], s["dropped"], s["failed"], flush=True)
+"""
+
+
+@pytest.mark.parametrize("overflow", ["block", "drop"])
+def test_own_thread_records_go_past_the_bound_in_both_overflow_modes(tmp_path, overflow):
+    """A hook logging 4x queue_size records: all stored, in "drop" mode too."""
+    done = run_child(tmp_path, HOOK_FLOOD, overflow, 200)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["201", "201", "0", "0"]
+    assert count(tmp_path / "t.db", "from hook %") == 200
+    assert done.stderr == ""
+
+
+@pytest.mark.parametrize("overflow", ["block", "drop"])
+def test_own_thread_records_past_the_hard_cap_are_dropped_counted_and_said(tmp_path, overflow):
+    """Beyond queue_size + max(queue_size, 1000) they are dropped, counted, said once."""
+    done = run_child(tmp_path, HOOK_FLOOD, overflow, 20_000)
+    assert done.returncode == 0, done.stderr
+    emitted, written, dropped, failed = map(int, done.stdout.split())
+    assert (emitted, failed) == (20_001, 0)
+    assert written + dropped == emitted
+    assert count(tmp_path / "t.db") == written
+    assert written >= 1_050  # at least the queue and the margin past it
+    assert dropped > 0
+    lines = [line for line in done.stderr.splitlines() if "while its queue was full" in line]
+    assert len(lines) == 1, done.stderr
