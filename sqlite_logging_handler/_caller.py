@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ._bridges import active_trace, plain_record
+from ._json import RENDERING_FAILURES
 from ._late_write import write_late_in_turn
 from ._lifecycle import (
     LATE,
@@ -149,12 +150,18 @@ class CallerSide(logging.Handler):
             tracing = _MODULES.get("opentelemetry.trace")
             if tracing is not None:  # the span active now, in this thread
                 item = (*item, active_trace(tracing))
-        except Exception:
+        except RENDERING_FAILURES:  # SystemExit from an argument's __str__ too
             try:
                 item = self._salvaged(record)
-            except Exception:  # not even a stand-in (at the recursion limit, say)
+            except RENDERING_FAILURES:  # not even a stand-in (at the recursion limit, say)
                 self._emit_lost += 1
                 return
+            except KeyboardInterrupt:  # Ctrl-C now: it goes on, the record is counted
+                self._emit_lost += 1
+                raise
+        except KeyboardInterrupt:
+            self._emit_lost += 1
+            raise
         try:
             if self._closed:
                 self._pass_on([item], wait=True)
@@ -196,7 +203,7 @@ class CallerSide(logging.Handler):
             _REPORTING.add(me)
             try:
                 self.handleError(record)
-            except Exception as exc:  # handleError re-raises RecursionError, for one
+            except RENDERING_FAILURES as exc:  # a RecursionError, an args repr that exits
                 if logging.raiseExceptions:
                     error = describe(exc)
                     write_stderr(f"a record of {record.name!r} could not be reported: {error}")

@@ -61,11 +61,20 @@ _CACHE_LIMIT = 512  # types remembered (classes made at run time must not grow i
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+#: What an application object's ``__str__``, ``__repr__`` or ``__format__`` may raise while
+#: a record is rendered, and that is handled as its failure (a stand-in, a report), not
+#: let through to the caller: every exception but ``KeyboardInterrupt``, which is the
+#: user's Ctrl-C arriving at that moment, not the object's fault. ``SystemExit`` (a
+#: ``sys.exit()`` in a ``__str__``) and ``GeneratorExit`` included, since a logging call
+#: must never end the application.
+RENDERING_FAILURES = (Exception, SystemExit, GeneratorExit)
+
+
 def safe_repr(value: Any) -> str:
     """``repr(value)``, or a stand-in when the object's own ``__repr__`` fails."""
     try:
         return repr(value)
-    except Exception:
+    except RENDERING_FAILURES:
         return object.__repr__(value)
 
 

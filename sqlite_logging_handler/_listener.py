@@ -11,6 +11,7 @@ import time
 from logging.handlers import QueueListener
 from typing import Any
 
+from ._json import RENDERING_FAILURES
 from ._queue import RecordQueue
 from ._records import Row, is_metric, log_row, metric_row
 from ._reentrancy import add_pipeline_thread
@@ -85,7 +86,7 @@ class Listener(QueueListener):
                     add_metric(metric_row(item[0]))
                 else:
                     add_log(log_row(*item))
-            except Exception as exc:
+            except RENDERING_FAILURES as exc:  # an extra's __repr__ that exits, say
                 writer.record_failure(f"{type(exc).__name__}: {exc}")
         writer.add_rows(logs, metrics)
 

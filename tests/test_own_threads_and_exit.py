@@ -220,3 +220,46 @@ def test_own_thread_records_past_the_hard_cap_are_dropped_counted_and_said(tmp_p
     assert dropped > 0
     lines = [line for line in done.stderr.splitlines() if "while its queue was full" in line]
     assert len(lines) == 1, done.stderr
+
+
+# -- SystemExit and other BaseExceptions raised while a record is rendered -----------------
+
+RENDERING_EXITS = """
+import logging, sys
+from sqlite_logging_handler import SQLiteHandler
+h = SQLiteHandler("t.db")
+log = logging.getLogger("app"); log.setLevel(logging.INFO); log.propagate = False
+log.addHandler(h)
+class Exits:
+    def __init__(self, exc): self.exc = exc
+    def __str__(self): raise self.exc
+    __repr__ = __str__
+for exc in (SystemExit(3), GeneratorExit()):
+    try:
+        log.info("arg %s", Exits(exc))                     # merged on the caller's thread
+        log.info("extra", extra={"v": Exits(exc)})         # converted on the listener
+    except BaseException as escaped:
+        print("escaped", type(escaped).__name__)
+interrupted = False
+try:
+    log.info("arg %s", Exits(KeyboardInterrupt()))  # Ctrl-C is not swallowed
+except KeyboardInterrupt:
+    interrupted = True
+assert h.flush(timeout=60) is False  # one record could not be handled (the interrupted one)
+s = h.stats()
+h.close()
+print(interrupted, s["emitted"], s["written"], s["failed"], flush=True)
+"""
+
+
+def test_a_system_exit_while_rendering_a_record_never_reaches_the_caller(tmp_path):
+    """SystemExit/GeneratorExit in __str__/__repr__: stand-ins stored, reported; Ctrl-C goes on."""
+    done = run_child(tmp_path, RENDERING_EXITS)
+    assert done.returncode == 0, done.stderr
+    assert "escaped" not in done.stdout
+    assert done.stdout.split() == ["True", "5", "4", "1"]
+    messages = [r["message"] for r in rows(tmp_path / "t.db")]
+    assert sum(m.startswith("[unmerged] arg %s") for m in messages) == 2
+    assert any("SystemExit: 3" in m for m in messages)
+    assert messages.count("extra") == 2
+    assert "SystemExit" in done.stderr  # reported, as handleError reports
