@@ -14,7 +14,7 @@ from typing import Any
 from ._json import RENDERING_FAILURES
 from ._queue import RecordQueue
 from ._records import Row, is_metric, log_row, metric_row
-from ._reentrancy import add_pipeline_thread
+from ._reentrancy import add_pipeline_thread, pipeline_thread_ids
 from ._writer import BatchWriter
 
 __all__ = ["LISTENER_STOP", "YIELD_EVERY", "Listener"]
@@ -42,6 +42,7 @@ class Listener(QueueListener):
         self._records = records
         self._writer = writer
         self.received = 0  # records taken off the queue (listener thread only)
+        self.own_received = 0  # of them, records logged on a listener or writer thread
         self._stop_sent = False
 
     def start(self) -> None:
@@ -71,6 +72,7 @@ class Listener(QueueListener):
         logs: list[Row] = []
         metrics: list[Row] = []
         add_log, add_metric = logs.append, metrics.append
+        own = pipeline_thread_ids()  # records they log are covered by flush(): see _own_threads
         for n, item in enumerate(items):
             if not n % YIELD_EVERY:
                 time.sleep(0)  # hand the GIL over now: see YIELD_EVERY
@@ -81,6 +83,8 @@ class Listener(QueueListener):
                 add_log, add_metric = logs.append, metrics.append
                 writer.flush(item)
                 continue
+            if getattr(item[0], "thread", None) in own:
+                self.own_received += 1
             try:
                 if is_metric(item[0]):
                     add_metric(metric_row(item[0]))

@@ -13,24 +13,71 @@ for the thread it runs on:
 - ``maintain()``, ``backup()`` and the writer's ``call`` need the writer to run for
   them: there they raise ``SQLiteLoggingError`` at once, saying why, instead of
   waiting for their timeout.
+
+``flush()`` also covers what its own rounds made the handler's threads log: converting a
+record can log (an extra's ``__repr__``), and so can a hook after its commit. Those
+records are queued after the flush's marker; while some are waiting once the marker
+has come through, ``flush()`` sends another (up to ``EXTRA_ROUNDS``), so that
+``written + dropped + failed == emitted`` once it returns.
 """
 
 from __future__ import annotations
 
+import math
 import threading
-from typing import TYPE_CHECKING
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from ._reentrancy import on_pipeline_thread
+from ._reentrancy import on_pipeline_thread, pipeline_thread_ids
 from ._stderr import write_stderr
 from .exceptions import SQLiteLoggingError
 
 if TYPE_CHECKING:
     from .handler import SQLiteHandler
 
-__all__ = ["close_from_own_thread", "refuse_on_own_thread", "wait_for_close"]
+__all__ = ["close_from_own_thread", "flush_rounds", "refuse_on_own_thread", "wait_for_close"]
 
 #: Seconds a caller waits at most for a close() under way in another thread.
 CLOSE_WAIT = 35.0
+#: Rounds ``flush()`` adds, at most, for records its rounds made the handler's threads
+#: log (a record logged per record converted needs one; a chain of them, more).
+EXTRA_ROUNDS = 5
+
+
+def flush_rounds(
+    round_trip: Callable[[float | None], bool],
+    queued: Callable[[], list[Any]],
+    own_taken: Callable[[], int],
+    timeout: float | None,
+) -> bool:
+    """``round_trip(timeout)`` again while the last one made the handler's threads log.
+
+    Args:
+        round_trip: sends a flush marker and waits (at most the seconds given, None:
+            as long as the writer makes progress) until it came through; whether it did.
+        queued: the items queued now (``RecordQueue.snapshot``).
+        own_taken: how many records logged on the handler's threads the listener has
+            taken so far (``Listener.own_received``).
+        timeout: seconds for all the rounds together (None: no limit).
+    """
+    deadline = math.inf if timeout is None else time.monotonic() + timeout
+    for _ in range(1 + EXTRA_ROUNDS):
+        taken = own_taken()
+        left = None if timeout is None else max(0.0, deadline - time.monotonic())
+        if not round_trip(left):
+            return False
+        if own_taken() == taken and not _logged_on_own_threads(queued()):
+            return True
+    return True
+
+
+def _logged_on_own_threads(items: list[Any]) -> bool:
+    """Whether ``items`` hold a record created on a listener or writer thread."""
+    if not items:
+        return False
+    own = pipeline_thread_ids()
+    return any(type(item) is tuple and getattr(item[0], "thread", None) in own for item in items)
 
 
 def close_from_own_thread(handler: SQLiteHandler) -> bool:

@@ -25,7 +25,12 @@ from ._caller import CallerSide
 from ._lifecycle import INHERITED, LATE, LIVE, close_with_multiprocessing, drain
 from ._listener import LISTENER_STOP, Listener
 from ._options import check_level, check_options, resolve
-from ._own_threads import close_from_own_thread, refuse_on_own_thread, wait_for_close
+from ._own_threads import (
+    close_from_own_thread,
+    flush_rounds,
+    refuse_on_own_thread,
+    wait_for_close,
+)
 from ._queue import RecordQueue
 from ._reentrancy import add, on_pipeline_thread, tally, value
 from ._writer import BatchWriter, write_stderr
@@ -196,7 +201,12 @@ class SQLiteHandler(CallerSide):
             return False  # a close() under way on another thread (see _own_threads)
         records, writer, listener = self._queue, self._writer, self._listener
         if records is not None and writer is not None and listener is not None:  # noqa: SIM102
-            if not self._closed and not self._round_trip(records, writer, listener, timeout):
+            if not self._closed and not flush_rounds(
+                functools.partial(self._round_trip, records, writer, listener),
+                records.snapshot,
+                lambda: listener.own_received,
+                timeout,
+            ):
                 return False
         self._report_lost()
         failed: int = self.stats()["failed"]

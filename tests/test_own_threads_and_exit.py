@@ -263,3 +263,41 @@ def test_a_system_exit_while_rendering_a_record_never_reaches_the_caller(tmp_pat
     assert any("SystemExit: 3" in m for m in messages)
     assert messages.count("extra") == 2
     assert "SystemExit" in done.stderr  # reported, as handleError reports
+
+
+# -- F4: flush() covers what its own rounds made the handler's threads log -----------------
+
+FLUSH_COVERS_OWN = """
+import logging, sys
+from sqlite_logging_handler import SQLiteHandler
+h = SQLiteHandler("t.db")
+log = logging.getLogger("app"); log.setLevel(logging.INFO); log.propagate = False
+log.addHandler(h)
+class LogsOnRepr:  # converted on the listener, during the flush
+    def __repr__(self):
+        log.warning("from __repr__")
+        return "LogsOnRepr()"
+hooked = []
+def hook(rows):  # on the writer, after the flush's commit
+    if not hooked:
+        hooked.append(1)
+        log.warning("from hook")
+if sys.argv[1] == "hook":
+    h.add_hook(hook)
+    log.info("first")
+else:
+    log.info("first", extra={"v": LogsOnRepr()})
+assert h.flush(timeout=60)
+s = h.stats()
+print(s["emitted"], s["written"], s["dropped"], s["failed"], flush=True)
+h.close()
+"""
+
+
+@pytest.mark.parametrize("where", ["listener", "hook"])
+def test_flush_covers_records_its_own_rounds_made_the_handler_log(tmp_path, where):
+    """An extra's __repr__ or a hook that logs during flush(): the counts add up after it."""
+    done = run_child(tmp_path, FLUSH_COVERS_OWN, where)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["2", "2", "0", "0"]
+    assert count(tmp_path / "t.db") == 2
