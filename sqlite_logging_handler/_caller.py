@@ -36,6 +36,7 @@ from ._lifecycle import (
     process_ending,
 )
 from ._listener import Listener
+from ._own_threads import wait_for_close
 from ._queue import RecordQueue, Reentered
 from ._records import PLAIN_RECORD_SIZE, exception_text
 from ._reentrancy import add, on_pipeline_thread
@@ -305,7 +306,7 @@ class CallerSide(logging.Handler):
         state = configuring()
         wait_until = None
         if wait and state == "elsewhere" and not self._drop:
-            self._close_done.wait(CLOSE_WAIT)
+            wait_for_close(self, CLOSE_WAIT)  # never again on a thread waiting already
             wait_until = self._closed_at + HANDOVER_WAIT
         keep = not wait and state is not None and self.database != ":memory:"
         left = []

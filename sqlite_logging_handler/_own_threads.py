@@ -9,7 +9,8 @@ for the thread it runs on:
   the pipeline goes on draining what was queued before the call, then ends as usual
   (the stop marker comes after those records). A later ``close()`` or ``flush()`` on
   another thread waits for that close to finish, so ``stats()`` adds up after it.
-- ``flush()`` there returns False at once (it cannot wait for itself).
+- ``flush()`` there returns False at once (it cannot wait for itself), and so does a
+  ``flush()`` that interrupted a wait of its own thread (a signal handler).
 - ``maintain()``, ``backup()`` and the writer's ``call`` need the writer to run for
   them: there they raise ``SQLiteLoggingError`` at once, saying why, instead of
   waiting for their timeout.
@@ -40,6 +41,13 @@ __all__ = ["close_from_own_thread", "flush_rounds", "refuse_on_own_thread", "wai
 
 #: Seconds a caller waits at most for a close() under way in another thread.
 CLOSE_WAIT = 35.0
+# Threads waiting in flush() or for a close(): a signal handler (or a finalizer) that
+# interrupted such a wait and calls flush() or close() in turn does not wait again. It
+# would nest waits (a signal every millisecond piles them up to the recursion limit),
+# or wait for the lock of the Event its own thread is inside. It returns at once: its
+# flush() says False (not confirmed), as on the handler's own threads.
+_WAITING: set[int] = set()
+
 #: Rounds ``flush()`` adds, at most, for records its rounds made the handler's threads
 #: log (a record logged per record converted needs one; a chain of them, more).
 EXTRA_ROUNDS = 5
@@ -61,15 +69,22 @@ def flush_rounds(
             taken so far (``Listener.own_received``).
         timeout: seconds for all the rounds together (None: no limit).
     """
-    deadline = math.inf if timeout is None else time.monotonic() + timeout
-    for _ in range(1 + EXTRA_ROUNDS):
-        taken = own_taken()
-        left = None if timeout is None else max(0.0, deadline - time.monotonic())
-        if not round_trip(left):
-            return False
-        if own_taken() == taken and not _logged_on_own_threads(queued()):
-            return True
-    return True
+    me = threading.get_ident()
+    if me in _WAITING:  # it interrupted a wait of its own thread: see _WAITING
+        return False
+    _WAITING.add(me)
+    try:
+        deadline = math.inf if timeout is None else time.monotonic() + timeout
+        for _ in range(1 + EXTRA_ROUNDS):
+            taken = own_taken()
+            left = None if timeout is None else max(0.0, deadline - time.monotonic())
+            if not round_trip(left):
+                return False
+            if own_taken() == taken and not _logged_on_own_threads(queued()):
+                return True
+        return True
+    finally:
+        _WAITING.discard(me)
 
 
 def _logged_on_own_threads(items: list[Any]) -> bool:
@@ -110,9 +125,14 @@ def wait_for_close(handler: SQLiteHandler, timeout: float | None = None) -> bool
     that interrupted its own ``close()``) and on the handler's own threads. Returns
     whether no close is under way any more.
     """
-    if handler._closer == threading.get_ident() or on_pipeline_thread():
+    me = threading.get_ident()
+    if handler._closer == me or me in _WAITING or on_pipeline_thread():
         return handler._close_done.is_set()
-    return handler._close_done.wait(CLOSE_WAIT if timeout is None else timeout)
+    _WAITING.add(me)
+    try:
+        return handler._close_done.wait(CLOSE_WAIT if timeout is None else timeout)
+    finally:
+        _WAITING.discard(me)
 
 
 def refuse_on_own_thread(handler: SQLiteHandler, what: str) -> None:

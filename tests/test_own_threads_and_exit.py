@@ -301,3 +301,46 @@ def test_flush_covers_records_its_own_rounds_made_the_handler_log(tmp_path, wher
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["2", "2", "0", "0"]
     assert count(tmp_path / "t.db") == 2
+
+
+# -- flush() from a signal handler that interrupted a flush() ------------------------------
+
+SIGNAL_FLUSHES = """
+import logging, signal, time
+from sqlite_logging_handler import SQLiteHandler
+h = SQLiteHandler("t.db", queue_size=20, batch_size=50, flush_interval=0.05)
+log = logging.getLogger("app"); log.setLevel(logging.INFO); log.propagate = False
+log.addHandler(h)
+signals = [0]
+def on_alarm(signum, frame):
+    signals[0] += 1
+    log.warning("signal")
+    h.flush(timeout=2)
+signal.signal(signal.SIGALRM, on_alarm)
+signal.setitimer(signal.ITIMER_REAL, 0.001, 0.001)  # faster than a flush
+escaped, work, t0 = [], 0, time.monotonic()
+while time.monotonic() - t0 < 2:
+    try:
+        log.info("work %d", work)
+        work += 1
+    except BaseException as exc:
+        escaped.append(type(exc).__name__)
+signal.setitimer(signal.ITIMER_REAL, 0)
+assert h.flush(timeout=60)
+s = h.stats()
+h.close()
+print(escaped, work, signals[0], s["emitted"], s["written"], s["dropped"], s["failed"], flush=True)
+"""
+
+
+def test_a_signal_handler_that_flushes_never_nests_waits(tmp_path):
+    """flush() every millisecond from a signal handler: no pile-up, nothing escapes, all stored."""
+    done = run_child(tmp_path, SIGNAL_FLUSHES)
+    assert done.returncode == 0, done.stderr[-2000:]
+    escaped, work, signals, emitted, written, dropped, failed = done.stdout.rsplit(maxsplit=6)
+    assert escaped == "[]"
+    assert (int(dropped), int(failed)) == (0, 0)
+    assert int(emitted) == int(written) == int(work) + int(signals)
+    db = tmp_path / "t.db"
+    assert count(db, "work %") == int(work)
+    assert count(db, "signal") == int(signals)
