@@ -88,6 +88,7 @@ class CallerSide(logging.Handler):
     _closed: bool
     _shut: bool
     _close_done: threading.Event
+    _closer: int | None
     _closed_at: float
     _state: threading.RLock
     _queue: RecordQueue | None

@@ -35,6 +35,7 @@ from ._stderr import write_stderr
 from .exceptions import SQLiteLoggingError
 
 if TYPE_CHECKING:
+    from ._caller import CallerSide
     from .handler import SQLiteHandler
 
 __all__ = ["close_from_own_thread", "flush_rounds", "refuse_on_own_thread", "wait_for_close"]
@@ -118,7 +119,7 @@ def close_from_own_thread(handler: SQLiteHandler) -> bool:
     return True
 
 
-def wait_for_close(handler: SQLiteHandler, timeout: float | None = None) -> bool:
+def wait_for_close(handler: CallerSide, timeout: float | None = None) -> bool:
     """Wait (at most ``timeout`` s) for a ``close()`` under way on another thread.
 
     Returns at once on the thread that is closing (a signal handler or a finalizer
