@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import itertools
 import logging
+import math
 import queue
 import sys
 import threading
@@ -106,6 +107,10 @@ class CallerSide(logging.Handler):
     _lost_reported: int
     _dropped_said: float
     _start: Callable[[], RecordQueue]
+    # Records stored with stand-ins: the first is reported in full (handleError), the
+    # next ones within REPORT_EVERY s are counted and summed up in one short line.
+    _stand_ins_said: float = -math.inf
+    _stand_ins_unsaid: int = 0
 
     def handle(self, record: logging.LogRecord) -> Any:
         """Filter and emit ``record``, without taking the handler lock.
@@ -201,7 +206,11 @@ class CallerSide(logging.Handler):
             if logging.raiseExceptions:  # one line, fast, so handlers cannot pile up
                 error = describe(sys.exc_info()[1] or Exception())
                 write_stderr(f"a record of {record.name!r} stored with stand-ins: {error}")
+        elif time.monotonic() - self._stand_ins_said < REPORT_EVERY:
+            self._stand_ins_unsaid += 1  # said by the next report (or flush, close)
         else:
+            self._stand_ins_said = time.monotonic()
+            self._say_stand_ins()
             _REPORTING.add(me)
             try:
                 self.handleError(record)
@@ -211,15 +220,28 @@ class CallerSide(logging.Handler):
                     write_stderr(f"a record of {record.name!r} could not be reported: {error}")
             finally:
                 _REPORTING.discard(me)
-        self._report_lost()
+        self._report_lost(stand_ins=False)
         return item
 
-    def _report_lost(self) -> None:
+    def _say_stand_ins(self) -> None:
+        """One line for the records stored with stand-ins since the last full report."""
+        unsaid = self._stand_ins_unsaid
+        if unsaid and logging.raiseExceptions:
+            self._stand_ins_unsaid = 0
+            write_stderr(
+                f"{unsaid} more record(s) stored with stand-ins since the last report "
+                "(a value or a formatter failed while rendering them; see above)"
+            )
+
+    def _report_lost(self, *, stand_ins: bool = True) -> None:
         """Say on stderr how many records emit could not handle at all, once each.
 
         Tried again by the next emit that fails, ``flush()`` and ``close()`` until a
-        line gets through (at the recursion limit, writing one can fail too).
+        line gets through (at the recursion limit, writing one can fail too). Says the
+        records stored with stand-ins that were not reported one by one (``stand_ins``).
         """
+        if stand_ins and self._stand_ins_unsaid:
+            self._say_stand_ins()
         lost = self._emit_lost - self._lost_reported
         if lost > 0 and _said(
             f"{lost} record(s) could not be handled at emit time (at the recursion "

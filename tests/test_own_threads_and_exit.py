@@ -344,3 +344,35 @@ def test_a_signal_handler_that_flushes_never_nests_waits(tmp_path):
     db = tmp_path / "t.db"
     assert count(db, "work %") == int(work)
     assert count(db, "signal") == int(signals)
+
+
+# -- rendering failures are reported in full once, then summed up ------------------------
+
+FORMAT_EXCEPTION_RAISES = """
+import logging
+from sqlite_logging_handler import SQLiteHandler
+h = SQLiteHandler("t.db")
+class Broken(logging.Formatter):
+    def formatException(self, ei):
+        raise RuntimeError("formatException broke")
+h.setFormatter(Broken())
+log = logging.getLogger("app"); log.setLevel(logging.INFO); log.propagate = False
+log.addHandler(h)
+for i in range(200):
+    try:
+        1 / 0
+    except ZeroDivisionError:
+        log.exception("failed %d", i)
+assert h.flush(timeout=60)
+h.close()
+"""
+
+
+def test_a_formatter_that_fails_for_every_record_is_reported_once_then_counted(tmp_path):
+    """One traceback (as handleError prints it), then one line with the count, not 200."""
+    done = run_child(tmp_path, FORMAT_EXCEPTION_RAISES)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert count(tmp_path / "t.db", "failed %") == 200
+    assert done.stderr.count("--- Logging error ---") == 1
+    assert "199 more record(s) stored with stand-ins" in done.stderr
+    assert len(done.stderr.splitlines()) < 60
