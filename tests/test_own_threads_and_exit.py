@@ -376,3 +376,32 @@ def test_a_formatter_that_fails_for_every_record_is_reported_once_then_counted(t
     assert done.stderr.count("--- Logging error ---") == 1
     assert "199 more record(s) stored with stand-ins" in done.stderr
     assert len(done.stderr.splitlines()) < 60
+
+
+# -- an extra nested past the recursion limit ------------------------------------------------
+
+DEEP_EXTRA = """
+import logging
+from sqlite_logging_handler import SQLiteHandler
+h = SQLiteHandler("t.db")
+log = logging.getLogger("app"); log.setLevel(logging.INFO); log.propagate = False
+log.addHandler(h)
+deep = {}
+d = deep
+for _ in range(5000):
+    d["k"] = {}
+    d = d["k"]
+log.info("deep", extra={"deep": deep})
+assert h.flush(timeout=60)
+h.close()
+"""
+
+
+def test_an_extra_nested_past_the_recursion_limit_is_stored_as_a_bounded_repr(tmp_path):
+    """Not "<dict object at 0x...>": its repr, the nesting cut as reprlib cuts it."""
+    done = run_child(tmp_path, DEEP_EXTRA)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (row,) = rows(tmp_path / "t.db", "SELECT extra_data FROM logs")
+    assert row[0].startswith('{"deep":"' + "{'k': {'k': ")
+    assert "{...}" in row[0]
+    assert "object at 0x" not in row[0]
