@@ -92,11 +92,13 @@ def safe_repr(value: Any) -> str:
     """
     try:
         return repr(value)
-    except RENDERING_FAILURES:
+    except RecursionError:  # nested too deep: cut the nesting
         try:
             return _BOUNDED.repr(value)
         except RENDERING_FAILURES:
             return object.__repr__(value)
+    except RENDERING_FAILURES:
+        return object.__repr__(value)
 
 
 def _iso(value: datetime.date | datetime.time) -> str:
