@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import itertools
 import logging
+import math
 import queue
 import sys
 import threading
@@ -26,15 +27,17 @@ from collections.abc import Callable
 from typing import Any
 
 from ._bridges import active_trace, plain_record
+from ._json import RENDERING_FAILURES
+from ._late_write import write_late_in_turn
 from ._lifecycle import (
     LATE,
     close_with_multiprocessing,
     configuring,
     drain,
     process_ending,
-    write_late,
 )
 from ._listener import Listener
+from ._own_threads import wait_for_close
 from ._queue import RecordQueue, Reentered
 from ._records import PLAIN_RECORD_SIZE, exception_text
 from ._reentrancy import add, on_pipeline_thread
@@ -51,9 +54,10 @@ HANDOVER_WAIT = 1.0
 #: its ``CLOSE_TIMEOUT``).
 CLOSE_WAIT = 30.0
 
-#: Records that must not wait (logged on the handler's own threads, or by code that
-#: interrupted a caller waiting for room) go past a full queue by up to this many, or
-#: by ``queue_size`` if larger; beyond that they are dropped, counted and said. The
+#: Records that must not wait (logged on the handler's own threads, in both overflow
+#: modes, or by code that interrupted a caller waiting for room) go past a full queue
+#: by up to this many, or by ``queue_size`` if larger; beyond that they are dropped,
+#: counted and said. The
 #: listener takes at most a chunk of 1000 records at a time, so one record logged per
 #: record it converts (an extra's ``__repr__`` that logs) stays within this.
 PAST_THE_BOUND = 1000
@@ -86,6 +90,7 @@ class CallerSide(logging.Handler):
     _closed: bool
     _shut: bool
     _close_done: threading.Event
+    _closer: int | None
     _closed_at: float
     _state: threading.RLock
     _queue: RecordQueue | None
@@ -103,6 +108,10 @@ class CallerSide(logging.Handler):
     _lost_reported: int
     _dropped_said: float
     _start: Callable[[], RecordQueue]
+    # Records stored with stand-ins: the first is reported in full (handleError), the
+    # next ones within REPORT_EVERY s are counted and summed up in one short line.
+    _stand_ins_said: float = -math.inf
+    _stand_ins_unsaid: int = 0
 
     def handle(self, record: logging.LogRecord) -> Any:
         """Filter and emit ``record``, without taking the handler lock.
@@ -149,12 +158,18 @@ class CallerSide(logging.Handler):
             tracing = _MODULES.get("opentelemetry.trace")
             if tracing is not None:  # the span active now, in this thread
                 item = (*item, active_trace(tracing))
-        except Exception:
+        except RENDERING_FAILURES:  # SystemExit from an argument's __str__ too
             try:
                 item = self._salvaged(record)
-            except Exception:  # not even a stand-in (at the recursion limit, say)
+            except RENDERING_FAILURES:  # not even a stand-in (at the recursion limit, say)
                 self._emit_lost += 1
                 return
+            except KeyboardInterrupt:  # Ctrl-C now: it goes on, the record is counted
+                self._emit_lost += 1
+                raise
+        except KeyboardInterrupt:
+            self._emit_lost += 1
+            raise
         try:
             if self._closed:
                 self._pass_on([item], wait=True)
@@ -192,25 +207,42 @@ class CallerSide(logging.Handler):
             if logging.raiseExceptions:  # one line, fast, so handlers cannot pile up
                 error = describe(sys.exc_info()[1] or Exception())
                 write_stderr(f"a record of {record.name!r} stored with stand-ins: {error}")
+        elif time.monotonic() - self._stand_ins_said < REPORT_EVERY:
+            self._stand_ins_unsaid += 1  # said by the next report (or flush, close)
         else:
+            self._stand_ins_said = time.monotonic()
+            self._say_stand_ins()
             _REPORTING.add(me)
             try:
                 self.handleError(record)
-            except Exception as exc:  # handleError re-raises RecursionError, for one
+            except RENDERING_FAILURES as exc:  # a RecursionError, an args repr that exits
                 if logging.raiseExceptions:
                     error = describe(exc)
                     write_stderr(f"a record of {record.name!r} could not be reported: {error}")
             finally:
                 _REPORTING.discard(me)
-        self._report_lost()
+        self._report_lost(stand_ins=False)
         return item
 
-    def _report_lost(self) -> None:
+    def _say_stand_ins(self) -> None:
+        """One line for the records stored with stand-ins since the last full report."""
+        unsaid = self._stand_ins_unsaid
+        if unsaid and logging.raiseExceptions:
+            self._stand_ins_unsaid = 0
+            write_stderr(
+                f"{unsaid} more record(s) stored with stand-ins since the last report "
+                "(a value or a formatter failed while rendering them; see above)"
+            )
+
+    def _report_lost(self, *, stand_ins: bool = True) -> None:
         """Say on stderr how many records emit could not handle at all, once each.
 
         Tried again by the next emit that fails, ``flush()`` and ``close()`` until a
-        line gets through (at the recursion limit, writing one can fail too).
+        line gets through (at the recursion limit, writing one can fail too). Says the
+        records stored with stand-ins that were not reported one by one (``stand_ins``).
         """
+        if stand_ins and self._stand_ins_unsaid:
+            self._say_stand_ins()
         lost = self._emit_lost - self._lost_reported
         if lost > 0 and _said(
             f"{lost} record(s) could not be handled at emit time (at the recursion "
@@ -228,7 +260,9 @@ class CallerSide(logging.Handler):
         try:
             records.put_nowait(item)
         except queue.Full:
-            if self._drop:
+            if on_pipeline_thread():  # whatever overflow says: see PAST_THE_BOUND
+                self._put_past_the_bound(records, item)
+            elif self._drop:
                 next(self._dropped)
             else:
                 self._put_waiting(records, item)
@@ -296,7 +330,7 @@ class CallerSide(logging.Handler):
         state = configuring()
         wait_until = None
         if wait and state == "elsewhere" and not self._drop:
-            self._close_done.wait(CLOSE_WAIT)
+            wait_for_close(self, CLOSE_WAIT)  # never again on a thread waiting already
             wait_until = self._closed_at + HANDOVER_WAIT
         keep = not wait and state is not None and self.database != ":memory:"
         left = []
@@ -319,11 +353,8 @@ class CallerSide(logging.Handler):
         next(self._handed_over)
 
     def _write_late(self, items: list[tuple[Any, ...]]) -> None:
-        """Write records that came after the pipeline stopped (see ``write_late``)."""
-        if write_late(self.database, self._uri, items):
-            add(self._late_written, len(items))
-        else:
-            add(self._late_failed, len(items))
+        """Write records that came after the pipeline stopped (see ``_late_write``)."""
+        write_late_in_turn(self, items)
 
     def _start_after_fork(self, item: tuple[Any, ...]) -> RecordQueue | None:
         """The queue of a fresh pipeline, started by the child's first record.

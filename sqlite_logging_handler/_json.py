@@ -38,6 +38,7 @@ import enum
 import ipaddress
 import pathlib
 import re
+import reprlib
 import uuid
 from collections.abc import Callable, Mapping, Sequence, Set
 from typing import Any
@@ -61,11 +62,42 @@ _CACHE_LIMIT = 512  # types remembered (classes made at run time must not grow i
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+#: What an application object's ``__str__``, ``__repr__`` or ``__format__`` may raise while
+#: a record is rendered, and that is handled as its failure (a stand-in, a report), not
+#: let through to the caller: every exception but ``KeyboardInterrupt``, which is the
+#: user's Ctrl-C arriving at that moment, not the object's fault. ``SystemExit`` (a
+#: ``sys.exit()`` in a ``__str__``) and ``GeneratorExit`` included, since a logging call
+#: must never end the application.
+RENDERING_FAILURES = (Exception, SystemExit, GeneratorExit)
+
+
+def _bounded_repr() -> reprlib.Repr:
+    bounded = reprlib.Repr()
+    bounded.maxlevel = 12  # nesting past it is shown as "...", as reprlib does
+    bounded.maxtuple = bounded.maxlist = bounded.maxarray = bounded.maxdeque = 1000
+    bounded.maxdict = bounded.maxset = bounded.maxfrozenset = 1000
+    bounded.maxstring = bounded.maxlong = bounded.maxother = 100_000
+    return bounded
+
+
+_BOUNDED = _bounded_repr()
+
+
 def safe_repr(value: Any) -> str:
-    """``repr(value)``, or a stand-in when the object's own ``__repr__`` fails."""
+    """``repr(value)``, or a stand-in when the object's own ``__repr__`` fails.
+
+    A value nested past the recursion limit (a dict a few thousand levels deep) gets
+    ``reprlib``'s repr, its nesting cut at 12 levels; one whose ``__repr__`` raises,
+    ``object.__repr__``'s ``<type object at 0x...>``.
+    """
     try:
         return repr(value)
-    except Exception:
+    except RecursionError:  # nested too deep: cut the nesting
+        try:
+            return _BOUNDED.repr(value)
+        except RENDERING_FAILURES:
+            return object.__repr__(value)
+    except RENDERING_FAILURES:
         return object.__repr__(value)
 
 

@@ -5,7 +5,7 @@
   an open handler of the same database, or keeps it for the next one to open.
 - **End of life.** A record that reaches a closed handler while the process ends (a
   finalizer, a daemon thread or an ``atexit`` hook after ``logging.shutdown()``, a
-  multiprocessing finalizer after the handler's own) is written by ``write_late``
+  multiprocessing finalizer after the handler's own) is written by ``_late_write``
   on a short-lived connection, since no pipeline runs any more to write it.
 - **Fork.** Before ``fork()`` every live handler closes its write connection (no SQLite
   state may cross into a child); a multiprocessing child, which ends with ``os._exit``,
@@ -17,18 +17,14 @@ from __future__ import annotations
 import logging
 import os
 import queue
-import sqlite3
 import sys
 import threading
 import time
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from . import schema
 from ._listener import LISTENER_STOP, Listener
 from ._queue import RecordQueue
-from ._records import is_metric, log_row, metric_row, sanitize_row
-from ._writer import write_stderr
 
 if TYPE_CHECKING:
     from ._caller import CallerSide
@@ -37,19 +33,12 @@ if TYPE_CHECKING:
 __all__ = [
     "INHERITED",
     "LATE",
-    "LATE_WRITE_TIMEOUT",
     "LIVE",
     "close_with_multiprocessing",
     "configuring",
     "drain",
     "process_ending",
-    "write_late",
 ]
-
-#: Seconds a record written after close waits for another writer's lock.
-LATE_WRITE_TIMEOUT = 5.0
-#: Late records that cannot be stored are said on stderr one line each, up to this many.
-REPORT_LINES = 10
 
 #: Pipelines a forked child inherited: never used, and never closed, in the child (an
 #: SQLite connection must not be closed by a process that did not open it).
@@ -168,54 +157,6 @@ def process_ending() -> bool:
     if util is not None and getattr(util, "_exiting", False):
         return True
     return not threading.main_thread().is_alive()
-
-
-def write_late(database: str, uri: str, items: list[tuple[Any, ...]]) -> bool:
-    """Write records that reached a handler after its pipeline stopped; whether they were.
-
-    They are written in one transaction on a short-lived connection. What cannot be
-    written is said on stderr record by record, the message included: nothing else
-    could report it any more (an in-memory database is gone once its handler closed).
-    """
-    if database == ":memory:":
-        cause = "an in-memory database ends with its handler"
-    else:
-        try:
-            _write_directly(uri, items)
-        except Exception as exc:
-            cause = f"{type(exc).__name__}: {exc}"
-        else:
-            return True
-    for record, message, *_ in items[:REPORT_LINES]:
-        write_stderr(
-            f"not stored, logged after the handler of {database} closed ({cause}): "
-            f"{record.levelname} {record.name}: {message}"
-        )
-    if len(items) > REPORT_LINES:
-        write_stderr(f"... and {len(items) - REPORT_LINES} more record(s) not stored")
-    return False
-
-
-def _write_directly(uri: str, items: list[tuple[Any, ...]]) -> None:
-    """Write queued-record ``items`` in one transaction on a connection of their own.
-
-    Opens the existing database only (``mode=rw``): a file removed meanwhile is not
-    created again without its tables. Raises ``sqlite3.Error`` if it cannot write.
-    """
-    logs = [sanitize_row(log_row(*item)) for item in items if not is_metric(item[0])]
-    metrics = [sanitize_row(metric_row(item[0])) for item in items if is_metric(item[0])]
-    if "mode=" not in uri:
-        uri = f"{uri}{'&' if '?' in uri else '?'}mode=rw"
-    conn = sqlite3.connect(uri, uri=True, timeout=LATE_WRITE_TIMEOUT, isolation_level=None)
-    try:
-        conn.execute("PRAGMA synchronous=NORMAL")  # as the writer's connection
-        conn.execute("BEGIN IMMEDIATE")
-        for table, rows in (("logs", logs), ("metrics", metrics)):
-            if rows:
-                conn.executemany(schema.insert_sql(table, 1), rows)
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
 
 
 def drain(records: RecordQueue | None, listener: Listener | None = None) -> list[tuple[Any, ...]]:

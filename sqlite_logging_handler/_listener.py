@@ -13,8 +13,9 @@ import time
 from logging.handlers import QueueListener
 from typing import Any
 
+from ._json import RENDERING_FAILURES
 from ._queue import RecordQueue
-from ._reentrancy import add_pipeline_thread
+from ._reentrancy import add_pipeline_thread, pipeline_thread_ids
 from ._transport import Item, Transport
 
 __all__ = ["LISTENER_STOP", "Listener"]
@@ -35,6 +36,7 @@ class Listener(QueueListener):
         self._records = records
         self._transport = transport
         self.received = 0  # records taken off the queue (listener thread only)
+        self.own_received = 0  # of them, records logged on a listener or writer thread
         self._stop_sent = False
 
     def start(self) -> None:
@@ -62,8 +64,11 @@ class Listener(QueueListener):
             self._count_unwritten(items)
             return
         records: list[Item] = []
+        own = pipeline_thread_ids()  # records they log are covered by flush(): see _own_threads
         for item in items:
             if type(item) is tuple:
+                if getattr(item[0], "thread", None) in own:
+                    self.own_received += 1
                 records.append(item)
                 continue
             self.received -= 1  # a flush marker
@@ -81,7 +86,7 @@ class Listener(QueueListener):
     def _send(self, records: list[Item]) -> None:
         try:
             self._transport.send(records)
-        except Exception as exc:  # never let the thread die; the records are counted
+        except RENDERING_FAILURES as exc:  # never let the thread die; the records are counted
             for _ in records:
                 self._transport.record_failure(f"{type(exc).__name__}: {exc}")
 
@@ -105,6 +110,8 @@ class Listener(QueueListener):
         thread = self._thread
         if thread is None:
             return True
+        if thread is threading.current_thread():
+            return False  # it cannot wait for itself: what is left is counted as failed
         if not self._stop_sent:
             # Beyond the bound: the stop marker never waits for room (close() may run
             # in a signal handler that interrupted a caller waiting for room).

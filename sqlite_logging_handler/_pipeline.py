@@ -69,6 +69,7 @@ class Pipeline(CallerSide):
         self._shut = False  # close() has stopped the threads and drained the queue
         self._close_done = threading.Event()  # set while no close() is under way
         self._close_done.set()
+        self._closer: int | None = None  # the thread running close(), while it does
         self._closed_at = -math.inf  # when close() finished (monotonic)
         self._keeper = None
         self._hooks: list[Callable[[list[LogRow | MetricRow]], object]] = []

@@ -72,6 +72,10 @@ class RecordQueue:
         """Items queued now."""
         return len(self._items)
 
+    def snapshot(self) -> list[Any]:
+        """The items queued now, oldest first (a copy: the queue goes on)."""
+        return list(self._items)
+
     def full(self) -> bool:
         """Whether ``put_nowait`` would raise ``queue.Full`` now."""
         return len(self._items) >= self.maxsize

@@ -17,7 +17,14 @@ import threading
 import weakref
 from collections import deque
 
-__all__ = ["add", "add_pipeline_thread", "on_pipeline_thread", "tally", "value"]
+__all__ = [
+    "add",
+    "add_pipeline_thread",
+    "on_pipeline_thread",
+    "pipeline_thread_ids",
+    "tally",
+    "value",
+]
 
 # The threads of every handler's pipeline (listeners and writers): a record logged on one
 # of them never waits for a queue, or for a flush, since it may be the one to drain it.
@@ -33,6 +40,11 @@ def add_pipeline_thread(thread: threading.Thread) -> None:
 def on_pipeline_thread() -> bool:
     """Whether the calling thread is a listener or writer thread of some handler."""
     return threading.current_thread() in _PIPELINE_THREADS
+
+
+def pipeline_thread_ids() -> set[int | None]:
+    """The ``threading.get_ident()`` of every listener and writer thread running now."""
+    return {thread.ident for thread in list(_PIPELINE_THREADS)}
 
 
 def tally() -> itertools.count[int]:

@@ -22,7 +22,7 @@ import reprlib
 from typing import Any
 
 from ._bridges import plain_record
-from ._json import safe_repr
+from ._json import RENDERING_FAILURES, safe_repr
 
 __all__ = ["UNMERGED", "describe", "salvage", "unmerged_message"]
 
@@ -53,17 +53,17 @@ def bounded_repr(value: Any) -> str:
     """``repr(value)``; nested past the recursion limit, or raising, a bounded stand-in."""
     try:
         return repr(value)
-    except Exception:
+    except RENDERING_FAILURES:
         try:
             return _REPR.repr(value)
-        except Exception:
+        except RENDERING_FAILURES:
             return object.__repr__(value)
 
 
 def _text(value: Any) -> str:
     try:
         return str(value)
-    except Exception:
+    except RENDERING_FAILURES:
         return safe_repr(value)
 
 
@@ -71,7 +71,7 @@ def describe(exc: BaseException) -> str:
     """``Type: text`` of an exception, as the last line of a traceback shows it."""
     try:
         text = str(exc)
-    except Exception:
+    except RENDERING_FAILURES:
         text = "<exception str() failed>"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
@@ -87,7 +87,7 @@ def unmerged_message(msg: Any, args: Any, error: BaseException) -> str:
 def _message(record: logging.LogRecord) -> str:
     try:
         return record.getMessage()
-    except Exception as exc:
+    except RENDERING_FAILURES as exc:
         return unmerged_message(record.msg, record.args, exc)
 
 
@@ -102,13 +102,13 @@ def _exception_line(exc_info: Any) -> str:
 def _exception_text(formatter: logging.Formatter, exc_info: Any) -> str:
     try:
         return formatter.formatException(exc_info)
-    except Exception as exc:
+    except RENDERING_FAILURES as exc:
         failure = exc
     if formatter is not _DEFAULT_FORMATTER:
         try:
             text = _DEFAULT_FORMATTER.formatException(exc_info)
             return f"[formatException failed: {describe(failure)}]\n{text}"
-        except Exception as exc:
+        except RENDERING_FAILURES as exc:
             failure = exc
     return f"[traceback unavailable: {describe(failure)}] {_exception_line(exc_info)}"
 
@@ -116,13 +116,13 @@ def _exception_text(formatter: logging.Formatter, exc_info: Any) -> str:
 def _stack_text(formatter: logging.Formatter, stack_info: Any) -> str:
     try:
         return formatter.formatStack(stack_info)
-    except Exception as exc:
+    except RENDERING_FAILURES as exc:
         failure = exc
     if formatter is not _DEFAULT_FORMATTER:
         try:
             text = _DEFAULT_FORMATTER.formatStack(stack_info)
             return f"[formatStack failed: {describe(failure)}]\n{text}"
-        except Exception as exc:
+        except RENDERING_FAILURES as exc:
             failure = exc
     return f"[stack unavailable: {describe(failure)}] {_text(stack_info)}"
 
@@ -138,7 +138,7 @@ def salvage(record: logging.LogRecord, formatter: logging.Formatter | None) -> t
     Same shape as what ``emit`` queues: (record, message, exception text, stack text).
     """
     formatter = formatter or _DEFAULT_FORMATTER
-    with contextlib.suppress(Exception):  # else stored as it came
+    with contextlib.suppress(*RENDERING_FAILURES):  # else stored as it came
         record = plain_record(record)
     message = _message(record)
     exc_info, exc_text, stack_info = record.exc_info, record.exc_text, record.stack_info
@@ -151,6 +151,6 @@ def salvage(record: logging.LogRecord, formatter: logging.Formatter | None) -> t
         try:  # don't keep the traceback's frames (and their locals) alive in the queue
             record = copy.copy(record)
             record.exc_info = None
-        except Exception:
+        except RENDERING_FAILURES:
             pass
     return (record, message, exc_text or None, stack_text)

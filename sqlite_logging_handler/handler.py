@@ -12,6 +12,7 @@ offers the writer's side: hooks, upkeep, backup.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -25,6 +26,12 @@ from . import maintenance, schema
 from ._lifecycle import LATE, LIVE, close_with_multiprocessing, drain
 from ._listener import Listener
 from ._options import check_level, check_options, check_writer, resolve
+from ._own_threads import (
+    close_from_own_thread,
+    flush_rounds,
+    refuse_on_own_thread,
+    wait_for_close,
+)
 from ._pipeline import Pipeline
 from ._queue import RecordQueue
 from ._reentrancy import add, on_pipeline_thread, value
@@ -140,10 +147,17 @@ class SQLiteHandler(Pipeline):
         itself: it returns False at once.
         """
         if on_pipeline_thread():
-            return False  # a hook or finalizer on the writer or listener: see _reentrancy
+            return False  # a hook or finalizer on the writer or listener: see _own_threads
+        if self._closed and not wait_for_close(self, timeout):
+            return False  # a close() under way on another thread (see _own_threads)
         records, writer, listener = self._queue, self._transport, self._listener
         if records is not None and writer is not None and listener is not None:  # noqa: SIM102
-            if not self._closed and not self._round_trip(records, writer, listener, timeout):
+            if not self._closed and not flush_rounds(
+                functools.partial(self._round_trip, records, writer, listener),
+                records.snapshot,
+                lambda: listener.own_received,
+                timeout,
+            ):
                 return False
         self._report_lost()
         failed: int = self.stats()["failed"]
@@ -182,12 +196,19 @@ class SQLiteHandler(Pipeline):
         on stderr. Records emitted afterwards go to another open handler of the same
         database if there is one (a reconfiguration); else, while the process ends,
         they are written directly (or reported on stderr), and before that they are
-        dropped and counted (see ``_pass_on``).
+        dropped and counted (see ``_pass_on``). Called on the handler's own threads (a
+        hook, a finalizer), it hands the closing to a thread of its own and returns;
+        called while another thread closes, it waits for that close to end.
         """
+        if close_from_own_thread(self):
+            return
         with self._state:
             closing, self._closed = not self._closed, True
             if closing:
                 self._close_done.clear()
+                self._closer = threading.get_ident()
+        if not closing:
+            wait_for_close(self)
         LATE.close(self)  # from now on, late records go to another handler
         try:
             if closing and self._listener is not None and self._transport is not None:
@@ -201,7 +222,9 @@ class SQLiteHandler(Pipeline):
             if finalizer is not None:
                 finalizer.cancel()  # closed: multiprocessing need not keep it alive
             self._closed_at = time.monotonic()
-            self._close_done.set()
+            if closing:
+                self._closer = None
+                self._close_done.set()
             self._report_lost()
             super().close()
 
@@ -280,6 +303,7 @@ class SQLiteHandler(Pipeline):
         ``fn`` is a module-level function and ``args`` plain values: with
         ``writer="process"`` they are pickled to the writer process.
         """
+        refuse_on_own_thread(self, "a statement on the write connection")
         writer = self._transport
         if writer is None or self._closed:
             msg = f"the handler of {self.database} is closed"
@@ -328,8 +352,10 @@ class SQLiteHandler(Pipeline):
 
         Runs on the writer thread, after everything emitted before the call is written:
         rows past ``retention``/``max_rows`` are deleted, their pages given back to the
-        file system and the WAL checkpointed.
+        file system and the WAL checkpointed. Raises ``SQLiteLoggingError`` if the
+        handler is closed, or when called on its own threads (in a hook, say).
         """
+        refuse_on_own_thread(self, "maintain()")
         writer = self._transport
         if writer is None or self._closed:
             msg = f"the handler of {self.database} is closed"
@@ -341,7 +367,10 @@ class SQLiteHandler(Pipeline):
         """Copy the database, with everything emitted before the call, to ``destination``.
 
         Uses SQLite's online backup API: one consistent snapshot, while logging goes on.
+        Raises ``SQLiteLoggingError`` when called on the handler's own threads (in a
+        hook, say): it would wait for the writer it runs on.
         """
+        refuse_on_own_thread(self, "backup()")
         if not self.flush(timeout):
             msg = f"could not write what was queued to {self.database} before the backup"
             raise SQLiteLoggingError(msg)
