@@ -85,7 +85,8 @@ class Shipper:
 
     One shipper per destination: a second one for the same database and cursor name
     (in this process or another) is refused while the first runs (a lock file beside
-    the database, ``<database>-ship-<hash>.lock``, removed at ``close()``).
+    the database's directory, ``.<database name>.ship-<hash>.lock``, removed at ``close()``;
+    not matched by ``rm app.db*``).
 
     Raises:
         FileNotFoundError: the database does not exist.
