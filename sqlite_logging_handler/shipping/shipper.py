@@ -70,9 +70,10 @@ class Shipper:
             1000 for OTLP, 5000 for PostgreSQL; OTLP requests are also split by size).
         on_rejected: what to do with rows the destination refuses as data (HTTP 400):
             ``"skip"`` them (counted, reported) or ``"stop"`` before them. With
-            ``"skip"``, a destination refusing every row (10 in a row, none accepted)
-            stops the shipper before them; ``"skip-all"`` skips those too (for rows
-            known to be at fault).
+            ``"skip"``, a destination refusing every row of a kind (logs, metrics: the
+            first, if it never accepted one of that kind from this database; else 10
+            in a row, none of that kind accepted) stops the shipper before them;
+            ``"skip-all"`` skips those too (for rows known to be at fault).
         retry_for: seconds to keep retrying an unavailable destination before stopping
             (0: stop at the first failure; None or ``math.inf``: forever; the rows wait
             safely in the database meanwhile).
@@ -164,7 +165,9 @@ class Shipper:
             self.retry_for,
             lambda: self._stopping,
         )
-        self._parts = PartSender(self._send, self._acknowledge, on_rejected, self.destination.key)
+        self._parts = PartSender(
+            self._send, self._acknowledge, on_rejected, self.destination.key, self._accepted
+        )
         self._started = time.monotonic()
         self._counts = {
             t: {"shipped": 0, "pruned": 0, "rejected": 0, "duplicates": 0} for t in TABLES
@@ -399,6 +402,11 @@ class Shipper:
         if line:
             self._cursors.record_error(line)
             self._report(line)
+
+    def _accepted(self, table: str) -> bool:
+        """Whether the destination ever accepted a row of ``table`` from this database."""
+        cursor = self._cursors.load()
+        return (cursor.logs_shipped if table == "logs" else cursor.metrics_shipped) > 0
 
     def _send(self, table: str, rows: Sequence[Row]) -> Delivery:
         return self._retrier.run(lambda: self.destination.send(table, rows))
