@@ -163,13 +163,16 @@ class PartSender:
         self.refused_in_a_row[table] += rows
         if self.on_rejected == "skip-all":  # the user knows these rows are at fault
             return
-        refused = self.refused_in_a_row[table]
-        if refused >= REFUSE_ALL_AFTER or not self._accepted_before(table):
+        refused, row = self.refused_in_a_row[table], _ROW[table]
+        never = not self._accepted_before(table)
+        if refused >= REFUSE_ALL_AFTER or never:
+            said = (
+                f"has never accepted a {row} row from this database"
+                if never
+                else f"refused each of the last {refused:,} {row} rows sent and accepted none"
+            )
             msg = (
-                f"stopped: {self.key} refused each of the last {refused:,} {_ROW[table]} "
-                f"rows sent and accepted none"
-                f"{'' if self._accepted_before(table) else ' ever, from this database'}"
-                f", so it refuses everything rather than "
+                f"stopped: {self.key} {said}, so it refuses everything rather than "
                 f"these rows (a wrong endpoint, a proxy, a table that fits no row); "
                 f"the rows it refused stay unshipped (if they really are at fault, ship "
                 f"with --on-rejected skip-all): {reason}"

@@ -141,7 +141,7 @@ def refuse_metrics(path: str, request: Any) -> Answer | None:
 def test_metrics_never_accepted_are_not_skipped_while_logs_go(db_path, receiver):
     fill(db_path, 3, metrics=5)
     receiver.judge = refuse_metrics
-    with pytest.raises(ShippingStoppedError, match=r"metric rows.*refuses everything"):
+    with pytest.raises(ShippingStoppedError, match=r"metric row.*refuses everything"):
         Shipper(db_path, receiver.url).run_once()
     status = cursor(db_path)
     assert (status["metric_id"], status["metrics_rejected"]) == (0, 0)
@@ -154,7 +154,7 @@ def test_logs_accepted_do_not_excuse_every_metric_refused(db_path, receiver):
     Shipper(db_path, receiver.url).run_once()
     fill(db_path, 40, metrics=40)
     receiver.judge = refuse_metrics
-    with pytest.raises(ShippingStoppedError, match=r"metric rows.*refuses everything"):
+    with pytest.raises(ShippingStoppedError, match=r"metric row.*refuses everything"):
         Shipper(db_path, receiver.url, batch_size=3).run_once()
     status = cursor(db_path)
     assert status["metrics_rejected"] < 10
