@@ -2,7 +2,10 @@
 
 Two shippers following one database to one destination would each send every row (each
 moves the same cursor after sending). The first takes an exclusive ``flock`` on
-``<database>-ship-<hash>.lock`` (the hash names the cursor); a second is refused at
+``.<database name>.ship-<hash>.lock`` in the database's directory (the hash names the
+cursor; the leading dot keeps it out of ``rm app.db*``, which deletes a database with
+its WAL files, so that deleting the database never deletes the lock of a shipper still
+following its path); a second is refused at
 once, with the first one's process id. The kernel drops the lock when its process dies
 however it ends (SIGKILL too), so a lock is never stale; the file is removed when the
 shipper closes (a killed one's file stays, unlocked, for the next shipper to reuse).
@@ -29,7 +32,8 @@ def lock_path(database: str, destination: str) -> str:
     digest = hashlib.sha256(destination.encode("utf-8", "surrogatepass")).hexdigest()[:12]
     if database.startswith("file:"):  # an SQLite URI: its path, without the query
         database = unquote(urlsplit(database).path)
-    return f"{os.path.realpath(database)}-ship-{digest}.lock"
+    folder, name = os.path.split(os.path.realpath(database))
+    return os.path.join(folder, f".{name}.ship-{digest}.lock")
 
 
 class DestinationLock:

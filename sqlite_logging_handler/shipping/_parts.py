@@ -6,8 +6,11 @@ halves are sent in row order, until the rows at fault stand alone; a part acknow
 is never sent again, and the cursor moves past it at once. Rows refused on their own
 are skipped (counted, reported in one line per batch) or stop the shipper
 (``on_rejected="stop"``). A destination that refuses every row it is sent is not
-refusing the data but failing: after ``REFUSE_ALL_AFTER`` rows refused in a row with
-none accepted, the shipper stops before them instead of skipping everything.
+refusing the data but failing: the shipper stops before the rows instead of skipping
+everything, at the first row refused of a kind (logs, metrics) the destination has
+never accepted from this database (its cursor's counts), and after
+``REFUSE_ALL_AFTER`` rows of one kind refused in a row with none of that kind accepted
+(logs accepted do not excuse metrics refused: a path or proxy may fail one signal).
 """
 
 from __future__ import annotations
@@ -101,12 +104,15 @@ class PartSender:
         acknowledge: Callable[[Acknowledged], None],
         on_rejected: str,
         key: str,
+        accepted_before: Callable[[str], bool] = lambda table: True,
     ) -> None:
         self._send = send
         self._acknowledge = acknowledge
         self.on_rejected = on_rejected
         self.key = key
-        self.refused_in_a_row = 0  # across batches: a destination's state, not a batch's
+        self._accepted_before = accepted_before  # whether a row of a table ever went
+        #: Per table, across batches: a destination's state, not a batch's.
+        self.refused_in_a_row = {"logs": 0, "metrics": 0}
 
     def ship(self, batch: Batch) -> None:
         """Send ``batch`` until every row is acknowledged or skipped.
@@ -131,9 +137,11 @@ class PartSender:
                 self._refused_alone(done, int(rows[start][0]), last, exc)
                 continue
             if delivery.rejected < stop - start:
-                self.refused_in_a_row = 0
+                self.refused_in_a_row[batch.table] = 0
             else:
-                self._count_refusals(stop - start, delivery.message or "no reason given")
+                self._count_refusals(
+                    batch.table, stop - start, delivery.message or "no reason given"
+                )
             done.add(stop - start, last, delivery)
             if delivery.rejected < stop - start:
                 self._move(done)
@@ -148,17 +156,23 @@ class PartSender:
             msg = f"{_ROW[done.table]} row {row_id} was rejected: {exc}"
             raise ShippingStoppedError(msg)
         if not isinstance(exc, RequestTooLargeError):  # our limit, not the destination's
-            self._count_refusals(1, str(exc))
+            self._count_refusals(done.table, 1, str(exc))
         done.refused(row_id, last, str(exc))
 
-    def _count_refusals(self, rows: int, reason: str) -> None:
-        self.refused_in_a_row += rows
+    def _count_refusals(self, table: str, rows: int, reason: str) -> None:
+        self.refused_in_a_row[table] += rows
         if self.on_rejected == "skip-all":  # the user knows these rows are at fault
             return
-        if self.refused_in_a_row >= REFUSE_ALL_AFTER:
+        refused, row = self.refused_in_a_row[table], _ROW[table]
+        never = not self._accepted_before(table)
+        if refused >= REFUSE_ALL_AFTER or never:
+            said = (
+                f"has never accepted a {row} row from this database"
+                if never
+                else f"refused each of the last {refused:,} {row} rows sent and accepted none"
+            )
             msg = (
-                f"stopped: {self.key} refused each of the last {self.refused_in_a_row:,} "
-                f"rows sent and accepted none, so it refuses everything rather than "
+                f"stopped: {self.key} {said}, so it refuses everything rather than "
                 f"these rows (a wrong endpoint, a proxy, a table that fits no row); "
                 f"the rows it refused stay unshipped (if they really are at fault, ship "
                 f"with --on-rejected skip-all): {reason}"

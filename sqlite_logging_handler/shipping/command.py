@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import re
 import signal
 import sys
@@ -24,9 +25,11 @@ from typing import Any, TextIO
 
 from .._render import table
 from .._times import format_time
-from .cursors import shipping_status
+from ..exceptions import SchemaVersionError, SQLiteLoggingError
+from ._wakeup import ChangeWaiter
+from .cursors import open_log_database, shipping_status
 from .destination import Destination, destination_for
-from .shipper import Progress, Shipper
+from .shipper import IDLE_RECHECK, Progress, Shipper
 
 __all__ = ["add_ship_command"]
 
@@ -123,8 +126,11 @@ def _retry_for(seconds: float | None, once: bool) -> float | None:
 
 
 def _ship(args: argparse.Namespace, out: TextIO) -> int:
-    from ..cli._args import check_database  # imported here: cli imports this module
+    from ..cli._args import check_database, database  # here: cli imports this module
 
+    following = not args.status and args.kind is not None and not args.once
+    if following and not _wait_for_database(database(args)):
+        return 0  # stopped (SIGTERM) while waiting
     path = check_database(args)  # a missing one says how to give one, as elsewhere
     if args.status:
         return _status(path, args.json, out, utc=args.utc)
@@ -167,6 +173,48 @@ def _ship(args: argparse.Namespace, out: TextIO) -> int:
     print(f"{summary(totals)} to {shipper.destination.key}{_tail(totals)}", file=out)
     rejected = totals["logs"]["rejected"] + totals["metrics"]["rejected"]
     return 1 if rejected else 0  # rows refused and skipped: done, but not cleanly
+
+
+def _wait_for_database(path: str) -> bool:
+    """Follow mode: wait (said once) for a log database at ``path``; False if stopped.
+
+    The application makes the database when it first logs: a shipper started first
+    (a service ordering) waits for it rather than failing.
+    """
+    if path.startswith("file:") or _log_database_at(path):
+        return True
+    stopped = threading.Event()
+    waiter = ChangeWaiter(path)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    if in_main_thread:
+
+        def stop(*_: object) -> None:
+            stopped.set()
+            waiter.wake()
+
+        previous = signal.signal(signal.SIGTERM, stop)
+    print(f"sqlite-logs ship: no log database at {path!r} yet; waiting for it", file=sys.stderr)
+    try:
+        while not stopped.is_set() and not _log_database_at(path):
+            waiter.wait(IDLE_RECHECK)
+    finally:
+        waiter.close()
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+    return not stopped.is_set()
+
+
+def _log_database_at(path: str) -> bool:
+    """Whether ``path`` is a log database with its tables (not one being made)."""
+    if not os.path.isfile(path):
+        return False
+    try:
+        open_log_database(path).close()
+    except SchemaVersionError:
+        return True  # refused with the reason when the shipper opens it
+    except (OSError, SQLiteLoggingError):
+        return False
+    return True
 
 
 def _starting(shipper: Shipper) -> str:

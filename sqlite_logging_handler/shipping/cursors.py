@@ -8,6 +8,7 @@ is added twice. The writer waits such a write out like any other (busy timeout).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import time
@@ -16,7 +17,7 @@ from typing import Any
 
 from .. import schema
 from ..exceptions import SchemaVersionError, SQLiteLoggingError
-from .errors import one_line
+from .errors import ShippingError, one_line
 from .source import RowSource
 
 __all__ = [
@@ -125,8 +126,20 @@ class CursorStore:
         self._write(f"INSERT OR IGNORE INTO {_TABLE} (destination) VALUES (?)", (destination,))
 
     def load(self) -> Cursor:
-        """The destination's cursor as stored now."""
-        return read_cursors(self._conn, self.destination)[0]
+        """The destination's cursor as stored now.
+
+        Raises:
+            ShippingError: its row is gone (deleted by hand, or another file is read).
+        """
+        found = read_cursors(self._conn, self.destination)
+        if not found:
+            msg = (
+                f"the cursor of {self.destination} is gone from the database (its "
+                f"{_TABLE} row was deleted, or another file was put in its place): stopped "
+                "rather than ship everything again"
+            )
+            raise ShippingError(msg)
+        return found[0]
 
     def advance(
         self, table: str, last: int, *, shipped: int, pruned: int = 0, rejected: int = 0
@@ -151,8 +164,15 @@ class CursorStore:
             (one_line(message)[:_MAX_ERROR], time.time(), self.destination),
         )
 
-    def close(self) -> None:
-        """Close the write connection. Idempotent."""
+    def close(self, *, empty_wal: bool = False) -> None:
+        """Close the write connection. Idempotent.
+
+        ``empty_wal``: first copy the WAL into the database and truncate it (for a
+        database moved away: its WAL may still have the name a new file pairs with).
+        """
+        if empty_wal:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         self._conn.close()
 
     def _write(self, sql: str, params: tuple[Any, ...]) -> None:

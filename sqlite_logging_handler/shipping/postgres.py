@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import psycopg
-from psycopg import errors as pg_errors
 
 from .. import schema
 from .._text import readable_json_text
@@ -176,7 +175,7 @@ class PostgresDestination:
             f"PostgreSQL at {public_url(self.url) if '://' in self.url else _safe_dsn(self.url)}"
         )
         message = f"{where}: {one_line(str(exc)) or type(exc).__name__}"
-        if isinstance(exc, pg_errors.InvalidPassword | pg_errors.InvalidAuthorizationSpecification):
+        if _configuration_error(exc):
             self.close()
             return DestinationRefusedError(message)
         if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
@@ -185,6 +184,40 @@ class PostgresDestination:
         if isinstance(exc, psycopg.DataError | psycopg.IntegrityError):
             return RowsRejectedError(message)
         return DestinationRefusedError(message)
+
+
+#: What libpq says (without an SQLSTATE: it fails before a session) when the URL or the
+#: login is wrong: retrying cannot help, so these stop the shipper at once.
+_CONFIGURATION_MESSAGES = (
+    "password authentication failed",
+    "no password supplied",
+    'role "',  # role "x" does not exist
+    'database "',  # database "x" does not exist
+    "pg_hba.conf",
+    "invalid sslmode",
+    "invalid connection option",
+    "invalid integer value",
+    "invalid port number",
+    'missing "="',
+    "invalid uri",
+    "invalid percent-encoded",
+    "certificate",
+    "server does not support ssl",
+    "authentication method",
+)
+
+
+def _configuration_error(exc: psycopg.Error) -> bool:
+    """Whether ``exc`` is a wrong URL or login (permanent), not a server that is away."""
+    state = exc.sqlstate or ""
+    if state.startswith("28") or state == "3D000":  # invalid authorization, unknown database
+        return True
+    if isinstance(exc, psycopg.ProgrammingError):  # a conninfo libpq cannot parse
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, psycopg.OperationalError) and any(
+        m in text for m in _CONFIGURATION_MESSAGES
+    )
 
 
 def _sanitized(table: str, row: Row) -> Row:

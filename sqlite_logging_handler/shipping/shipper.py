@@ -9,6 +9,7 @@ next commit (``_wakeup``), so it costs nothing while the application is quiet.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -69,9 +70,10 @@ class Shipper:
             1000 for OTLP, 5000 for PostgreSQL; OTLP requests are also split by size).
         on_rejected: what to do with rows the destination refuses as data (HTTP 400):
             ``"skip"`` them (counted, reported) or ``"stop"`` before them. With
-            ``"skip"``, a destination refusing every row (10 in a row, none accepted)
-            stops the shipper before them; ``"skip-all"`` skips those too (for rows
-            known to be at fault).
+            ``"skip"``, a destination refusing every row of a kind (logs, metrics: the
+            first, if it never accepted one of that kind from this database; else 10
+            in a row, none of that kind accepted) stops the shipper before them;
+            ``"skip-all"`` skips those too (for rows known to be at fault).
         retry_for: seconds to keep retrying an unavailable destination before stopping
             (0: stop at the first failure; None or ``math.inf``: forever; the rows wait
             safely in the database meanwhile).
@@ -85,7 +87,8 @@ class Shipper:
 
     One shipper per destination: a second one for the same database and cursor name
     (in this process or another) is refused while the first runs (a lock file beside
-    the database, ``<database>-ship-<hash>.lock``, removed at ``close()``).
+    the database's directory, ``.<database name>.ship-<hash>.lock``, removed at ``close()``;
+    not matched by ``rm app.db*``).
 
     Raises:
         FileNotFoundError: the database does not exist.
@@ -144,6 +147,8 @@ class Shipper:
             raise
         self._lock = lock
         self._identity = file_identity(self.database)
+        self._wal = file_identity(_wal_of(self.database))  # held open while connected
+        self._detached = False  # the old file's connections closed, the new one not open
         self._resource_options = (service_name, resource)
         self.info = SourceInfo(
             self.database, instance, resource_attributes(instance, service_name, resource)
@@ -160,7 +165,9 @@ class Shipper:
             self.retry_for,
             lambda: self._stopping,
         )
-        self._parts = PartSender(self._send, self._acknowledge, on_rejected, self.destination.key)
+        self._parts = PartSender(
+            self._send, self._acknowledge, on_rejected, self.destination.key, self._accepted
+        )
         self._started = time.monotonic()
         self._counts = {
             t: {"shipped": 0, "pruned": 0, "rejected": 0, "duplicates": 0} for t in TABLES
@@ -257,14 +264,55 @@ class Shipper:
 
     # -- the loop ----------------------------------------------------------------------
 
+    def _renamed_over(self) -> bool:
+        """Whether another file now has the path while our WAL still has its name.
+
+        (``mv new.db app.db``, or ``rm app.db`` alone.) Anyone opening the path then pairs
+        the new file with the old file's WAL, which SQLite reads as the new file's pages:
+        a corrupt database. The old file's connections must go at once (``_detach``).
+        """
+        if self._detached or file_identity(self.database) == self._identity:
+            return False
+        return self._wal is not None and file_identity(_wal_of(self.database)) == self._wal
+
+    def _detach(self, why: str | None) -> None:
+        """Close every connection to the old file, its WAL emptied first, if it is moved.
+
+        The checkpoint writes the old WAL into the old file (through the connection's own
+        descriptors) and truncates it, so that the WAL left at the path holds nothing a
+        new file could be paired with; SQLite itself neither checkpoints nor removes the
+        WAL of a moved database when its last connection closes.
+        """
+        if self._detached:
+            return
+        self._detached = True
+        behind = 0
+        if why is not None:
+            with contextlib.suppress(Exception):
+                cursor = self._cursors.load()
+                behind = sum(self._source.behind(t, cursor.position(t)) for t in TABLES)
+        for old in (self._ahead, self._source):
+            with contextlib.suppress(Exception):
+                old.close()
+        self._cursors.close(empty_wal=why is not None)
+        if why is not None:
+            self._report(
+                f"{self.database} was {why} while the shipper read it: its connections to the "
+                f"old file are closed at once (opening the path meanwhile would pair the new "
+                f"file with the old file's WAL); {behind:,} rows of the old file not shipped"
+            )
+
     def _follow_replacement(self) -> bool:
         """Switch to a new file at the database's path, if there is one; whether it did."""
         identity = file_identity(self.database)
         if identity == self._identity:
             return False
+        if self._renamed_over():
+            self._detach("replaced")
         try:
             if identity is None:
                 raise FileNotFoundError(self.database)
+            self._detach(None)  # caught up with the old file: never open the path while in it
             conn = open_log_database(self.database)
         except (OSError, SQLiteLoggingError) as exc:
             why = "it is gone" if identity is None else f"not a log database yet: {exc}"
@@ -278,10 +326,9 @@ class Shipper:
         except BaseException:
             conn.close()
             raise
-        for old in (self._ahead, self._source, self._cursors):
-            old.close()
         self._source, self._ahead = RowSource(self.database), ReadAhead(self.database)
         self._cursors = self._retrier.cursors = cursors
+        self._wal, self._detached = file_identity(_wal_of(self.database)), False
         previous, self._identity, self._waiting_for = self.info.instance_id, identity, None
         attributes = resource_attributes(instance, *self._resource_options)
         self.info = SourceInfo(self.database, instance, attributes)
@@ -301,6 +348,10 @@ class Shipper:
 
     def _round(self, upto: Mapping[str, int] | None = None) -> bool:
         """One batch of each table; whether anything moved."""
+        if self._renamed_over():
+            self._detach("replaced")
+        if self._detached:
+            return False
         if not self._opened:
             self._retrier.run(lambda: self.destination.open(self.info))
             self._opened = True
@@ -352,6 +403,11 @@ class Shipper:
             self._cursors.record_error(line)
             self._report(line)
 
+    def _accepted(self, table: str) -> bool:
+        """Whether the destination ever accepted a row of ``table`` from this database."""
+        cursor = self._cursors.load()
+        return (cursor.logs_shipped if table == "logs" else cursor.metrics_shipped) > 0
+
     def _send(self, table: str, rows: Sequence[Row]) -> Delivery:
         return self._retrier.run(lambda: self.destination.send(table, rows))
 
@@ -378,6 +434,10 @@ def file_identity(path: str) -> tuple[int, int] | None:
     except OSError:
         return None
     return stat.st_dev, stat.st_ino
+
+
+def _wal_of(database: str) -> str:
+    return schema.display_name(database) + "-wal"
 
 
 def _check_rows(batch_size: object) -> None:

@@ -65,10 +65,12 @@ class RowSource:
             raise FileNotFoundError(msg)
         self.database = path
         self._conn: sqlite3.Connection | None = None
+        self._opened: tuple[int, int] | None = None  # the file the connection reads
 
     def connection(self) -> sqlite3.Connection:
         """The read-only connection, opened on first use."""
         if self._conn is None:
+            self._opened = _identity(self.database)
             try:
                 self._conn = schema.connect(schema.database_uri(self.database, readonly=True))
             except sqlite3.Error as exc:
@@ -84,7 +86,8 @@ class RowSource:
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
-            tidy(self.database)
+            if _identity(self.database) == self._opened:  # not a file renamed over it
+                tidy(self.database)
 
     def read(self, table: str, after: int, limit: int, upto: int | None = None) -> Batch:
         """Up to ``limit`` rows of ``table`` with ids above ``after`` (and at most ``upto``).
@@ -137,3 +140,12 @@ class RowSource:
             seq = None
         top = conn.execute(f"SELECT coalesce(MAX(id), 0) FROM {table}").fetchone()[0]
         return max(int(top), int(seq[0]) if seq else 0)
+
+
+def _identity(database: str) -> tuple[int, int] | None:
+    """The device and inode of the file at ``database`` (a path or ``file:`` URI)."""
+    try:
+        stat = os.stat(schema.display_name(database))
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino

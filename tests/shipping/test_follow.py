@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 import time
 
 import pytest
 
 from sqlite_logging_handler import SQLiteHandler, _upkeep
-from sqlite_logging_handler.shipping import Shipper, shipping_status
+from sqlite_logging_handler.shipping import Shipper, ShippingError, shipping_status
 from sqlite_logging_handler.shipping import shipper as shipper_module
 
 from ..conftest import make_logger, rows
@@ -197,3 +198,51 @@ def test_a_database_replaced_at_its_path_is_noticed_and_followed(db_path, receiv
     assert {r["resource"]["service.instance.id"] for r in receiver.logs[1:]} == {new_instance}
     assert any(f"replaced by a new database (instance {new_instance}" in r for r in reports)
     assert shipping_status(db_path)[0]["log_id"] == 5
+
+
+def test_a_database_renamed_over_the_followed_one_is_never_corrupted(db_path, receiver):
+    """``mv new.db app.db`` while following: the old file's connections go at once (its
+    WAL still has the name the new file pairs with), then the new file is followed."""
+    handler = SQLiteHandler(db_path)
+    make_logger(handler).info("old file")
+    handler.close()
+    new_path = db_path.with_name("new.db")
+    handler = SQLiteHandler(new_path)
+    for i in range(3):
+        make_logger(handler).info("new file %d", i)
+    handler.close()
+    new_instance = instance_of(new_path)
+    reports: list[str] = []
+    with Running(Shipper(db_path, receiver.url, report=reports.append)) as running:
+        assert receiver.wait_for(lambda: len(receiver.logs) == 1)
+        os.replace(new_path, db_path)
+        assert receiver.wait_for(lambda: any("replaced while" in r for r in reports))
+        handler = SQLiteHandler(db_path)  # the application opens the path again
+        for i in range(3, 5):
+            make_logger(handler).info("new file %d", i)
+        handler.close()
+        assert receiver.wait_for(lambda: len(receiver.logs) == 6, timeout=60)
+        assert running.error is None
+    conn = sqlite3.connect(db_path)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        assert conn.execute("SELECT COUNT(*) FROM logs").fetchone()[0] == 5
+    finally:
+        conn.close()
+    assert sorted(u for u in receiver.log_uids() if u.startswith(new_instance)) == sorted(
+        f"{new_instance}:{i}" for i in range(1, 6)
+    )
+    assert shipping_status(db_path)[0]["log_id"] == 5
+
+
+def test_a_cursor_row_deleted_under_the_shipper_stops_it_with_the_reason(db_path, receiver):
+    handler = SQLiteHandler(db_path)
+    make_logger(handler).info("one")
+    handler.close()
+    shipper = Shipper(db_path, receiver.url)
+    conn = sqlite3.connect(db_path)
+    conn.execute("DELETE FROM ship_cursors")
+    conn.commit()
+    conn.close()
+    with pytest.raises(ShippingError, match=r"cursor of .* is gone from the database"):
+        shipper.run_once()

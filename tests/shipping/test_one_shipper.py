@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import glob
+import os
 import subprocess
 
 import pytest
@@ -50,3 +52,17 @@ def test_a_running_follower_holds_the_lock_and_a_kill_frees_it(db_path, receiver
         follower.kill()
         follower.communicate()
     Shipper(db_path, receiver.url).close()  # the kernel let the lock go with the process
+
+
+def test_rm_database_star_does_not_free_the_lock(db_path, receiver):
+    """``rm app.db*`` (the database with its WAL files) leaves a running shipper's lock."""
+    log_with_poison(db_path, 10, 0)
+    first = Shipper(db_path, receiver.url)
+    try:
+        for path in glob.glob(glob.escape(str(db_path)) + "*"):  # as the shell's app.db*
+            os.unlink(path)
+        log_with_poison(db_path, 10, 0)
+        with pytest.raises(ShippingError, match=r"already shipping"):
+            Shipper(db_path, receiver.url)
+    finally:
+        first.close()

@@ -19,6 +19,7 @@ from sqlite_logging_handler.shipping.postgres import DDL, NUL_STAND_IN
 
 from ..conftest import PYTHON, REPO, child_env, make_logger, rows
 from .conftest import TRACE_ID, add_text_utf8_cannot_hold, fill, instance_of
+from .test_otlp_failures import log_with_poison
 
 pytestmark = pytest.mark.slow
 
@@ -253,3 +254,20 @@ def test_libpqs_multi_line_errors_are_one_line_everywhere(db_path):
     (status,) = shipping_status(db_path)
     said = [str(stopped.value), status["last_error"], *reports]
     assert all("Is the server running" in line and "\n" not in line for line in said), said
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        ("://postgres@", "://nosuchrole@"),  # SQLSTATE 28000: role does not exist
+        ("/postgres", "/nosuchdb"),  # 3D000: database does not exist
+        ("/postgres", "/postgres?sslmode=bogus"),  # a URL libpq refuses
+    ],
+)
+def test_a_wrong_login_or_url_stops_at_once_and_is_not_retried(db_path, postgres, change):
+    log_with_poison(db_path, 3, 0)
+    url = postgres.url().replace(*change)
+    assert url != postgres.url()
+    with pytest.raises(ShippingStoppedError) as stopped:
+        Shipper(db_path, url, retry_for=0).run_once()
+    assert "gave up after retrying" not in str(stopped.value)  # refused, not unavailable

@@ -16,6 +16,7 @@ from sqlite_logging_handler.shipping import Shipper, ShippingStoppedError, shipp
 from sqlite_logging_handler.shipping.postgres import DDL
 
 from ..conftest import PYTHON, child_env, make_logger
+from .conftest import fill
 from .receiver import Answer
 from .test_otlp_failures import cursor, log_with_poison, poison_judge, ship_command, status_400
 
@@ -117,3 +118,44 @@ def test_skip_all_skips_rows_known_to_be_at_fault_even_when_all_are_refused(db_p
     assert totals["logs"]["rejected"] == 30
     status = cursor(db_path)
     assert (status["log_id"], status["logs_rejected"], status["last_success"]) == (30, 30, None)
+
+
+def test_small_batches_refused_by_a_destination_that_never_accepted_one_are_kept(db_path, receiver):
+    """Fewer than ``REFUSE_ALL_AFTER`` rows a run: still nothing skipped, run after run."""
+    receiver.judge = refuse_all
+    for count in (5, 7):
+        log_with_poison(db_path, count, 0)
+        with pytest.raises(ShippingStoppedError, match=r"refuses everything.*bad gateway"):
+            Shipper(db_path, receiver.url).run_once()
+        status = cursor(db_path)
+        assert (status["log_id"], status["logs_rejected"], status["last_success"]) == (0, 0, None)
+    receiver.judge = None
+    Shipper(db_path, receiver.url).run_once()
+    assert len(receiver.log_uids()) == 12
+
+
+def refuse_metrics(path: str, request: Any) -> Answer | None:
+    return status_400("no metrics here") if "metrics" in path else None
+
+
+def test_metrics_never_accepted_are_not_skipped_while_logs_go(db_path, receiver):
+    fill(db_path, 3, metrics=5)
+    receiver.judge = refuse_metrics
+    with pytest.raises(ShippingStoppedError, match=r"metric row.*refuses everything"):
+        Shipper(db_path, receiver.url).run_once()
+    status = cursor(db_path)
+    assert (status["metric_id"], status["metrics_rejected"]) == (0, 0)
+
+
+def test_logs_accepted_do_not_excuse_every_metric_refused(db_path, receiver):
+    """Metrics accepted once, then refused while logs go, batch after batch: the count of
+    refusals is per kind of row, so the shipper stops after ``REFUSE_ALL_AFTER``."""
+    fill(db_path, 1, metrics=1)
+    Shipper(db_path, receiver.url).run_once()
+    fill(db_path, 40, metrics=40)
+    receiver.judge = refuse_metrics
+    with pytest.raises(ShippingStoppedError, match=r"metric row.*refuses everything"):
+        Shipper(db_path, receiver.url, batch_size=3).run_once()
+    status = cursor(db_path)
+    assert status["metrics_rejected"] < 10
+    assert status["metric_id"] < 20

@@ -330,3 +330,28 @@ def test_credentials_in_the_url_are_sent_as_basic_authentication(db_path, receiv
     command = ["--db", str(db_path), "ship", "otlp", url, "--once", "--header", "Authorization=X"]
     assert cli.main(command) == 0
     assert receiver.requests[-1][1]["Authorization"] == "X"
+
+
+def test_a_follower_started_before_the_database_waits_for_it_and_says_so_once(db_path, receiver):
+    """Follow mode waits for the application to make the database (``--once`` refuses:
+    ``test_ship_without_a_database_says_how_to_give_one``)."""
+    command = [PYTHON, "-m", "sqlite_logging_handler", "--db", str(db_path), "ship", "otlp",
+               receiver.url]  # fmt: skip
+    process = subprocess.Popen(
+        command, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        assert process.stderr is not None
+        first = process.stderr.readline().decode()
+        assert (
+            first == f"sqlite-logs ship: no log database at {str(db_path)!r} yet; waiting for it\n"
+        )
+        logged(db_path, 5)
+        assert receiver.wait_for(lambda: len(receiver.logs) == 5, timeout=60)
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert "waiting" not in err.decode()  # said once
+    assert rows(db_path, "SELECT log_id FROM ship_cursors")[0][0] == 5
