@@ -212,3 +212,29 @@ def test_a_fork_pool_after_logging_shutdown_works(tmp_path):
     done = run_child(tmp_path, SHUTDOWN_THEN_POOL)
     assert done.returncode == 0, done.stderr
     assert "[0, 1, 4, 9]" in done.stdout
+
+
+# -- flush() while a hook's close() is under way --------------------------------------------
+
+HOOK_CLOSES_THEN_FLUSH = """
+import logging
+from sqlite_logging_handler import SQLiteHandler
+h = SQLiteHandler("t.db", batch_size=20, flush_interval=0.05)
+log = logging.getLogger("app"); log.setLevel(logging.INFO); log.propagate = False
+log.addHandler(h)
+h.add_hook(lambda rows: h.close())  # on the handler's own thread: handed to a closing thread
+for i in range(5000):
+    log.info("work %d", i)
+ok = h.flush(timeout=60)  # waits for that close, which writes what was queued
+s = h.stats()
+print(ok, s["emitted"], s["written"], s["dropped"], s["failed"], flush=True)
+h.close()
+"""
+
+
+def test_flush_waits_for_a_close_a_hook_began(tmp_path):
+    """A hook's close() meanwhile: flush() waits for it, then stats() add up."""
+    done = run_child(tmp_path, HOOK_CLOSES_THEN_FLUSH)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "5000", "5000", "0", "0"], done.stderr
+    assert count(tmp_path / "t.db", "work %") == 5000
