@@ -162,7 +162,7 @@ class SQLiteHandler(Pipeline):
                 # A close() that began meanwhile (a hook's, say) ended the pipeline under
                 # the rounds: what they waited for is then close()'s to write; wait for it.
                 left = None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
-                if not self._closed or not wait_for_close(self, left):
+                if not _is_closed(self) or not wait_for_close(self, left):
                     return False
         self._report_lost()
         failed: int = self.stats()["failed"]
@@ -381,3 +381,8 @@ class SQLiteHandler(Pipeline):
             raise SQLiteLoggingError(msg)
         with self.store() as store:
             store.backup(destination)
+
+
+def _is_closed(handler: SQLiteHandler) -> bool:
+    """Whether ``close()`` was called on ``handler`` (read again, after a wait)."""
+    return handler._closed
