@@ -27,7 +27,6 @@ from collections.abc import Callable
 from typing import Any
 
 from ._bridges import active_trace, plain_record
-from ._json import RENDERING_FAILURES
 from ._late_write import write_late_in_turn
 from ._lifecycle import (
     LATE,
@@ -158,18 +157,18 @@ class CallerSide(logging.Handler):
             tracing = _MODULES.get("opentelemetry.trace")
             if tracing is not None:  # the span active now, in this thread
                 item = (*item, active_trace(tracing))
-        except RENDERING_FAILURES:  # SystemExit from an argument's __str__ too
+        except KeyboardInterrupt:  # the user's Ctrl-C: it goes on, the record is counted
+            self._emit_lost += 1
+            raise
+        except BaseException:  # SystemExit or any BaseException from an argument's __str__
             try:
                 item = self._salvaged(record)
-            except RENDERING_FAILURES:  # not even a stand-in (at the recursion limit, say)
-                self._emit_lost += 1
-                return
             except KeyboardInterrupt:  # Ctrl-C now: it goes on, the record is counted
                 self._emit_lost += 1
                 raise
-        except KeyboardInterrupt:
-            self._emit_lost += 1
-            raise
+            except BaseException:  # not even a stand-in (at the recursion limit, say)
+                self._emit_lost += 1
+                return
         try:
             if self._closed:
                 self._pass_on([item], wait=True)
@@ -212,10 +211,12 @@ class CallerSide(logging.Handler):
         else:
             self._stand_ins_said = time.monotonic()
             self._say_stand_ins()
-            _REPORTING.add(me)
-            try:
+            try:  # marked inside the try: a Ctrl-C between the two must not leave it
+                _REPORTING.add(me)
                 self.handleError(record)
-            except RENDERING_FAILURES as exc:  # a RecursionError, an args repr that exits
+            except KeyboardInterrupt:  # the user's Ctrl-C: never a rendering failure
+                raise
+            except BaseException as exc:  # a RecursionError, an args repr that exits
                 if logging.raiseExceptions:
                     error = describe(exc)
                     write_stderr(f"a record of {record.name!r} could not be reported: {error}")
@@ -282,17 +283,21 @@ class CallerSide(logging.Handler):
         if on_pipeline_thread():
             self._put_past_the_bound(records, item)
             return
-        while True:
-            try:
-                records.put(item, timeout=0.1)
-                return
-            except Reentered:
-                self._put_past_the_bound(records, item)
-                return
-            except queue.Full:
-                if self._closed:
-                    self._pass_on([item], wait=True)
+        try:
+            while True:
+                try:
+                    records.put(item, timeout=0.1)
                     return
+                except Reentered:
+                    self._put_past_the_bound(records, item)
+                    return
+                except queue.Full:
+                    if self._closed:
+                        self._pass_on([item], wait=True)
+                        return
+        except KeyboardInterrupt:  # Ctrl-C while it waited: not queued, counted in failed
+            self._emit_lost += 1
+            raise
 
     def _put_past_the_bound(self, records: RecordQueue, item: tuple[Any, ...]) -> None:
         """Queue a record that must not wait: past ``queue_size`` by ``PAST_THE_BOUND``."""
@@ -367,8 +372,8 @@ class CallerSide(logging.Handler):
         if me in self._starters:
             self._early.append(item)
             return None
-        self._starters.add(me)
-        try:
+        try:  # marked inside the try: a Ctrl-C between the two must not leave it
+            self._starters.add(me)
             with self._state:
                 if self._closed:
                     add(self._dropped, 1 + len(self._early))

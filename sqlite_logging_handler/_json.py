@@ -62,12 +62,12 @@ _CACHE_LIMIT = 512  # types remembered (classes made at run time must not grow i
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-#: What an application object's ``__str__``, ``__repr__`` or ``__format__`` may raise while
-#: a record is rendered, and that is handled as its failure (a stand-in, a report), not
-#: let through to the caller: every exception but ``KeyboardInterrupt``, which is the
-#: user's Ctrl-C arriving at that moment, not the object's fault. ``SystemExit`` (a
-#: ``sys.exit()`` in a ``__str__``) and ``GeneratorExit`` included, since a logging call
-#: must never end the application.
+#: The usual exceptions an application object's ``__str__``, ``__repr__`` or ``__format__``
+#: may raise while a record is rendered. The package handles every ``BaseException`` from
+#: such code as the record's failure (a stand-in, a report) and lets only
+#: ``KeyboardInterrupt`` through on the caller's path (``except KeyboardInterrupt: raise``
+#: before ``except BaseException``); its own threads catch even that. A custom
+#: ``BaseException`` subclass cannot be listed here, hence those two clauses.
 RENDERING_FAILURES = (Exception, SystemExit, GeneratorExit)
 
 
@@ -95,9 +95,13 @@ def safe_repr(value: Any) -> str:
     except RecursionError:  # nested too deep: cut the nesting
         try:
             return _BOUNDED.repr(value)
-        except RENDERING_FAILURES:
+        except KeyboardInterrupt:  # the user's Ctrl-C: never a rendering failure
+            raise
+        except BaseException:
             return object.__repr__(value)
-    except RENDERING_FAILURES:
+    except KeyboardInterrupt:  # the user's Ctrl-C: never a rendering failure
+        raise
+    except BaseException:
         return object.__repr__(value)
 
 

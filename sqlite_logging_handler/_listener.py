@@ -13,7 +13,6 @@ import time
 from logging.handlers import QueueListener
 from typing import Any
 
-from ._json import RENDERING_FAILURES
 from ._queue import RecordQueue
 from ._reentrancy import add_pipeline_thread, pipeline_thread_ids
 from ._transport import Item, Transport
@@ -77,7 +76,7 @@ class Listener(QueueListener):
                 records = []
             try:
                 transport.flush(item)
-            except Exception as exc:  # never let the thread die; release the waiter
+            except BaseException as exc:  # never let the thread die; release the waiter
                 transport.record_failure(f"flush failed: {type(exc).__name__}: {exc}")
                 item()
         if records:
@@ -86,7 +85,7 @@ class Listener(QueueListener):
     def _send(self, records: list[Item]) -> None:
         try:
             self._transport.send(records)
-        except RENDERING_FAILURES as exc:  # never let the thread die; the records are counted
+        except BaseException as exc:  # never let the thread die; the records are counted
             for _ in records:
                 self._transport.record_failure(f"{type(exc).__name__}: {exc}")
 

@@ -73,8 +73,8 @@ def flush_rounds(
     me = threading.get_ident()
     if me in _WAITING:  # it interrupted a wait of its own thread: see _WAITING
         return False
-    _WAITING.add(me)
-    try:
+    try:  # marked inside the try: a Ctrl-C between the two must not leave it
+        _WAITING.add(me)
         deadline = math.inf if timeout is None else time.monotonic() + timeout
         for _ in range(1 + EXTRA_ROUNDS):
             taken = own_taken()
@@ -129,8 +129,8 @@ def wait_for_close(handler: CallerSide, timeout: float | None = None) -> bool:
     me = threading.get_ident()
     if handler._closer == me or me in _WAITING or on_pipeline_thread():
         return handler._close_done.is_set()
-    _WAITING.add(me)
-    try:
+    try:  # marked inside the try: a Ctrl-C between the two must not leave it
+        _WAITING.add(me)
         return handler._close_done.wait(CLOSE_WAIT if timeout is None else timeout)
     finally:
         _WAITING.discard(me)

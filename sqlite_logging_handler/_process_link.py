@@ -222,11 +222,7 @@ class WriterLink:
 
     def _discard(self) -> None:
         """Close the pipes and reap a process that cannot serve."""
-        self.closed = True
-        self._close_control()
-        for fd in (self._data, self._acks):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        self._close_pipes()
         self.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(5.0)
@@ -278,11 +274,27 @@ class WriterLink:
         The writer process belongs to the parent; closing the copies lets it see end
         of file when the parent goes, whatever the child does.
         """
+        self._close_pipes()
+
+    def _close_pipes(self) -> None:
+        """Close what is still open of the pipes, and forget their numbers.
+
+        Each is closed once: a number closed already may have been reused since (by
+        the application, or a ``multiprocessing`` pipe in a forked child), and
+        closing it again would close that.
+        """
         self._close_control()
-        for fd in (self._data, self._acks):
+        if not self.closed:  # no lock: in a forked child, a parent's thread may hold it
+            self.closed = True
+            with contextlib.suppress(OSError):
+                os.close(self._data)
+        self._close_acks()
+
+    def _close_acks(self) -> None:
+        fd, self._acks = self._acks, -1
+        if fd >= 0:
             with contextlib.suppress(OSError):
                 os.close(fd)
-        self.closed = True
 
     def _read_answers(self) -> None:
         # Hooks run on this thread: a record they log must not wait for the pipeline.
@@ -300,8 +312,7 @@ class WriterLink:
         finally:
             self._watchdog.cancel()
             self._close_control()  # it has gone: nothing more to tell it
-            with contextlib.suppress(OSError):
-                os.close(self._acks)
+            self._close_acks()
             self._on_exit(self)
 
 

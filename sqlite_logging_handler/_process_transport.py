@@ -291,7 +291,7 @@ class ProcessTransport(Restarts):
                     uri = schema.database_uri(self._spec.uri, readonly=True)
                     self._hooks_conn = schema.connect(uri)
                 self._after_commit(self._hooks_conn, ids)
-            except Exception as exc:
+            except BaseException as exc:  # a hook's: never let the thread die
                 write_stderr(f"error after writing to {self._spec.label}: {exc}")
 
     # -- the handler: liveness, close, fork ------------------------------------------

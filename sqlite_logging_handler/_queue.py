@@ -108,8 +108,8 @@ class RecordQueue:
         if me in self._waiting_threads:
             raise Reentered
         deadline = None if timeout is None else time.monotonic() + timeout
-        self._waiting_threads.add(me)
-        try:
+        try:  # marked inside the try: a Ctrl-C between the two must not leave it
+            self._waiting_threads.add(me)
             self._wait_for_room(deadline)
         finally:
             self._waiting_threads.discard(me)

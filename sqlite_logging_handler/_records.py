@@ -25,7 +25,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple, TypeAlias
 
-from ._json import RENDERING_FAILURES, json_without_surrogates, safe_repr, to_json
+from ._json import json_without_surrogates, safe_repr, to_json
 from .schema import LOG_RECORD_ATTRIBUTES
 
 __all__ = [
@@ -274,7 +274,9 @@ def _encode(obj: dict[str, Any]) -> str:
     """Compact JSON of ``obj``: valid UTF-8 whatever its text holds (see ``_json``)."""
     try:
         text = "".join(_C_ENCODER(obj, 0)) if _C_ENCODER is not None else _ENCODER.encode(obj)
-    except RENDERING_FAILURES:  # a cycle, a NaN, a key JSON cannot take, a str() that raises
+    except KeyboardInterrupt:  # the user's Ctrl-C: never a rendering failure
+        raise
+    except BaseException:  # a cycle, a NaN, a key JSON cannot take, a str() that raises
         _MARKERS.clear()
         # A cycle, a NaN or a key JSON cannot take: degrade value by value.
         text = _ENCODER.encode({str(k): _jsonable(v) for k, v in obj.items()})
@@ -284,7 +286,9 @@ def _encode(obj: dict[str, Any]) -> str:
 def _jsonable(value: Any) -> Any:
     try:
         _ENCODER.encode(value)
-    except RENDERING_FAILURES:
+    except KeyboardInterrupt:  # the user's Ctrl-C: never a rendering failure
+        raise
+    except BaseException:
         return safe_repr(value)
     return value
 

@@ -15,14 +15,13 @@ part that failed is replaced by a stand-in that says what it was and why it fail
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import logging
 import reprlib
 from typing import Any
 
 from ._bridges import plain_record
-from ._json import RENDERING_FAILURES, safe_repr
+from ._json import safe_repr
 
 __all__ = ["UNMERGED", "describe", "salvage", "unmerged_message"]
 
@@ -53,17 +52,23 @@ def bounded_repr(value: Any) -> str:
     """``repr(value)``; nested past the recursion limit, or raising, a bounded stand-in."""
     try:
         return repr(value)
-    except RENDERING_FAILURES:
+    except KeyboardInterrupt:  # the user's Ctrl-C: never a rendering failure
+        raise
+    except BaseException:
         try:
             return _REPR.repr(value)
-        except RENDERING_FAILURES:
+        except KeyboardInterrupt:  # the user's Ctrl-C: never a rendering failure
+            raise
+        except BaseException:
             return object.__repr__(value)
 
 
 def _text(value: Any) -> str:
     try:
         return str(value)
-    except RENDERING_FAILURES:
+    except KeyboardInterrupt:  # the user's Ctrl-C: never a rendering failure
+        raise
+    except BaseException:
         return safe_repr(value)
 
 
@@ -71,7 +76,9 @@ def describe(exc: BaseException) -> str:
     """``Type: text`` of an exception, as the last line of a traceback shows it."""
     try:
         text = str(exc)
-    except RENDERING_FAILURES:
+    except KeyboardInterrupt:  # the user's Ctrl-C: never a rendering failure
+        raise
+    except BaseException:
         text = "<exception str() failed>"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
@@ -87,7 +94,9 @@ def unmerged_message(msg: Any, args: Any, error: BaseException) -> str:
 def _message(record: logging.LogRecord) -> str:
     try:
         return record.getMessage()
-    except RENDERING_FAILURES as exc:
+    except KeyboardInterrupt:  # the user's Ctrl-C: never a rendering failure
+        raise
+    except BaseException as exc:
         return unmerged_message(record.msg, record.args, exc)
 
 
@@ -102,13 +111,17 @@ def _exception_line(exc_info: Any) -> str:
 def _exception_text(formatter: logging.Formatter, exc_info: Any) -> str:
     try:
         return formatter.formatException(exc_info)
-    except RENDERING_FAILURES as exc:
+    except KeyboardInterrupt:  # the user's Ctrl-C: never a rendering failure
+        raise
+    except BaseException as exc:
         failure = exc
     if formatter is not _DEFAULT_FORMATTER:
         try:
             text = _DEFAULT_FORMATTER.formatException(exc_info)
             return f"[formatException failed: {describe(failure)}]\n{text}"
-        except RENDERING_FAILURES as exc:
+        except KeyboardInterrupt:  # the user's Ctrl-C: never a rendering failure
+            raise
+        except BaseException as exc:
             failure = exc
     return f"[traceback unavailable: {describe(failure)}] {_exception_line(exc_info)}"
 
@@ -116,13 +129,17 @@ def _exception_text(formatter: logging.Formatter, exc_info: Any) -> str:
 def _stack_text(formatter: logging.Formatter, stack_info: Any) -> str:
     try:
         return formatter.formatStack(stack_info)
-    except RENDERING_FAILURES as exc:
+    except KeyboardInterrupt:  # the user's Ctrl-C: never a rendering failure
+        raise
+    except BaseException as exc:
         failure = exc
     if formatter is not _DEFAULT_FORMATTER:
         try:
             text = _DEFAULT_FORMATTER.formatStack(stack_info)
             return f"[formatStack failed: {describe(failure)}]\n{text}"
-        except RENDERING_FAILURES as exc:
+        except KeyboardInterrupt:  # the user's Ctrl-C: never a rendering failure
+            raise
+        except BaseException as exc:
             failure = exc
     return f"[stack unavailable: {describe(failure)}] {_text(stack_info)}"
 
@@ -138,8 +155,12 @@ def salvage(record: logging.LogRecord, formatter: logging.Formatter | None) -> t
     Same shape as what ``emit`` queues: (record, message, exception text, stack text).
     """
     formatter = formatter or _DEFAULT_FORMATTER
-    with contextlib.suppress(*RENDERING_FAILURES):  # else stored as it came
+    try:
         record = plain_record(record)
+    except KeyboardInterrupt:  # the user's Ctrl-C: never a rendering failure
+        raise
+    except BaseException:  # else stored as it came
+        pass
     message = _message(record)
     exc_info, exc_text, stack_info = record.exc_info, record.exc_text, record.stack_info
     if _no_exception(exc_info):  # exc_info=True outside an except block: no traceback
@@ -151,6 +172,8 @@ def salvage(record: logging.LogRecord, formatter: logging.Formatter | None) -> t
         try:  # don't keep the traceback's frames (and their locals) alive in the queue
             record = copy.copy(record)
             record.exc_info = None
-        except RENDERING_FAILURES:
+        except KeyboardInterrupt:  # the user's Ctrl-C: never a rendering failure
+            raise
+        except BaseException:
             pass
     return (record, message, exc_text or None, stack_text)

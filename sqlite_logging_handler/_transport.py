@@ -27,7 +27,6 @@ from typing import Any, Protocol
 
 from . import _access, _stderr, _timed, _transactions, _upkeep, _writer, schema
 from ._closing import CloseReport
-from ._json import RENDERING_FAILURES
 from ._records import Row, is_metric, log_row, metric_row
 from ._writer import AfterCommit, BatchWriter
 
@@ -286,7 +285,7 @@ class ThreadTransport:
                     add_metric(metric_row(item[0]))
                 else:
                     add_log(log_row(*item))
-            except RENDERING_FAILURES as exc:  # an extra's __repr__ that exits, say
+            except BaseException as exc:  # an extra's __repr__ that exits, say
                 writer.record_failure(f"{type(exc).__name__}: {exc}")
         writer.add_rows(logs, metrics)
 

@@ -27,7 +27,7 @@ import sqlite3
 import struct
 from typing import Any
 
-from ._json import RENDERING_FAILURES, safe_repr
+from ._json import safe_repr
 from ._records import (
     LOG_EXTRA_INDEX,
     METRIC_TAGS_INDEX,
@@ -168,7 +168,7 @@ def capture(items: list[tuple[Any, ...]]) -> tuple[Entries, Entries, list[str]]:
                 add_metric(metric_entry(item[0]))
             else:
                 add_log(log_entry(*item))
-        except RENDERING_FAILURES as exc:  # an extra's __repr__ that exits, say
+        except BaseException as exc:  # an extra's __repr__ that exits, say
             failures.append(f"{type(exc).__name__}: {exc}")
     return logs, metrics, failures
 
@@ -177,7 +177,7 @@ def rows_message(first_log: int, first_metric: int, logs: Entries, metrics: Entr
     """The framed ``ROWS`` message; values that cannot travel as they are made plain."""
     try:
         return frame((ROWS, first_log, first_metric, logs, metrics))
-    except RENDERING_FAILURES:  # _NotPlainError, a value pickle cannot take (recursion, ...)
+    except BaseException:  # _NotPlainError, a value pickle cannot take (recursion, ...)
         logs = [plain_entry(entry, LOG_EXTRA_INDEX) for entry in logs]
         metrics = [plain_entry(entry, METRIC_TAGS_INDEX) for entry in metrics]
         return frame((ROWS, first_log, first_metric, logs, metrics))

@@ -151,6 +151,7 @@ class SQLiteHandler(Pipeline):
         if self._closed and not wait_for_close(self, timeout):
             return False  # a close() under way on another thread (see _own_threads)
         records, writer, listener = self._queue, self._transport, self._listener
+        started = time.monotonic()
         if records is not None and writer is not None and listener is not None:  # noqa: SIM102
             if not self._closed and not flush_rounds(
                 functools.partial(self._round_trip, records, writer, listener),
@@ -158,7 +159,11 @@ class SQLiteHandler(Pipeline):
                 lambda: listener.own_received,
                 timeout,
             ):
-                return False
+                # A close() that began meanwhile (a hook's, say) ended the pipeline under
+                # the rounds: what they waited for is then close()'s to write; wait for it.
+                left = None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
+                if not _is_closed(self) or not wait_for_close(self, left):
+                    return False
         self._report_lost()
         failed: int = self.stats()["failed"]
         ok = failed == self._failed_seen
@@ -376,3 +381,8 @@ class SQLiteHandler(Pipeline):
             raise SQLiteLoggingError(msg)
         with self.store() as store:
             store.backup(destination)
+
+
+def _is_closed(handler: SQLiteHandler) -> bool:
+    """Whether ``close()`` was called on ``handler`` (read again, after a wait)."""
+    return handler._closed
