@@ -31,6 +31,9 @@ __all__ = ["register"]
 _POLL = 0.25  # seconds between two looks at the file
 _SMALLEST = 512  # bytes: a database has at least one page of at least 512
 _REMOVED, _MOVED, _TRUNCATED, _REWRITTEN = "removed", "moved", "truncated", "rewritten"
+#: A query failed but the file, looked at afresh, is the one followed, as it was (a
+#: writer closing, say): follow on after the last record printed, saying nothing.
+_UNCHANGED = "unchanged"
 
 
 def register(command: Register) -> None:
@@ -60,24 +63,44 @@ def _tail(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _print(store: LogStore, args: argparse.Namespace, out: TextIO, *, follow: bool) -> None:
-    """The last ``-n`` records, then (``follow``) each new one until the store closes."""
+def _print(
+    store: LogStore,
+    args: argparse.Namespace,
+    out: TextIO,
+    *,
+    follow: bool,
+    printed: list[int] | None = None,
+) -> None:
+    """The last ``-n`` records, then (``follow``) each new one until the store closes.
+
+    ``printed``, if given, holds the id of the last record printed: a follow that
+    starts with it holds one already, and goes on after it without the last ``-n``.
+    """
     wanted = filters(args)
     colour = out.isatty()
-    rows = store.logs(**wanted, limit=args.n) if args.n else []
+    resuming = bool(printed)
+    rows = store.logs(**wanted, limit=args.n) if args.n and not resuming else []
     for row in reversed(rows):
         print(_render.log_line(row, colour, utc=args.utc), file=out, flush=True)
+        if printed is not None:
+            printed[:] = [row.id]
     if follow:
-        after = max((row.id for row in rows), default=None)
+        after = printed[0] if resuming and printed else max((r.id for r in rows), default=None)
         for row in store.follow(**wanted, after_id=after, poll_interval=_POLL):
             print(_render.log_line(row, colour, utc=args.utc), file=out, flush=True)
+            if printed is not None:
+                printed[:] = [row.id]
 
 
 def _follow_file(args: argparse.Namespace, out: TextIO) -> None:
     """``-f``: follow the file opened, through content replaced in place."""
     path = check_database(args)
+    printed: list[int] = []
     while True:
-        change = _follow_once(LogStore(path), path, args, out, by_name=False)
+        change = _follow_once(LogStore(path), path, args, out, by_name=False, printed=printed)
+        if change == _UNCHANGED:
+            continue
+        printed.clear()
         if change == _REWRITTEN:
             _note(f"{path!r} has been replaced in place; following its new content")
             continue
@@ -89,6 +112,7 @@ def _follow_name(args: argparse.Namespace, out: TextIO) -> None:
     """``-F``: follow whatever log database has the name, waiting when there is none."""
     path = database(args)
     said = ""
+    printed: list[int] = []
     while True:
         store, reason = _open(path)
         if store is None:
@@ -100,7 +124,10 @@ def _follow_name(args: argparse.Namespace, out: TextIO) -> None:
         if said:
             _note(f"{path!r} has appeared; following it")
         said = ""
-        change = _follow_once(store, path, args, out, by_name=True)
+        change = _follow_once(store, path, args, out, by_name=True, printed=printed)
+        if change == _UNCHANGED:
+            continue
+        printed.clear()
         if change == _REMOVED:
             _note(f"{path!r} has been removed; waiting for it to come back")
             said = f"no log database at {path!r} yet"
@@ -112,9 +139,17 @@ def _follow_name(args: argparse.Namespace, out: TextIO) -> None:
 
 
 def _follow_once(
-    store: LogStore, path: str, args: argparse.Namespace, out: TextIO, *, by_name: bool
+    store: LogStore,
+    path: str,
+    args: argparse.Namespace,
+    out: TextIO,
+    *,
+    by_name: bool,
+    printed: list[int],
 ) -> str:
     """Print and follow ``store`` until the file changes; return how it changed.
+
+    ``printed`` holds the id of the last record printed (see ``_print``).
 
     Raises:
         KeyboardInterrupt: Ctrl-C ended the follow (``follow()`` ends quietly on it).
@@ -123,7 +158,7 @@ def _follow_once(
     try:
         with store:
             watcher.start()
-            _print(store, args, out, follow=True)
+            _print(store, args, out, follow=True, printed=printed)
     except sqlite3.Error:  # the file changed under a query (a copy half done, a truncation)
         if watcher.changed.wait(4 * _POLL):
             return watcher.change
@@ -178,7 +213,7 @@ def _recheck(path: str, watcher: _Watcher, *, by_name: bool) -> str:
         return _REMOVED if _identity(path) is None and by_name else _TRUNCATED
     with store:
         change = _change(path, store, watcher.identity, watcher.anchor, by_name)
-    return change or _REWRITTEN  # read back as it was: say so, and show it again
+    return change or _UNCHANGED  # read back as it was: nothing to say, follow on
 
 
 def _change(
