@@ -15,6 +15,7 @@ Ctrl-C ends either with exit status 130, as a shell reports for SIGINT.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sqlite3
 import sys
@@ -183,6 +184,7 @@ class _Watcher(threading.Thread):
         super().__init__(name="sqlite-logs-watch", daemon=True)
         self._path, self._store, self._by_name = path, store, by_name
         self.identity = _identity(path)
+        self.companions = _companions(path)  # the followed file's -wal and -shm, as seen
         self.anchor = _newest(store)
         self.change = ""
         self.changed = threading.Event()
@@ -195,8 +197,11 @@ class _Watcher(threading.Thread):
                 self.change = change
                 self.changed.set()
                 self._store.close()
+                if change in (_MOVED, _REMOVED):
+                    _forget_companions(self._path, self.companions)
                 return
             self.anchor = _newest(self._store) or self.anchor
+            self.companions = _companions(self._path) or self.companions
 
     def check(self) -> str:
         """How the file differs from the one followed, or "" if it does not."""
@@ -291,6 +296,31 @@ def _being_created(path: str) -> bool:
             conn.close()
     except sqlite3.Error:
         return False
+
+
+def _companions(path: str) -> dict[str, tuple[int, int]]:
+    """The identities of the ``-wal`` and ``-shm`` files beside ``path`` that exist."""
+    found = {}
+    for suffix in ("-wal", "-shm"):
+        identity = _identity(path + suffix)
+        if identity is not None:
+            found[suffix] = identity
+    return found
+
+
+def _forget_companions(path: str, seen: dict[str, tuple[int, int]]) -> None:
+    """Remove the followed file's ``-wal``/``-shm`` left at ``path`` after it went.
+
+    Another file now has the name (renamed over it) or none does, while the old file's
+    WAL, kept by this reader's connection, still has the name: opening the path would
+    pair the new file with the old WAL, which SQLite reads as the new file's pages (a
+    corrupt view: sqlite.org/howtocorrupt.html, "mispairing database files"). Only the
+    very files seen beside the followed one are removed, never a new file's own.
+    """
+    for suffix, identity in seen.items():
+        if _identity(path + suffix) == identity:
+            with contextlib.suppress(OSError):
+                os.unlink(path + suffix)
 
 
 def _identity(path: str) -> tuple[int, int] | None:
