@@ -2,8 +2,9 @@
 
 The upkeep (retention, space, WAL) runs every ``maintain_every`` seconds, also while
 no rows arrive, once when the worker starts and once at ``close()``; after a commit,
-the write connection's unused page cache is given back at most every
-``RELEASE_MEMORY_EVERY`` seconds. ``BatchWriter`` (``_writer``) builds on this: it
+the write connection's unused page cache is given back every
+``RELEASE_MEMORY_ROWS`` rows, and at most ``RELEASE_MEMORY_EVERY`` seconds after the
+first commit since the last release. ``BatchWriter`` (``_writer``) builds on this: it
 decides when the worker wakes; this decides what is due then. Errors of the upkeep and
 of the hooks run after a commit are contained and reported, never raised.
 """
@@ -22,7 +23,14 @@ from ._transactions import Transactions, WriterClosedError
 from ._worker import Worker
 from .exceptions import SQLiteLoggingError
 
-__all__ = ["RELEASE_MEMORY_EVERY", "AfterCommit", "Call", "Maintain", "TimedWork"]
+__all__ = [
+    "RELEASE_MEMORY_EVERY",
+    "RELEASE_MEMORY_ROWS",
+    "AfterCommit",
+    "Call",
+    "Maintain",
+    "TimedWork",
+]
 
 _T = TypeVar("_T")
 AfterCommit = Callable[[sqlite3.Connection, list[tuple[str, int, int]]], None]
@@ -35,6 +43,12 @@ Maintain = Callable[..., bool]
 #: release the cache (``cache_size``, 64 MB by default) fills with pages it will not
 #: read again, and the process's memory grows with the database.
 RELEASE_MEMORY_EVERY = 1.0
+#: Rows committed after which the page cache is given back at once: a fast writer (a
+#: writer process commits 100,000 rows a second and more) otherwise fills tens of MB
+#: of cache within ``RELEASE_MEMORY_EVERY``; measured: about 0.35 KiB of cache per
+#: row, so this bounds the growth to a few MiB. Each release costs the next commit
+#: a few page reads (the right edges of the B-trees), from the OS's cache.
+RELEASE_MEMORY_ROWS = 10_000
 
 
 class Call:
@@ -98,15 +112,19 @@ class TimedWork(Transactions):
             self.started.set()
         self._released = now
         self._release_due: float | None = None  # set by a commit
+        self._unreleased_rows = 0  # rows committed since the last release
         self.last_commit: float | None = None  # time.time() of the last commit
         self._after_reporter = Reporter(
             lambda count, cause: f"{count} error(s) after writing to {label}, last: {cause}"
         )
 
-    def _committed(self, ids: list[tuple[str, int, int]]) -> None:
-        """After a commit (worker thread): the hooks, and the page cache's release due."""
+    def _committed(self, ids: list[tuple[str, int, int]], rows: int) -> None:
+        """After a commit of ``rows`` rows (worker thread): the hooks; the release due."""
         self.last_commit = time.time()
-        if self._release_due is None:
+        self._unreleased_rows += rows
+        if self._unreleased_rows >= RELEASE_MEMORY_ROWS:
+            self._release_due = self._released
+        elif self._release_due is None:
             self._release_due = self._released + RELEASE_MEMORY_EVERY
         if self._after_commit is not None and ids:
             self._contained(self._after_commit, ids)
@@ -122,6 +140,7 @@ class TimedWork(Transactions):
         if self._release_due is not None and now >= self._release_due:
             self._release_due = None
             self._released = now
+            self._unreleased_rows = 0
             self._contained(_release_memory)
 
     def _upkeep(self, conn: sqlite3.Connection, idle: bool) -> bool:

@@ -56,6 +56,7 @@ _TUNABLES: tuple[tuple[ModuleType, str], ...] = (
     (_transactions, "RETRY_FOR"),
     (_stderr, "REPORT_EVERY"),
     (_timed, "RELEASE_MEMORY_EVERY"),
+    (_timed, "RELEASE_MEMORY_ROWS"),
     (_writer, "GATE_TIMEOUT"),
     (_upkeep, "MAINTAIN_EVERY"),
     (_upkeep, "WAL_CHECKPOINT_SIZE"),

@@ -378,7 +378,7 @@ class BatchWriter(TimedWork):
         finally:
             self._inflight = None
         if batch.written:
-            self._committed(batch.ids)
+            self._committed(batch.ids, len(batch))
         self._timed_work(idle)
 
     def pause(self, timeout: float) -> bool:

@@ -17,6 +17,7 @@ from sqlite_logging_handler import SQLiteHandler, _timed
 db, count = sys.argv[1], int(sys.argv[2])
 if sys.argv[3:] == ["keep-cache"]:
     _timed.RELEASE_MEMORY_EVERY = float("inf")
+    _timed.RELEASE_MEMORY_ROWS = 2**62
 
 handler = SQLiteHandler(db, queue_size=2_000)
 log = logging.getLogger("memory")
