@@ -272,7 +272,7 @@ class BatchWriter(TimedWork):
             self._abort.set()  # a job waiting to retry gives up at once
             self._worker.interrupt()  # a statement still running ends now
             inflight = self._inflight
-            if inflight is not None:
+            if inflight is not None and not inflight.committed:  # else the worker counts it
                 self._settle(inflight, written=False, cause=CLOSED)
         self._give_up(self._worker.drain(), CLOSED)
         with self._lock:
