@@ -52,12 +52,20 @@ def start_app(
     return app, int(words[1])
 
 
-def log_then_kill(app: subprocess.Popen[str]) -> None:
-    """Let the child log its records; SIGKILL it once all are in the writer's pipe."""
+def log_then_kill(app: subprocess.Popen[str], *, in_close: bool = False) -> None:
+    """Let the child log its records; SIGKILL it once all are in the writer's pipe.
+
+    ``in_close``: kill it during its ``close()``, once the writer process has been
+    told its deadline.
+    """
     assert app.stdin is not None and app.stdout is not None
     app.stdin.write("go\n")
     app.stdin.flush()
     assert app.stdout.readline() == "sent\n"
+    if in_close:
+        app.stdin.write("close\n")
+        app.stdin.flush()
+        assert app.stdout.readline() == "closing\n"
     app.kill()
     app.wait(60)
     app.stdin.close()
@@ -107,6 +115,28 @@ def test_the_writer_of_a_killed_application_gives_up_in_time_and_says_what_it_lo
     assert "the application ended" in line
     assert "locked by another connection" in line
     assert messages(db_path) == ["start"]  # what it said it lost was never written
+
+
+def test_the_writer_of_an_application_killed_during_close_says_what_it_lost(tmp_path, db_path):
+    """Killed during close(): close()'s own line never comes; the writer process says it."""
+    count = 3000
+    err_path = tmp_path / "app-stderr.txt"
+    with err_path.open("w") as err:
+        app, writer = start_app(db_path, count, BOUND, err)
+    lock = hold_write_lock(db_path)
+    try:
+        log_then_kill(app, in_close=True)
+        ended = wait_until(lambda: gone(writer), BOUND + MARGIN)
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+        assert wait_until(lambda: gone(writer), 120)
+    assert ended, f"the writer process outlived its application by more than {BOUND + MARGIN} s"
+    lines = lost_lines(err_path.read_text())
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"sqlite_logging_handler: {count} record(s) not written to ")
+    assert "locked by another connection" in lines[0]
+    assert messages(db_path) == ["start"]
 
 
 def test_the_writer_of_a_killed_application_writes_everything_once_the_lock_is_released(

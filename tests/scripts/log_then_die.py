@@ -8,7 +8,10 @@ tunables); BUSY_TIMEOUT the write connection's ``busy_timeout`` in ms (default 1
 On stdout: ``writer PID`` once the database is made and a first record committed (the
 test then locks the database and writes a line to stdin); then it logs COUNT records,
 ``r0`` ... and says ``sent`` once every one of them is in the writer process's pipe,
-and waits to be killed. Run by tests/reliability/test_orphaned_writer.py; never imported.
+and waits to be killed. Given the line ``close`` then, it calls ``handler.close()``
+(which gives up after BOUND seconds) and says ``closing`` once the writer process has
+been told close()'s deadline: the test kills it during close().
+Run by tests/reliability/test_orphaned_writer.py; never imported.
 """
 
 import logging
@@ -16,10 +19,12 @@ import sys
 import threading
 
 from sqlite_logging_handler import SQLiteHandler, _closing, _process_transport
+from sqlite_logging_handler import handler as handler_module
 
 db, count, bound = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 busy_timeout = int(sys.argv[4]) if len(sys.argv) > 4 else 1000
 _closing.DRAIN_TIMEOUT = bound
+handler_module.CLOSE_TIMEOUT = bound
 all_sent = threading.Event()
 push = _process_transport.ProcessTransport._push
 
@@ -31,7 +36,15 @@ def reported_push(self, message, waiter=None):
         all_sent.set()
 
 
+def reported_closing(self, deadline):
+    """The transport's ``closing``: says ``closing`` once CLOSE is on the control pipe."""
+    closing(self, deadline)
+    print("closing", flush=True)
+
+
+closing = _process_transport.ProcessTransport.closing
 _process_transport.ProcessTransport._push = reported_push  # type: ignore[method-assign]
+_process_transport.ProcessTransport.closing = reported_closing  # type: ignore[method-assign]
 handler = SQLiteHandler(db, writer="process", pragmas={"busy_timeout": busy_timeout})
 log = logging.getLogger("app")
 log.setLevel(logging.INFO)
@@ -44,4 +57,6 @@ for i in range(count):
     log.info("r%d", i)
 assert all_sent.wait(60), "the records did not all reach the writer process's pipe"
 print("sent", flush=True)
+if sys.stdin.readline() == "close\n":
+    handler.close()
 threading.Event().wait()  # until SIGKILL
