@@ -28,13 +28,14 @@ _BIND_ERRORS = (
 class Batch:
     """Rows bound for one transaction, and whether they have been accounted for."""
 
-    __slots__ = ("ids", "logs", "metrics", "settled", "written")
+    __slots__ = ("committed", "ids", "logs", "metrics", "settled", "written")
 
     def __init__(self, logs: list[Row], metrics: list[Row]) -> None:
         self.logs = logs
         self.metrics = metrics
         self.settled = False  # counted, as written or as failed
-        self.written = False  # committed
+        self.written = False  # committed, and counted so
+        self.committed = False  # its COMMIT went through (set under the close gate)
         self.ids: list[tuple[str, int, int]] = []  # (table, first id, last id) written
 
     def __len__(self) -> int:

@@ -13,6 +13,11 @@ it and why ``close()`` could not write them, as it was when ``close()`` gave up:
 
 ``CloseReport`` watches the writer (its worker thread says when it starts and stops
 waiting for the lock, and which error it retries) and keeps that cause.
+
+A writer process whose application ended without ``close()`` (SIGKILL, ``os._exit``, a
+crash) has ``DRAIN_TIMEOUT`` seconds from then to write what it received; what it then
+leaves unwritten it says itself, on its own stderr (the application's, inherited), in
+one line made by ``CloseReport.orphan_line``: nobody else is left to say it.
 """
 
 from __future__ import annotations
@@ -21,10 +26,14 @@ import threading
 import time
 from collections.abc import Callable
 
-__all__ = ["CLOSED", "CloseReport"]
+__all__ = ["CLOSED", "DRAIN_TIMEOUT", "CloseReport"]
 
 #: The cause counted for rows the handler's close() left unwritten.
 CLOSED = "the handler was closed"
+#: Seconds a writer process goes on writing what it received once its application has
+#: ended without ``close()``; from the moment it sees that end. A tunable the
+#: application forwards to its writer process (``_transport._TUNABLES``).
+DRAIN_TIMEOUT = 25.0
 
 
 class CloseReport:
@@ -42,6 +51,8 @@ class CloseReport:
         self._waiting_since: float | None = None  # waiting for another connection's lock
         self._fault: object = None  # the write error being retried
         self._cause: str | None = None  # set once, when close() gives up
+        #: How the time that ran out is named in the slow-disk cause.
+        self.allowed = "close() allows"
 
     # -- the worker thread ------------------------------------------------------------
 
@@ -89,6 +100,11 @@ class CloseReport:
         earlier = f" ({failed_before} of them before close())" if failed_before else ""
         return f"closed {self._label} with {failed} record(s) unwritten{earlier}: {cause}"
 
+    def orphan_line(self, count: int) -> str:
+        """A writer process's own line: its application ended, ``count`` records unwritten."""
+        cause = self._cause or self._why()
+        return f"{count} record(s) not written to {self._label}: the application ended and {cause}"
+
     def _why(self) -> str:
         since = self._waiting_since
         if since is not None:
@@ -98,4 +114,4 @@ class CloseReport:
             )
         if self._fault is not None:
             return f"writing failed: {self._describe_error(self._fault)}"
-        return "writing them took longer than close() allows (a slow or stalled disk?)"
+        return f"writing them took longer than {self.allowed} (a slow or stalled disk?)"

@@ -53,6 +53,7 @@ class Restarts:
     _link: WriterLink
     _thread: ThreadTransport | None
     _closing: bool
+    _close_message: bytes | None
     _stopped: bool
     _restarting: WriterLink | None
     _ever_ready: bool
@@ -143,6 +144,10 @@ class Restarts:
                     message.sent_to = link
                     link.write(message.data)
             if self._closing:
+                # As close() told its predecessor: its end of input is no application's
+                # death (that would give it DRAIN_TIMEOUT and its own line on stderr).
+                if self._close_message is not None:
+                    link.tell(self._close_message)
                 link.close_input()
         except LinkClosedError:
             pass  # this one died too: its reading thread restarts again

@@ -88,6 +88,7 @@ class ProcessTransport(Restarts):
         self._thread: ThreadTransport | None = None  # after a fallback
         self._ended = False  # close() has ended: records sent now are counted, not sent
         self._told_deadline = False  # CLOSE was sent
+        self._close_message: bytes | None = None  # CLOSE, for a writer process started later
         label = spec.label
         self._close_report = CloseReport(label, str)  # the cause comes from the process
         self._reporter = Reporter(
@@ -306,9 +307,10 @@ class ProcessTransport(Restarts):
             return
         self._told_deadline = True
         self._abort_at = min(self._abort_at, deadline)
+        gives_up_at = time.time() + (deadline - time.monotonic())
+        self._close_message = frame((CLOSE, gives_up_at))
         if self._thread is None:
-            gives_up_at = time.time() + (deadline - time.monotonic())
-            self._link.tell(frame((CLOSE, gives_up_at)))
+            self._link.tell(self._close_message)
 
     def close(self, deadline: float) -> int:
         """End of input; wait until everything is settled or ``deadline``; unwritten rows.

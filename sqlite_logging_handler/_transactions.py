@@ -126,12 +126,18 @@ class Transactions:
         """A number that changes whenever a batch is settled (to detect a stuck writer)."""
         return self.written + self.failed + self.batches
 
-    def _commit_guarded(self, conn: sqlite3.Connection) -> None:
-        """COMMIT, unless ``close()`` has ended the writer (then raise ``WriterClosedError``)."""
+    def _commit_guarded(self, conn: sqlite3.Connection, batch: Batch | None = None) -> None:
+        """COMMIT, unless ``close()`` has ended the writer (then raise ``WriterClosedError``).
+
+        ``batch`` is marked committed under the gate: ``close()`` then knows, when it
+        ends the writer, whether the batch under way is in the database already.
+        """
         with self._gate:
             if self._ended:
                 raise WriterClosedError(CLOSED)
             conn.execute("COMMIT")
+            if batch is not None:
+                batch.committed = True
 
     def _write_with_retries(self, batch: Batch) -> None:
         sanitized = False
@@ -213,7 +219,7 @@ class Transactions:
                 body(conn, batch, self._batch_size)
                 if self._in_transaction is not None:
                     self._in_transaction(conn, len(batch.logs), len(batch.metrics))
-                self._commit_guarded(conn)
+                self._commit_guarded(conn, batch)
             except BaseException:
                 if conn.in_transaction:
                     try:

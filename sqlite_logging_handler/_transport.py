@@ -25,7 +25,7 @@ from functools import partial
 from types import ModuleType
 from typing import Any, Protocol
 
-from . import _access, _stderr, _timed, _transactions, _upkeep, _writer, schema
+from . import _access, _closing, _stderr, _timed, _transactions, _upkeep, _writer, schema
 from ._closing import CloseReport
 from ._records import Row, is_metric, log_row, metric_row
 from ._writer import AfterCommit, BatchWriter
@@ -62,6 +62,7 @@ _TUNABLES: tuple[tuple[ModuleType, str], ...] = (
     (_upkeep, "WAL_CHECKPOINT_SIZE"),
     (_upkeep, "BUDGET"),
     (_upkeep, "RECLAIM_PAGES"),
+    (_closing, "DRAIN_TIMEOUT"),
 )
 
 

@@ -183,10 +183,11 @@ class BatchWriter(TimedWork):
         return True
 
     def give_up_at(self, deadline: float) -> None:
-        """``close()`` will give up at ``deadline``: waits for room and retries end then.
+        """``close()`` will give up at ``deadline``: waits for room, calls and retries end then.
 
         A writer process is told this before its input ends (the rows before the end
-        may be waiting for room meanwhile).
+        may be waiting for room meanwhile): at ``CLOSE``, or as soon as it sees that
+        its application has ended without closing.
         """
         self._abort_at = min(self._abort_at, deadline)
 
@@ -194,16 +195,22 @@ class BatchWriter(TimedWork):
         """Run ``fn(connection)`` on the worker, after the jobs queued so far.
 
         Returns what ``fn`` returns, or raises what it raised; ``TimeoutError`` if it
-        has not run within ``timeout`` seconds; ``SQLiteLoggingError`` if the writer
-        was closed before it ran.
+        has not run within ``timeout`` seconds, or by the deadline ``give_up_at`` set
+        (also one set while it waits); ``SQLiteLoggingError`` if the writer was closed
+        before it ran.
         """
         job = Call(self, fn)
         deadline = time.monotonic() + timeout
-        if not self._submit(job, deadline) and self._ended:
+        if not self._submit(job, min(deadline, self._abort_at)) and self._ended:
             job.cancel(self._closed_before)
-        if not job.done.wait(max(0.0, deadline - time.monotonic())):
-            msg = f"the writer of {self._label} did not run the statement within {timeout} s"
-            raise TimeoutError(msg)
+        while not job.done.wait(_ROOM_SLICE):  # in slices: give_up_at may come meanwhile
+            now = time.monotonic()
+            if now >= deadline:
+                msg = f"the writer of {self._label} did not run the statement within {timeout} s"
+                raise TimeoutError(msg)
+            if now >= self._abort_at:
+                msg = f"the writer of {self._label} gave up before the statement ran"
+                raise TimeoutError(msg)
         assert job.outcome is not None  # set before done
         ok, value = job.outcome
         if not ok:
@@ -265,7 +272,7 @@ class BatchWriter(TimedWork):
             self._abort.set()  # a job waiting to retry gives up at once
             self._worker.interrupt()  # a statement still running ends now
             inflight = self._inflight
-            if inflight is not None:
+            if inflight is not None and not inflight.committed:  # else the worker counts it
                 self._settle(inflight, written=False, cause=CLOSED)
         self._give_up(self._worker.drain(), CLOSED)
         with self._lock:

@@ -17,27 +17,34 @@ with the cause of what its ``close()`` left unwritten), and when the application
 (SIGKILL, ``os._exit``, a crash), since the kernel closes the application's end of the
 pipe.
 Its stderr is the application's: its report lines reach the same place.
+
+It learns of its application's end first from the control pipe (end of file without
+``CLOSE``, read on a thread of its own even while the main thread waits for room behind
+batches that wait for a lock): from then on it has ``_closing.DRAIN_TIMEOUT`` seconds,
+and every wait (for room, for a lock, a flush, a call, its bookkeeping) gives up by
+then. What it leaves unwritten with nobody left to tell, it says on its own stderr, in
+one line: how many records, where, and why.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import signal
 import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from . import _sessions
+from . import _closing, _sessions
+from ._control import Control
 from ._stderr import send_reports_to, write_stderr
 from ._transport import WriterSpec, new_batch_writer
 from ._wire import (
     CALL,
-    CLOSE,
     ENDED,
     FLUSH,
     FLUSHED,
@@ -55,16 +62,10 @@ from ._wire import (
     frame,
 )
 
-__all__ = ["CLOSE_TIMEOUT", "main"]
+__all__ = ["main"]
 
-#: Seconds the writer process spends, after end of file, writing what it received.
-CLOSE_TIMEOUT = 25.0
-#: Seconds, at most, kept between this process's end and the application's close() deadline.
-CLOSE_MARGIN = 1.0
 #: Seconds, at most, it spends at the end forgetting its session (see ``_sessions``).
 FORGET_TIMEOUT = 5.0
-#: Seconds it waits, after the data's end, for the control pipe's (which came first).
-CONTROL_WAIT = 1.0
 #: Seconds a call (maintenance, a statement) may run.
 CALL_TIMEOUT = 3600.0
 #: Seconds it waits, at most, for its writer's first upkeep before taking records.
@@ -133,6 +134,8 @@ class WriterSession:
         self._skipped = 0
         self._last_commit: float | None = None
         self._timer: threading.Timer | None = None  # GIVING_UP at close()'s deadline
+        self._deadline = math.inf  # when it gives up: close()'s, or after the application's end
+        self._failed_at_end: int | None = None  # writer.failed when the end began
         self.writer = new_batch_writer(spec, in_transaction=self._record, on_settled=self._settled)
 
     def resume(self) -> None:
@@ -145,7 +148,7 @@ class WriterSession:
                 )
                 return
             except (sqlite3.Error, TimeoutError) as exc:
-                if time.monotonic() >= deadline:
+                if time.monotonic() >= min(deadline, self._deadline):
                     write_stderr(f"could not read how far the last writer process got: {exc}")
                     return
                 time.sleep(0.5)
@@ -208,10 +211,28 @@ class WriterSession:
         application goes on sending until its own): ``GIVING_UP`` tells it the cause
         now (a lock held by another connection, a write error, a slow disk), in time.
         """
-        self.writer.give_up_at(deadline)
+        self._ending(deadline)
         self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._giving_up)
         self._timer.daemon = True
         self._timer.start()
+
+    def orphaned(self, deadline: float) -> None:
+        """The application ended without ``close()``: end by ``deadline``, whatever waits.
+
+        Called on the control pipe's thread, while the main thread may be stuck waiting
+        for room (behind batches that wait for a lock held by another connection).
+        """
+        self.writer.close_report.allowed = (
+            f"the {_closing.DRAIN_TIMEOUT:g} s a writer process has after its application ends"
+        )
+        self._ending(deadline)
+
+    def _ending(self, deadline: float) -> None:
+        with self._lock:
+            if self._failed_at_end is None:
+                self._failed_at_end = self.writer.failed
+            self._deadline = min(self._deadline, deadline)
+        self.writer.give_up_at(deadline)
 
     def _giving_up(self) -> None:
         report = self.writer.close_report
@@ -221,13 +242,20 @@ class WriterSession:
     def finish(self, deadline: float | None = None) -> None:
         """End of input: write everything received by ``deadline``, stop; say ``ENDED``.
 
+        What it leaves unwritten the application says (told by ``ENDED``); if the
+        application has gone, this process says it on its own stderr, once.
+
         Args:
-            deadline: the ``time.monotonic()`` the handler's ``close()`` gives up at
-                (told by ``CLOSE``); None when the application ended without closing
-                (then ``CLOSE_TIMEOUT`` from now).
+            deadline: the ``time.monotonic()`` to end by: the handler's ``close()``
+                gives up then (told by ``CLOSE``), or the application ended without
+                closing (``DRAIN_TIMEOUT`` after that); None if the control pipe has
+                not told yet (then ``DRAIN_TIMEOUT`` from now).
         """
         if deadline is None:
-            deadline = time.monotonic() + CLOSE_TIMEOUT
+            self.orphaned(time.monotonic() + _closing.DRAIN_TIMEOUT)
+        else:
+            self._ending(deadline)
+        deadline = self._deadline
         done = threading.Event()
         self.writer.flush(done.set)
         done.wait(max(0.0, deadline - time.monotonic()))
@@ -242,6 +270,10 @@ class WriterSession:
         # Why close() left rows unwritten, as this process's writer saw it (a lock held
         # by another connection, a write error, a slow disk): the application says it.
         self._acks.send((ENDED, self.writer.close_report.cause))
+        unwritten = self.writer.failed - (self._failed_at_end or 0)
+        if self._acks.broken and unwritten > 0:  # nobody else is left to say it
+            send_reports_to(None)
+            write_stderr(self.writer.close_report.orphan_line(unwritten))
 
     # -- the worker thread -----------------------------------------------------------
 
@@ -302,13 +334,14 @@ def main(argv: list[str]) -> int:
     acks = Acks(ack_fd)
     send_reports_to(acks.report)  # the application's stderr, while it lives
     writer = WriterSession(spec, session, acks, reported)
+    # From here on its application's end is seen at once, whatever this thread waits for.
+    control = Control(control_fd, writer.closing, writer.orphaned)
     # As a writer thread does at construction: the upkeep first, before any record
     # (a restarted application prunes what aged while it was down, not what it logs).
     writer.writer.started.wait(START_UPKEEP_WAIT)
     acks.send((READY, os.getpid()))
     if resuming:
         writer.resume()
-    control = Control(control_fd, writer.closing)
     while (message := reader.read()) is not None:
         kind = message[0]
         if kind == ROWS:
@@ -319,53 +352,6 @@ def main(argv: list[str]) -> int:
             writer.call(*message[1:])
     writer.finish(control.close_at())
     return 0
-
-
-class Control:
-    """Reads the control pipe on a thread of its own: ``CLOSE`` must not wait behind data.
-
-    The application writes ``CLOSE`` and closes the pipe before it closes the data
-    pipe; when it dies, the kernel closes both.
-
-    Args:
-        fd: the control pipe's read end.
-        closing: told ``CLOSE``'s deadline (this process's ``time.monotonic()``) at once.
-    """
-
-    def __init__(self, fd: int, closing: Callable[[float], None]) -> None:
-        self._fd = fd
-        self._closing = closing
-        self._deadline: float | None = None
-        self._thread = threading.Thread(target=self._read, name="control", daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        reader = FrameReader(self._fd)
-        try:
-            while (message := reader.read()) is not None:
-                if message[0] == CLOSE:
-                    self._deadline = close_deadline(message[1])
-                    self._closing(self._deadline)
-        except Exception:  # the application has gone, or wrote what cannot be read
-            pass
-        finally:
-            with contextlib.suppress(OSError):
-                os.close(self._fd)
-
-    def close_at(self) -> float | None:
-        """After the data's end: ``CLOSE``'s deadline, or None (the application died)."""
-        self._thread.join(CONTROL_WAIT)  # the control pipe was closed before the data's
-        return self._deadline
-
-
-def close_deadline(gives_up_at: float) -> float:
-    """This process's ``time.monotonic()`` to end by, for a ``close()`` ending at ``gives_up_at``.
-
-    ``gives_up_at`` is the application's ``time.time()``; a margin is kept (a quarter of
-    what is left, at most ``CLOSE_MARGIN``) so that the counts and the cause reach it first.
-    """
-    left = max(0.0, gives_up_at - time.time())
-    return time.monotonic() + left - min(CLOSE_MARGIN, left / 4)
 
 
 if __name__ == "__main__":

@@ -177,3 +177,34 @@ def test_one_line_at_close_agrees_with_stats_and_names_the_lock(
     assert f"with {stats['failed']} record(s) unwritten" in line
     assert "locked by another connection or process" in line
     assert len(rows(db_path)) == stats["written"] == 1
+
+
+def test_close_gives_up_in_time_behind_a_lock_with_the_writer_queue_full(
+    db_path, short_close, capsys
+):
+    """Issue 12, the application alive: 3,000 records in batches of 500 behind the lock.
+
+    The writer's queue is full (with ``writer="process"``, the writer process's reading
+    thread waits for room): close() still gives up by its deadline, says how many
+    records it left unwritten and why, and none of them is written afterwards.
+    """
+    before = writer_threads()
+    handler = SQLiteHandler(db_path)
+    log = make_logger(handler)
+    log.info("committed before the lock")
+    assert handler.flush()
+    lock = hold_write_lock(db_path)
+    for i in range(3000):
+        log.info("behind the lock %d", i)
+    started = time.monotonic()
+    handler.close()
+    assert time.monotonic() - started < 10  # bounded: CLOSE_TIMEOUT is 1.5 s here
+    stats = handler.stats()
+    assert (stats["written"], stats["failed"]) == (1, 3000)
+    (line,) = close_lines(capsys.readouterr().err)
+    assert "with 3000 record(s) unwritten" in line
+    assert "locked by another connection or process" in line
+    lock.execute("COMMIT")
+    lock.close()
+    wait_for_writers_to_end(before)
+    assert [r["message"] for r in rows(db_path)] == ["committed before the lock"]
