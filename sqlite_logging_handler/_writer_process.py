@@ -33,6 +33,7 @@ from functools import partial
 from typing import Any
 
 from . import _sessions
+from ._read_ahead import ReadAhead
 from ._stderr import send_reports_to, write_stderr
 from ._transport import WriterSpec, new_batch_writer
 from ._wire import (
@@ -309,7 +310,8 @@ def main(argv: list[str]) -> int:
     if resuming:
         writer.resume()
     control = Control(control_fd, writer.closing)
-    while (message := reader.read()) is not None:
+    messages = ReadAhead(reader)  # the pipe is emptied while the writer is busy
+    while (message := messages.read()) is not None:
         kind = message[0]
         if kind == ROWS:
             writer.rows(*message[1:])
