@@ -41,6 +41,12 @@ __all__ = ["FORK_PAUSE_TIMEOUT", "OPEN_TIMEOUT", "Pipeline"]
 OPEN_TIMEOUT = 25.0
 #: Seconds fork() waits for a writer to finish its statement before going ahead.
 FORK_PAUSE_TIMEOUT = 5.0
+#: Records the listener takes from the queue at most per message to a writer process
+#: (about 650 KB pickled, within the pipe). Each message ends with an ``os.write``,
+#: which hands the GIL to the application's threads, and the listener then waits out
+#: a switch interval (5 ms) to get it back: with 1,000 a message (the writer thread's
+#: chunk) it fell behind one thread logging flat out; with 5,000 it keeps up.
+LISTENER_CHUNK = 5000
 
 
 class Pipeline(CallerSide):
@@ -175,8 +181,11 @@ class Pipeline(CallerSide):
 
     def _start(self) -> RecordQueue:
         """Start the listener and the writer; returns the queue they drain."""
-        records = RecordQueue(self.queue_size, sentinel=LISTENER_STOP)
         writer = self._new_transport()
+        if isinstance(writer, ProcessTransport):  # see LISTENER_CHUNK
+            records = RecordQueue(self.queue_size, LISTENER_STOP, chunk=LISTENER_CHUNK)
+        else:
+            records = RecordQueue(self.queue_size, sentinel=LISTENER_STOP)
         try:
             listener = Listener(records, writer)
             listener.start()

@@ -82,6 +82,9 @@ _PLAIN_RECORD = logging.LogRecord("", logging.INFO, "", 0, "", None, None)
 _STANDARD_ATTRS = frozenset(_PLAIN_RECORD.__dict__) | {"message", "asctime", "taskName"}
 #: How many attributes a plain record has: one with more carries extras.
 PLAIN_RECORD_SIZE = len(_PLAIN_RECORD.__dict__)
+#: A plain record's attribute names, in the order ``LogRecord.__init__`` sets them.
+#: A record whose first attributes are these carries its extras after them.
+_PLAIN_KEYS = tuple(_PLAIN_RECORD.__dict__)
 
 # OpenTelemetry's logging instrumentation sets these (``"0"`` outside a span); they
 # are stored in ``trace_id``/``span_id``, not in ``extra_data``.
@@ -90,6 +93,8 @@ PLAIN_RECORD_SIZE = len(_PLAIN_RECORD.__dict__)
 _TRACE_ATTR, _SPAN_ATTR = "otelTraceID", "otelSpanID"
 _ID_TEXT = {_TRACE_ATTR: re.compile(r"0|[0-9a-f]{32}"), _SPAN_ATTR: re.compile(r"0|[0-9a-f]{16}")}
 _NO_TRACE = (None, None)
+# Names an extra can have that ``_extras`` must look at more closely (see there).
+_SPECIAL_EXTRAS = frozenset({_TRACE_ATTR, _SPAN_ATTR, METRIC_ATTR, EXTRA_ATTR})
 
 # Values of types JSON lacks go through to_json (ISO 8601 for dates, str() for UUIDs,
 # ...; see _json). The C encoder calls it only for those: plain values pay nothing.
@@ -149,7 +154,9 @@ def log_row(
         if extras:
             plain = plain_as_dict and _PLAIN_TYPES.issuperset(map(type, extras.values()))
             extra = extras if plain else _encode(extras)
-        trace_id, span_id = _record_trace(attrs) or trace or _NO_TRACE
+        # Most records carry no OpenTelemetry ids: one lookup instead of a call.
+        ids = _record_trace(attrs) if _TRACE_ATTR in attrs else None
+        trace_id, span_id = ids or trace or _NO_TRACE
     return (
         *_RECORD_ATTRIBUTES(record),
         message,
@@ -230,7 +237,16 @@ def extras_json(attrs: Mapping[str, Any]) -> str | None:
 
 def _extras(attrs: Mapping[str, Any]) -> dict[str, Any]:
     """A record's non-standard attributes, as they are stored in ``extra_data``."""
-    extras = {key: value for key, value in attrs.items() if key not in _STANDARD_ATTRS}
+    keys = tuple(attrs)
+    if keys[:PLAIN_RECORD_SIZE] == _PLAIN_KEYS:
+        # The usual record: LogRecord's own attributes first, in their order, then
+        # the extras (and maybe a formatter's "message"): only the tail is looked at.
+        # The same keys, in the same order, as the general case below.
+        extras = {key: attrs[key] for key in keys[PLAIN_RECORD_SIZE:] if key not in _STANDARD_ATTRS}
+    else:
+        extras = {key: value for key, value in attrs.items() if key not in _STANDARD_ATTRS}
+    if _SPECIAL_EXTRAS.isdisjoint(extras):
+        return extras
     for name in (_TRACE_ATTR, _SPAN_ATTR):  # stored in trace_id / span_id instead
         if name in extras and _is_id_text(name, extras[name]):
             del extras[name]

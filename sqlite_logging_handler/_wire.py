@@ -132,6 +132,19 @@ class FrameReader:
 
     def read(self) -> Any:
         """The next message; None once the other end has closed the pipe."""
+        start = self._next_frame()
+        if start is None:
+            return None
+        with memoryview(self._buffer) as view, view[start : self._start] as payload:
+            return pickle.loads(payload)
+
+    def read_payload(self) -> bytes | None:
+        """The next message still pickled (``pickle.loads`` makes it); None at end of file."""
+        start = self._next_frame()
+        return None if start is None else bytes(self._buffer[start : self._start])
+
+    def _next_frame(self) -> int | None:
+        """Buffer the next whole frame; where its payload starts (it ends at ``_start``)."""
         if not self._fill(_LENGTH.size):
             return None
         (size,) = _LENGTH.unpack_from(self._buffer, self._start)
@@ -139,8 +152,7 @@ class FrameReader:
             return None
         start = self._start + _LENGTH.size
         self._start = start + size
-        with memoryview(self._buffer) as view, view[start : start + size] as payload:
-            return pickle.loads(payload)
+        return start
 
     def _fill(self, size: int) -> bool:
         """Read until ``size`` unread bytes are buffered; False at end of file."""

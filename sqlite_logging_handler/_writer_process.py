@@ -41,6 +41,7 @@ from typing import Any
 
 from . import _closing, _sessions
 from ._control import Control
+from ._read_ahead import ReadAhead
 from ._stderr import send_reports_to, write_stderr
 from ._transport import WriterSpec, new_batch_writer
 from ._wire import (
@@ -342,7 +343,8 @@ def main(argv: list[str]) -> int:
     acks.send((READY, os.getpid()))
     if resuming:
         writer.resume()
-    while (message := reader.read()) is not None:
+    messages = ReadAhead(reader)  # the pipe is emptied while the writer is busy
+    while (message := messages.read()) is not None:
         kind = message[0]
         if kind == ROWS:
             writer.rows(*message[1:])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import logging
 import os
 import sqlite3
 from collections import deque
@@ -22,6 +23,7 @@ from uuid import UUID
 import pytest
 
 from sqlite_logging_handler import MetricsAdapter
+from sqlite_logging_handler._records import extras_json
 
 from .conftest import rows
 
@@ -219,3 +221,33 @@ def test_an_extra_key_that_is_a_number_becomes_its_json_text(handler, logger):
         first, second = store.logs(newest_first=False)
     assert first.extra_data == {"by_id": {"1": "a", "2.5": "b", "false": "c", "null": "d"}}
     assert second.extra_data == {"pairs": "{(1, 2): 'b'}", "fine": 1}  # that value's repr()
+
+
+class _EarlyAttributeRecord(logging.LogRecord):
+    """A record factory's kind that sets an attribute before LogRecord's own."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        self.tenant = "acme"
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def test_extras_are_found_wherever_the_record_put_them_and_keep_their_order():
+    """The usual record's extras come after LogRecord's attributes; others anywhere.
+
+    The tail-only fast path and the general path must give the same JSON.
+    """
+    record = logging.makeLogRecord({"msg": "x", "b": 2, "a": 1})
+    logging.Formatter("%(asctime)s %(message)s").format(record)  # adds message, asctime
+    record.c = 3  # after the formatter's attributes
+    assert extras_json(record.__dict__) == '{"b":2,"a":1,"c":3}'
+
+    early = _EarlyAttributeRecord("n", logging.INFO, "p", 1, "m", None, None)
+    early.z = 0
+    assert extras_json(early.__dict__) == '{"tenant":"acme","z":0}'
+
+    plain = logging.makeLogRecord({"msg": "x"})
+    assert extras_json(plain.__dict__) is None
+    del plain.__dict__["lineno"]
+    plain.lineno = 7  # a standard attribute set again: now last, still not an extra
+    plain.d = 4
+    assert extras_json(plain.__dict__) == '{"d":4}'

@@ -364,3 +364,27 @@ def test_the_writer_process_ignores_the_signals_a_terminal_or_service_manager_se
         handler.close()
     assert gone(pid)
     assert [r["message"] for r in rows(db_path)] == ["before the signals", "after the signals"]
+
+
+def test_the_writer_process_takes_records_off_the_application_while_it_cannot_write(db_path):
+    """A writer held up (here: the write lock held elsewhere) keeps reading the pipe, so
+    the records wait in it, pickled, not in the application's queue; all are stored."""
+    handler = SQLiteHandler(db_path, writer="process", pragmas={"busy_timeout": 50})
+    log = make_logger(handler)
+    count = 40_000  # well past what the pipe (1 MiB) and the writer's batches hold
+    lock = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        assert handler.flush(timeout=60)  # the writer process is up, the schema made
+        lock.execute("BEGIN IMMEDIATE")  # the writer process can commit nothing
+        for i in range(count):
+            log.info("%d", i)
+        queue = handler._queue
+        assert queue is not None
+        assert wait_until(lambda: queue.qsize() == 0, timeout=30)
+        assert rows(db_path, "SELECT COUNT(*) FROM logs")[0][0] == 0  # nothing committed
+        lock.execute("ROLLBACK")
+        assert handler.flush(timeout=120)
+    finally:
+        lock.close()
+        handler.close()
+    assert messages(db_path) == list(range(count))
