@@ -34,8 +34,8 @@ TIME_FORMS = (
     "ISO 8601 ('2026-11-30', '2026-11-30 17:00', '2026-11-30T17:00:00Z', "
     "'2026-11-30 17:00:00.123+01:00'; without a zone, local time), a relative time "
     "('90s', '15m', '2h', '7d', '2w', '1h30m', '3 days ago'), 'now', 'today', "
-    "'yesterday', 'tomorrow', a time of today ('17:00'), epoch seconds ('1764522000' "
-    "or '@1764522000'), or a datetime"
+    "'yesterday', 'tomorrow', a month ('2026-11': its first day), a time of today "
+    "('17:00'), epoch seconds ('1764522000' or '@1764522000'), or a datetime"
 )
 
 # The times SQLite's date functions and Python's datetime both handle: years 1 to 9999.
@@ -55,6 +55,12 @@ _DURATION = re.compile(rf"(?:\d+(?:\.\d+)?\s*(?:{_UNIT})\s*)+", re.IGNORECASE)
 _RELATIVE = re.compile(r"([-+]?)\s*(.+?)(\s+ago)?", re.IGNORECASE)
 _EPOCH = re.compile(r"@?\s*-?\d+(?:\.\d+)?")
 _DAYS = {"today": 0, "yesterday": -1, "tomorrow": 1}
+# ISO 8601's calendar month ("2026-11"): its first day, local time.
+_YEAR_MONTH = re.compile(r"(\d{4})-(\d{2})")
+# A time of today as people write it: hours and minutes with a colon, then seconds,
+# a fraction and a zone if they like ("17:00", "17:00:05.5Z", "09:30+01:00"). Only
+# these go to time.fromisoformat, which also reads "2026-11" as 20:26 at UTC-11.
+_TIME_OF_DAY = re.compile(r"T?\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?")
 
 
 def parse_time(value: TimeBound, *, now: float | None = None) -> str | None:
@@ -130,6 +136,13 @@ def _iso_epoch(text: str, now: float) -> float | None:
         return datetime.fromisoformat(text).timestamp()  # naive: local time
     except ValueError:
         pass
+    if month := _YEAR_MONTH.fullmatch(text):
+        try:
+            return datetime(int(month[1]), int(month[2]), 1).timestamp()  # local time
+        except ValueError:  # month 13
+            return None
+    if not _TIME_OF_DAY.fullmatch(text):
+        return None
     try:
         moment = clock.fromisoformat(text)  # "17:00": today, local time
     except ValueError:

@@ -137,6 +137,25 @@ class TestLogFilters:
 timezone_plus_5 = __import__("datetime").timezone(timedelta(hours=5))
 
 
+@pytest.mark.parametrize("bad", ["2026-11Z", "2026-13", "2026-1", "1:5", "1700-0530"])
+def test_text_that_is_neither_a_date_nor_a_time_of_day_is_refused(bad):
+    """Before: time.fromisoformat read "2026-1" as 20:01 at UTC-01, "1700-0530" as 17:00."""
+    with pytest.raises(ValueError, match="cannot read"):
+        parse_time(bad, now=NOW)
+
+
+def test_a_year_and_month_is_the_first_of_that_month_local_time():
+    """ISO 8601's calendar month, as a user pastes it; before, 20:26 today at UTC-11."""
+    assert parse_time("2026-11") == parse_time(datetime(2026, 11, 1))
+    assert parse_time("0001-02") == parse_time(datetime(1, 2, 1))
+    assert parse_time("1200-05") == parse_time(datetime(1200, 5, 1))  # before: 12:00 today
+    assert parse_time("17:05", now=NOW) == parse_time(
+        datetime.combine(datetime.fromtimestamp(NOW).date(), datetime.min.time()).replace(
+            hour=17, minute=5
+        )
+    )
+
+
 def test_parse_time_renders_stored_timestamp_text():
     assert parse_time(0) == "1970-01-01 00:00:00.000"
     assert parse_time(1.2345) == "1970-01-01 00:00:01.234"
