@@ -275,9 +275,14 @@ def _chart(
         for value, label in ticks
     )
     name = f' data-name="{_attr(data_name)}"' if data_name is not None else f' id="{kind}"'
+    # The value axis as wide as its longest label (11 px text in 14 px ``ch``), so that
+    # "3,000,000,000 bytes" is not cut off at the page's edge in a narrow window.
+    longest = max(len(label) for _, label in ticks) * 0.85
+    columns = f"max(3em, calc({longest:.1f}ch + 0.6em)) minmax(0, 1fr)"
     return (
         f'<section class="chart {kind}"{name}><h2>{_text(heading)}</h2>'
-        f'<div class="legend">{legend}</div><div class="frame">'
+        f'<div class="legend">{legend}</div>'
+        f'<div class="frame" style="grid-template-columns:{columns}">'
         f'<div class="y-axis">{labels}</div>'
         f'<svg class="plot" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_W:.0f} {_H:.0f}" '
         f'preserveAspectRatio="none" role="img" aria-label="{_attr(heading)}">'

@@ -51,7 +51,6 @@ span.share {{ display: inline-block; height: 0.8em; background: #3d7dd8; }}
 code {{ font-size: 0.9em; background: #f0f2f5; padding: 0.1em 0.3em; }}
 @media (min-width: 1100px) {{ col.time {{ width: calc(29ch + 1em); }} }}
 @media (max-width: 640px) {{
-  .frame {{ grid-template-columns: 4.5em minmax(0, 1fr); }}
   .x-axis .tick.odd {{ display: none; }}
   table.cards, table.cards tbody, table.cards tr, table.cards td {{ display: block;
     width: auto; }}

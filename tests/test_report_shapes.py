@@ -2,11 +2,11 @@
 
 Logs only (with long logger names and messages), metrics only, an empty database, a
 single record, a single bucket, records all in one second, only one level, a gauge
-below zero: at each width every table column is wide enough for the words in it (no
-logger name broken letter by letter), the page never scrolls sideways, every in-page
-link leads to something on the page, every chart has at least two ticks on each axis
-and no NaN, counts are pluralised as English is and numbers have thousands
-separators, and the numbers on the page match the database.
+below zero, values in billions: at each width every table column is wide enough for
+the words in it (no logger name broken letter by letter), the page never scrolls
+sideways, every in-page link leads to something on the page, every chart has at least
+two ticks on each axis, none cut off, and no NaN, counts are pluralised as English is
+and numbers have thousands separators, and the numbers on the page match the database.
 """
 
 from __future__ import annotations
@@ -98,6 +98,12 @@ def _below_zero(handler: SQLiteHandler) -> None:
         _log(log, logging.INFO, "cold", T + i)
 
 
+def _billions(handler: SQLiteHandler) -> None:
+    metrics = MetricsAdapter(make_logger(handler))
+    for i in range(100):
+        metrics.gauge("memory_in_use", 1.5e9 + i * 1e7, "bytes")
+
+
 SHAPES: dict[str, Callable[[SQLiteHandler], None]] = {
     "logs only": _logs_only,
     "metrics only": _metrics_only,
@@ -107,6 +113,7 @@ SHAPES: dict[str, Callable[[SQLiteHandler], None]] = {
     "all in one second": _one_second,
     "only one level": _one_level,
     "below zero": _below_zero,
+    "billions": _billions,
 }
 
 
@@ -168,6 +175,9 @@ _LAYOUT = """() => ({
        .map(t => { const r = t.getBoundingClientRect();
                    return {text: t.textContent, left: r.left, right: r.right}; }),
     y: [...chart.querySelectorAll('.y-axis .tick')].map(t => t.textContent),
+    yLeft: Math.min(...[...chart.querySelectorAll('.y-axis .tick')]
+                    .map(t => t.getBoundingClientRect().left)),
+    left: chart.getBoundingClientRect().left,
   })),
   html: document.documentElement.outerHTML,
 })"""
@@ -188,6 +198,7 @@ def test_every_shape_is_readable_at_every_width(browser, pages, shape, width):
     for chart in layout["charts"]:
         x, y = chart["x"], chart["y"]
         assert len(x) >= 2 and len(y) >= 2, chart
+        assert chart["yLeft"] >= chart["left"], chart  # no value label cut off
         assert all(t["left"] >= 0 and t["right"] <= layout["inner"] for t in x), x
         assert all(a["right"] <= b["left"] for a, b in itertools.pairwise(x)), x  # no overlap
     page.close()
