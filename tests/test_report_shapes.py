@@ -303,3 +303,24 @@ def test_a_gauge_below_zero_is_drawn_inside_its_chart(browser, pages):
                 and box["y"] + box["height"] <= plot["y"] + plot["height"] + 4
             ), (name, box, plot)
     page.close()
+
+
+def test_a_period_from_the_command_line_counts_what_is_in_it(browser, pages, tmp_path):
+    db = pages["only one level"][0]  # a record every 12 s from 17:00 for an hour
+    out = tmp_path / "part.html"
+    period = ["--since", "2026-11-30T17:10:00Z", "--until", "2026-11-30 17:20:00Z"]
+    assert main(["--db", str(db), "--utc", "report", "-o", str(out), *period]) == 0
+    page, errors = open_page(browser, out, 800)
+    assert errors == []
+    ((stored,),) = query(
+        db, "SELECT COUNT(*) FROM logs WHERE created >= ? AND created < ?", (T + 600, T + 1200)
+    )
+    summary = page.locator("p.summary")
+    assert summary.get_attribute("data-records") == str(stored) == "50"
+    assert summary.inner_text().startswith(
+        "From 2026-11-30 17:10:00.000Z to 2026-11-30 17:20:00.000Z (UTC), 60 buckets of 10 s:"
+    )
+    ticks = page.locator("section.chart.volume .x-axis .tick").all_inner_texts()
+    assert ticks[0] == "17:10" and ticks[-1] == "17:20", ticks
+    assert page.locator("#metrics p.empty").inner_text() == "No metric values in this period."
+    page.close()
