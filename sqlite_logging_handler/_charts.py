@@ -17,9 +17,12 @@ from dataclasses import dataclass
 from ._terminal import visible
 from ._ticks import number_ticks, time_ticks
 from ._times import format_time
+from ._words import number
 
 __all__ = [
     "LEVEL_COLOURS",
+    "RATE_HEADING",
+    "VOLUME_HEADING",
     "Buckets",
     "TimeAxis",
     "counter_chart",
@@ -33,6 +36,7 @@ _W, _H = 1000.0, 200.0  # the SVG's own coordinates; CSS sets its size on the pa
 LEVEL_COLOURS = ((50, "#7a1f9e"), (40, "#d64545"), (30, "#e0a526"), (20, "#3d7dd8"))
 _LOW_COLOUR = "#9aa5b1"  # DEBUG and below
 _RATE_COLOUR, _METRIC_COLOUR = "#d64545", "#3d7dd8"
+VOLUME_HEADING, RATE_HEADING = "Log records per level", "Error rate (ERROR and above)"
 
 
 @dataclass(frozen=True)
@@ -98,18 +102,29 @@ class TimeAxis:
         return (index + (0.5 if middle else 0.0)) * _W / self.buckets.count
 
     def ticks(self) -> str:
-        """The x axis: round times, as HTML labels placed in percent of the width."""
+        """The x axis: round times, as HTML labels placed in percent of the width.
+
+        Of more than three labels, every other one gives way in a narrow window (the
+        page's CSS hides ``odd`` ones): at least two are always shown.
+        """
         span = self.buckets.count * self.buckets.width
+        shown = [
+            (epoch, label, (epoch - self.buckets.start) / span * 100)
+            for epoch, label in time_ticks(
+                self.buckets.start, self.buckets.end, utc=self.utc, least=self.buckets.width
+            )
+        ]
+        shown = [tick for tick in shown if -0.01 <= tick[2] <= 100.01]
         spans = []
-        for epoch, label in time_ticks(self.buckets.start, self.buckets.end, utc=self.utc):
-            where = (epoch - self.buckets.start) / span * 100
-            if -0.01 <= where <= 100.01:
-                # Labels near an end are anchored inside the axis, not centred on the tick.
-                shift = 0 if where < 8 else (100 if where > 92 else 50)
-                spans.append(
-                    f'<span class="tick" style="left:{where:.2f}%;transform:translateX(-{shift}%)"'
-                    f' data-epoch="{epoch:.3f}">{html.escape(label)}</span>'
-                )
+        for n, (epoch, label, where) in enumerate(shown):
+            # Labels near an end are anchored inside the axis, not centred on the tick.
+            shift = 0 if where < 8 else (100 if where > 92 else 50)
+            odd = " odd" if n % 2 and len(shown) > 3 else ""
+            spans.append(
+                f'<span class="tick{odd}" style="left:{where:.2f}%;'
+                f'transform:translateX(-{shift}%)" data-epoch="{epoch:.3f}">'
+                f"{html.escape(label)}</span>"
+            )
         return f'<div class="x-axis">{"".join(spans)}</div>'
 
 
@@ -165,22 +180,23 @@ def volume_chart(counts: dict[str, tuple[int | None, list[int]]], axis: TimeAxis
         f'<i style="background:{level_colour(levelno)}"></i>{_text(level)} {sum(column):,}</span>'
         for level, (levelno, column) in counts.items()
     )
-    return _chart("volume", "Log records per level", legend, ticks, marks, axis)
+    return _chart("volume", VOLUME_HEADING, legend, ticks, marks, axis)
 
 
 def counter_chart(name: str, unit: str | None, sums: Sequence[float], axis: TimeAxis) -> str:
     """A counter's total per bucket, as bars: what was counted then, not a distribution."""
     whole = all(float(total).is_integer() for total in sums)
     ticks = number_ticks(max(sums, default=0.0), "" if unit == "count" else unit or "",
-                         integer=whole)  # fmt: skip
-    top = ticks[-1][0]
+                         integer=whole, bottom=min(sums, default=0.0))  # fmt: skip
+    scale = (ticks[0][0], ticks[-1][0])
     width = _W / axis.buckets.count
     marks = [
         _linked(
             f'<rect class="bar total" data-bucket="{index}" data-total="{total!r}" '
-            f'x="{axis.x(index, False):.2f}" y="{_y(total, top):.2f}" '
-            f'width="{max(width * 0.9, 0.5):.2f}" height="{total / top * _H:.2f}" '
-            f'fill="{_METRIC_COLOUR}"><title>{_text(axis.label(index))}: {total:,g}'
+            f'x="{axis.x(index, False):.2f}" y="{min(_y(total, *scale), _y(0, *scale)):.2f}" '
+            f'width="{max(width * 0.9, 0.5):.2f}" '
+            f'height="{abs(_y(total, *scale) - _y(0, *scale)):.2f}" '
+            f'fill="{_METRIC_COLOUR}"><title>{_text(axis.label(index))}: {number(total)}'
             f"{_text(f' {unit}' if unit else '')}</title></rect>",
             index,
             axis,
@@ -197,17 +213,17 @@ def rate_chart(rates: Sequence[float | None], axis: TimeAxis) -> str:
     ticks = number_ticks(max((r for r in rates if r is not None), default=0.0), "%")
     top = ticks[-1][0]
     points = [(i, rate) for i, rate in enumerate(rates) if rate is not None]
-    marks = [_polyline(((axis.x(i), _y(rate, top)) for i, rate in points), _RATE_COLOUR)]
+    marks = [_polyline(((axis.x(i), _y(rate, 0.0, top)) for i, rate in points), _RATE_COLOUR)]
     marks += [
         _linked(
-            _point("rate", axis.x(i), _y(rate, top), _RATE_COLOUR,
+            _point("rate", axis.x(i), _y(rate, 0.0, top), _RATE_COLOUR,
                    f'data-bucket="{i}" data-rate="{rate:.6f}"',
                    f"{axis.label(i)}: {rate:.1%} errors"),
             i, axis,
         )
         for i, rate in points
     ]  # fmt: skip
-    return _chart("error-rate", "Error rate (ERROR and above)", "", ticks, marks, axis)
+    return _chart("error-rate", RATE_HEADING, "", ticks, marks, axis)
 
 
 def metric_chart(
@@ -215,18 +231,21 @@ def metric_chart(
 ) -> str:
     """A metric's p50 line inside its p50-p95 band, per bucket with values."""
     points = [(i, pair) for i, pair in enumerate(values) if pair is not None]
-    ticks = number_ticks(max((p95 for _, (_, p95) in points), default=0.0), unit or "")
-    top = ticks[-1][0]
-    band = [(axis.x(i), _y(p95, top)) for i, (_, p95) in points]
-    band += [(axis.x(i), _y(p50, top)) for i, (p50, _) in reversed(points)]
+    ticks = number_ticks(max((p95 for _, (_, p95) in points), default=0.0), unit or "",
+                         bottom=min((p50 for _, (p50, _) in points), default=0.0))  # fmt: skip
+    scale = (ticks[0][0], ticks[-1][0])
+    band = [(axis.x(i), _y(p95, *scale)) for i, (_, p95) in points]
+    band += [(axis.x(i), _y(p50, *scale)) for i, (p50, _) in reversed(points)]
     shape = " ".join(f"{x:.2f},{y:.2f}" for x, y in band)
     marks = [f'<polygon class="band" points="{shape}" fill="{_METRIC_COLOUR}" fill-opacity="0.2"/>']
-    marks.append(_polyline(((axis.x(i), _y(p50, top)) for i, (p50, _) in points), _METRIC_COLOUR))
+    marks.append(
+        _polyline(((axis.x(i), _y(p50, *scale)) for i, (p50, _) in points), _METRIC_COLOUR)
+    )
     suffix = f" {unit}" if unit else ""
     marks += [
-        _point("p50", axis.x(i), _y(p50, top), _METRIC_COLOUR,
+        _point("p50", axis.x(i), _y(p50, *scale), _METRIC_COLOUR,
                f'data-bucket="{i}" data-p50="{p50!r}" data-p95="{p95!r}"',
-               f"{axis.label(i)}: p50 {p50:g}{suffix}, p95 {p95:g}{suffix}")
+               f"{axis.label(i)}: p50 {number(p50)}{suffix}, p95 {number(p95)}{suffix}")
         for i, (p50, p95) in points
     ]  # fmt: skip
     heading = f"{name}{f' ({unit})' if unit else ''}: p50 line, p50 to p95 band"
@@ -243,21 +262,27 @@ def _chart(
     *,
     data_name: str | None = None,
 ) -> str:
-    top = ticks[-1][0] or 1.0
+    scale = (ticks[0][0], ticks[-1][0])
     grid = "".join(
-        f'<line class="grid" x1="0" x2="{_W:.0f}" y1="{_y(value, top):.2f}" '
-        f'y2="{_y(value, top):.2f}" vector-effect="non-scaling-stroke"/>'
+        f'<line class="grid" x1="0" x2="{_W:.0f}" y1="{_y(value, *scale):.2f}" '
+        f'y2="{_y(value, *scale):.2f}" vector-effect="non-scaling-stroke"/>'
         for value, _ in ticks
     )
     labels = "".join(
-        f'<span class="tick" style="bottom:{value / top * 100:.2f}%" data-value="{value!r}">'
+        f'<span class="tick" style="bottom:{100 - _y(value, *scale) / _H * 100:.2f}%" '
+        f'data-value="{value!r}">'
         f"{html.escape(label)}</span>"
         for value, label in ticks
     )
     name = f' data-name="{_attr(data_name)}"' if data_name is not None else f' id="{kind}"'
+    # The value axis as wide as its longest label (11 px text in 14 px ``ch``), so that
+    # "3,000,000,000 bytes" is not cut off at the page's edge in a narrow window.
+    longest = max(len(label) for _, label in ticks) * 0.85
+    columns = f"max(3em, calc({longest:.1f}ch + 0.6em)) minmax(0, 1fr)"
     return (
         f'<section class="chart {kind}"{name}><h2>{_text(heading)}</h2>'
-        f'<div class="legend">{legend}</div><div class="frame">'
+        f'<div class="legend">{legend}</div>'
+        f'<div class="frame" style="grid-template-columns:{columns}">'
         f'<div class="y-axis">{labels}</div>'
         f'<svg class="plot" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_W:.0f} {_H:.0f}" '
         f'preserveAspectRatio="none" role="img" aria-label="{_attr(heading)}">'
@@ -286,8 +311,9 @@ def _linked(mark: str, index: int, axis: TimeAxis) -> str:
     return f'<a href="#bucket-{index}">{mark}</a>' if index in axis.linked else mark
 
 
-def _y(value: float, top: float) -> float:
-    return _H - value / (top or 1.0) * _H
+def _y(value: float, low: float, high: float) -> float:
+    """The SVG y of ``value`` on an axis from ``low`` (the bottom) to ``high``."""
+    return _H - (value - low) / ((high - low) or 1.0) * _H
 
 
 def _text(value: object) -> str:

@@ -5,7 +5,9 @@ time and value axes, ``_charts``), the most frequent errors grouped by template,
 noisiest loggers, and the records of the busiest and most erroneous time buckets,
 which the charts link to. Everything is computed in SQLite through a ``LogStore``;
 the page has no script and fetches nothing, so it opens anywhere, offline, and can be
-mailed.
+mailed. Every part the navigation links to is on the page whatever the database holds:
+one with nothing to show keeps its heading and says why (``_report_tables.empty``);
+only a page with nothing at all is a single line, with no links.
 """
 
 from __future__ import annotations
@@ -14,18 +16,28 @@ import html
 import math
 import time
 from collections import defaultdict
-from typing import Any
 
 from ._aggregates import nearest_rank
-from ._charts import Buckets, TimeAxis, counter_chart, metric_chart, rate_chart, volume_chart
-from ._report_buckets import bucket_records, ranked_buckets
+from ._charts import (
+    RATE_HEADING,
+    VOLUME_HEADING,
+    Buckets,
+    TimeAxis,
+    counter_chart,
+    metric_chart,
+    rate_chart,
+    volume_chart,
+)
+from ._report_buckets import RECORDS_HEADING, bucket_records, ranked_buckets
+from ._report_style import HEAD
+from ._report_tables import empty, loggers, top_errors
 from ._terminal import visible
 from ._times import format_time
+from ._words import counted, noun_for, number
 from .query import LogStore
 
 __all__ = ["Buckets", "choose_buckets", "render_report"]
 
-_TOP = 10  # rows of the top errors and loggers tables
 _FOREVER = 1e300
 _SHORTEST_MS = 1000  # the narrowest bucket: sparse data gives fewer buckets, not thinner
 
@@ -49,7 +61,7 @@ def render_report(
     """
     span = choose_buckets(store, since, until, buckets)
     title = f"Logs and metrics: {store.database}"
-    parts = [_HEAD.format(title=_text(title)), f"<h1>{_text(title)}</h1>"]
+    parts = [HEAD.format(title=_text(title)), f"<h1>{_text(title)}</h1>"]
     if span is None:
         parts.append(f'<p class="empty">{_text(_nothing_in(since, until, utc))}</p>')
     else:
@@ -103,15 +115,17 @@ def _body(store: LogStore, span: Buckets, until: float | None, utc: bool) -> lis
     reasons = ranked_buckets(counts)
     axis = TimeAxis(span, utc, frozenset(reasons))
     parts = [_summary(span, totals, utc), _NAV]
+    quiet = "No log records in this period" + (": metrics only." if totals["metrics"] else ".")
     if totals["records"]:
         parts.append(volume_chart(counts, axis))
         parts.append(rate_chart(error_rates(store, span, where), axis))
-        parts.append(_top_errors(store, where, utc))
-        parts.append(_loggers(store, where))
-    else:  # a metrics-only database, or a period without log records: no empty charts
-        parts.append(
-            '<p class="empty" id="volume">No log records in this period: metrics only.</p>'
-        )
+        parts.append(top_errors(store, where, utc))
+        parts.append(loggers(store, where))
+    else:  # a metrics-only database, or a period without log records: say so, no empty charts
+        parts.append(empty("volume", VOLUME_HEADING, quiet))
+        parts.append(empty("error-rate", RATE_HEADING, quiet))
+        parts.append(empty("top-errors", "Most frequent errors", quiet))
+        parts.append(empty("loggers", "Noisiest loggers", quiet))
     kinds = _kinds(store)
     counters = metric_totals(store, span, where)
     metrics = [
@@ -120,9 +134,14 @@ def _body(store: LogStore, span: Buckets, until: float | None, utc: bool) -> lis
         else metric_chart(name, unit, values, axis)
         for name, (unit, values) in metric_percentiles(store, span, where).items()
     ]
-    parts.append(f'<div id="metrics">{"".join(metrics) or "<h2>Metrics</h2><p>None.</p>"}</div>')
+    if metrics:
+        parts.append(f'<div id="metrics">{"".join(metrics)}</div>')
+    else:
+        parts.append(empty("metrics", "Metrics", "No metric values in this period."))
     if totals["records"]:
         parts.append(bucket_records(store, axis, reasons))
+    else:
+        parts.append(empty("records", RECORDS_HEADING, quiet))
     return parts
 
 
@@ -235,97 +254,27 @@ def _totals(store: LogStore, where: tuple[float, float]) -> dict[str, int]:
 
 def _summary(span: Buckets, totals: dict[str, int], utc: bool) -> str:
     zone = "UTC" if utc else "local time"
+    records, errors, metrics = totals["records"], totals["errors"], totals["metrics"]
     return (
-        f'<p class="summary" data-records="{totals["records"]}" data-errors="{totals["errors"]}"'
-        f' data-metrics="{totals["metrics"]}">From {format_time(span.start, utc=utc)} to '
-        f"{format_time(span.end, utc=utc)} ({zone}), {span.count} buckets of "
-        f"{_duration(span.width)}: <b>{totals['records']:,}</b> log records, "
-        f"<b>{totals['errors']:,}</b> at ERROR or above, <b>{totals['metrics']:,}</b> "
-        "metric values.</p>"
+        f'<p class="summary" data-records="{records}" data-errors="{errors}"'
+        f' data-metrics="{metrics}">From {format_time(span.start, utc=utc)} to '
+        f"{format_time(span.end, utc=utc)} ({zone}), {counted(span.count, 'bucket')} of "
+        f"{_duration(span.width)}: <b>{number(records)}</b> {noun_for(records, 'log record')}, "
+        f"<b>{number(errors)}</b> at ERROR or above, <b>{number(metrics)}</b> "
+        f"{noun_for(metrics, 'metric value')}.</p>"
     )
-
-
-def _top_errors(store: LogStore, where: tuple[float, float], utc: bool) -> str:
-    rows = store.sql(
-        "SELECT COALESCE(template, message) AS kind, COUNT(*) AS n, MIN(created), "
-        "MAX(created), GROUP_CONCAT(DISTINCT module), MAX(id) FROM logs "
-        "WHERE levelno >= 40 AND created >= ? AND created < ? "
-        f"GROUP BY kind ORDER BY n DESC, MAX(id) DESC LIMIT {_TOP}",
-        where,
-    )
-    if not rows:
-        return '<section id="top-errors"><h2>Most frequent errors</h2><p>None.</p></section>'
-    examples = {
-        row["id"]: row["message"]
-        for row in store.sql(
-            f"SELECT id, message FROM logs WHERE id IN ({','.join('?' * len(rows))})",
-            [row[5] for row in rows],
-        )
-    }
-    body = "".join(
-        f'<tr data-count="{n}"><td class="n">{n:,}</td><td class="kind">{_text(kind)}'
-        f"{_example(kind, examples.get(last_id))}</td><td>{_text(_some(loggers))}</td>"
-        f'<td class="time" title="first: {format_time(first, utc=utc)}">'
-        f"{format_time(last, utc=utc)}</td></tr>"
-        for kind, n, first, last, loggers, last_id in rows
-    )
-    return (
-        '<section id="top-errors"><h2>Most frequent errors</h2>'
-        "<p>ERROR and above, grouped by message template.</p>"
-        '<table class="top-errors"><colgroup><col class="n"><col class="kind"><col>'
-        '<col class="time"></colgroup><thead><tr><th class="n">records</th>'
-        "<th>message</th><th>loggers</th><th>last seen</th></tr></thead>"
-        f"<tbody>{body}</tbody></table></section>"
-    )
-
-
-def _loggers(store: LogStore, where: tuple[float, float]) -> str:
-    rows = store.sql(
-        "SELECT module, COUNT(*) AS n, SUM(levelno >= 40), SUM(levelno >= 30 AND levelno < 40) "
-        f"FROM logs WHERE created >= ? AND created < ? GROUP BY module ORDER BY n DESC, module "
-        f"LIMIT {_TOP}",
-        where,
-    )
-    total = sum(row[1] for row in rows) or 1
-    body = "".join(
-        f'<tr data-logger="{_attr(name)}" data-count="{n}"><td>{_text(name)}</td>'
-        f'<td class="n">{n:,}</td><td class="n">{errors:,}</td><td class="n">{warnings:,}</td>'
-        f'<td><span class="share" style="width:{n / total * 100:.1f}%"></span></td></tr>'
-        for name, n, errors, warnings in rows
-    )
-    return (
-        '<section id="loggers"><h2>Noisiest loggers</h2><table class="loggers"><colgroup>'
-        '<col><col class="n"><col class="n"><col class="n"><col class="share"></colgroup>'
-        '<thead><tr><th>logger</th><th class="n">records</th><th class="n">errors</th>'
-        '<th class="n">warnings</th><th>share</th></tr></thead>'
-        f"<tbody>{body}</tbody></table></section>"
-    )
-
-
-def _example(kind: str, message: Any) -> str:
-    if message is None or message == kind:
-        return ""
-    return f'<div class="example">e.g. {_text(message)}</div>'
-
-
-def _some(loggers: str | None, most: int = 3) -> str:
-    names = (loggers or "").split(",")
-    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def _duration(seconds: float) -> str:
+    """A bucket's width: ``1 s``, ``1.5 min``, ``2 h``, ``1,200 d``."""
     for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
         if seconds >= size:
-            return f"{seconds / size:.3g} {unit}"
-    return f"{seconds:.3g} s"
+            return f"{number(float(f'{seconds / size:.3g}'))} {unit}"
+    return f"{number(float(f'{seconds:.3g}'))} s"
 
 
 def _text(value: object) -> str:
     return html.escape(visible(value), quote=False)
-
-
-def _attr(value: object) -> str:
-    return html.escape(visible(value), quote=True)
 
 
 _NAV = (
@@ -333,38 +282,3 @@ _NAV = (
     '<a href="#top-errors">top errors</a> · <a href="#loggers">loggers</a> · '
     '<a href="#metrics">metrics</a> · <a href="#records">records</a></nav>'
 )
-
-_HEAD = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>
-* {{ box-sizing: border-box; }}
-body {{ font: 14px/1.45 system-ui, sans-serif; margin: 1.5em auto; padding: 0 1.5em;
-  max-width: 1600px; color: #1f2933; overflow-wrap: anywhere; }}
-h1 {{ font-size: 1.3em; }} h2 {{ font-size: 1.05em; margin: 1.6em 0 0.3em; }}
-h3 {{ font-size: 0.95em; margin: 1.2em 0 0.3em; }}
-nav, .summary {{ color: #52606d; }}
-.legend {{ min-height: 1.2em; }} .key {{ margin-right: 1.2em; white-space: nowrap; }}
-.key i {{ display: inline-block; width: 0.8em; height: 0.8em; margin-right: 0.3em; }}
-.frame {{ display: grid; grid-template-columns: 5.5em minmax(0, 1fr);
-  grid-template-rows: 200px 1.8em; margin-top: 0.8em; }}
-.y-axis {{ position: relative; grid-row: 1; grid-column: 1; margin-right: 0.4em; }}
-.y-axis .tick {{ position: absolute; right: 0; transform: translateY(50%);
-  font-size: 11px; color: #52606d; white-space: nowrap; }}
-svg.plot {{ grid-row: 1; grid-column: 2; width: 100%; height: 200px; display: block;
-  background: #fafbfc; border-left: 1px solid #9aa5b1; border-bottom: 1px solid #9aa5b1; }}
-.grid {{ stroke: #e4e7eb; stroke-width: 1; }}
-.x-axis {{ position: relative; grid-row: 2; grid-column: 2; overflow: hidden; }}
-.x-axis .tick {{ position: absolute; top: 0.2em; font-size: 11px; color: #52606d;
-  white-space: nowrap; }}
-table {{ border-collapse: collapse; width: 100%; table-layout: fixed; }}
-th, td {{ text-align: left; padding: 0.25em 0.5em; border-bottom: 1px solid #e4e7eb;
-  vertical-align: top; }}
-td.n, th.n {{ text-align: right; }} col.n {{ width: 6.5em; }} col.share {{ width: 30%; }}
-col.kind {{ width: 45%; }}
-col.time {{ width: 31ch; }} td.time {{ white-space: nowrap; font-variant-numeric: tabular-nums; }}
-col.level {{ width: 6.5em; }} .example {{ color: #52606d; font-size: 0.9em; }}
-.share {{ display: inline-block; height: 0.8em; background: #3d7dd8; }}
-code {{ font-size: 0.9em; background: #f0f2f5; padding: 0.1em 0.3em; }}
-</style></head><body>"""

@@ -12,11 +12,15 @@ import html
 import shlex
 
 from ._charts import TimeAxis, level_colour
+from ._report_tables import message_cell, name_html, time_cell
 from ._terminal import visible
 from ._times import format_time
+from ._words import counted, number
 from .query import LogStore
 
-__all__ = ["bucket_records", "ranked_buckets"]
+__all__ = ["RECORDS_HEADING", "bucket_records", "ranked_buckets"]
+
+RECORDS_HEADING = "Records of the moments to read first"
 
 _TOP = 10  # records shown per section
 _SPIKES, _SECTIONS = 3, 6  # sections for error spikes, and in all
@@ -43,13 +47,16 @@ def ranked_buckets(counts: dict[str, tuple[int | None, list[int]]]) -> dict[int,
     for i in sorted(erring, key=lambda i: (-errors[i], i)):
         if len(chosen) >= _SECTIONS - 1:
             break
-        chosen.setdefault(i, f"most errors: {errors[i]:,}")
+        chosen.setdefault(i, f"most errors: {number(errors[i])}")
     average = sum(totals.values()) / (len([n for n in totals.values() if n]) or 1)
     for i in sorted((i for i in totals if totals[i]), key=lambda i: (-totals[i], i)):
         if len(chosen) >= _SECTIONS:
             break
-        chosen.setdefault(i, f"busiest: {totals[i]:,} records ({totals[i] / average:.1f}x "
-                             "the average bucket with records)")  # fmt: skip
+        chosen.setdefault(
+            i,
+            f"busiest: {counted(totals[i], 'record')} "
+            f"({totals[i] / average:.1f}x the average bucket with records)",
+        )
     return chosen
 
 
@@ -69,23 +76,25 @@ def bucket_records(store: LogStore, axis: TimeAxis, reasons: dict[int, str]) -> 
             (start, end),
         )[0]
         lines = "".join(
-            f'<tr><td class="time">{format_time(created, utc=axis.utc)}</td>'
-            f'<td><span class="level" style="color:{level_colour(levelno)}">{_text(level)}'
-            f"</span></td><td>{_text(module)}</td><td>{_text(message)}</td></tr>"
+            f'<tr>{time_cell(created, axis.utc, "time")}<td data-label="level">'
+            f'<span class="level" style="color:{level_colour(levelno)}">{_text(level)}'
+            f'</span></td><td class="logger">{name_html(module)}</td>'
+            f"<td>{message_cell(message)}</td></tr>"
             for created, _, level, levelno, module, message in rows
         )
         command = _command(store.database, *axis.buckets.bounds(index))
         sections.append(
             f'<section class="bucket" id="bucket-{index}" data-bucket="{index}" '
             f'data-records="{total}" data-errors="{errors}"><h3>{_text(axis.label(index))}: '
-            f"{total:,} records, {errors:,} at ERROR or above</h3>"
+            f"{counted(total, 'record')}, {number(errors)} at ERROR or above</h3>"
             f'<p class="why" data-why="{why.partition(":")[0]}">Listed as {_text(why)}.</p>'
-            f'<table class="records"><colgroup><col class="time"><col class="level"><col>'
-            f"<col></colgroup>{lines}</table><p>Most severe first, at most {_TOP}; all of "
-            f"them: <code>{_text(command)}</code></p></section>"
+            f'<table class="records cards"><colgroup><col class="time"><col class="level">'
+            f'<col class="logger"><col></colgroup>{lines}</table>'
+            f"<p>Most severe first, at most {_TOP}; all of them: "
+            f"<code>{_text(command)}</code></p></section>"
         )
     return (
-        '<section id="records"><h2>Records of the moments to read first</h2>'
+        f'<section id="records"><h2>{RECORDS_HEADING}</h2>'
         "<p>Error spikes first, then the most errors, then the busiest moments.</p>"
         + "".join(sections)
         + "</section>"

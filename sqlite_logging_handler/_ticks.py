@@ -23,28 +23,40 @@ _TIME_STEPS = (
 
 
 def number_ticks(
-    top: float, unit: str = "", *, count: int = 4, integer: bool = False
+    top: float, unit: str = "", *, count: int = 4, integer: bool = False, bottom: float = 0.0
 ) -> list[tuple[float, str]]:
-    """Ticks from 0 to at least ``top``: (value, label), the last at or above ``top``.
+    """Ticks from 0 (or below it) to at least ``top``: (value, label), lowest first.
+
+    The first tick is at or below both 0 and ``bottom``, the last at or above both 0
+    and ``top``: a value axis always shows where zero is, and negative values (a
+    gauge below zero, a counter decremented) stay inside the chart.
 
     Args:
-        top: the largest value to show (0 or less shows 0 to 1, or 0% to 100%).
+        top: the largest value to show (0 or less with ``bottom`` 0 shows 0 to 1, or
+            0% to 100%).
         unit: appended to labels (``"ms"``); ``"%"`` shows values 0-1 as percentages.
         count: about how many steps.
         integer: the values are counts: whole-number steps (1, 2, 5 times a power of
             ten), never a fraction of a record.
+        bottom: the smallest value to show (below 0: the axis reaches down to it).
     """
     scale = 100.0 if unit == "%" else 1.0
-    top = top * scale if top > 0 else scale
-    step = _nice_step(top / count)
+    high, low = max(top, 0.0) * scale, min(bottom, 0.0) * scale
+    if high <= low:
+        high = low + scale
+    step = _nice_step((high - low) / count)
     if integer:
         step = max(1.0, step if step.is_integer() else _nice_step(step * 1.5))
-    steps = max(1, math.ceil(top / step - 1e-9))
+    first = math.floor(low / step + 1e-9)
+    last = max(first + 1, math.ceil(high / step - 1e-9))
     decimals = max(0, -math.floor(math.log10(step) + 1e-9)) if step < 1 else 0
     if step < 1 or not float(step).is_integer():
         decimals = max(decimals, len(f"{step:.10g}".partition(".")[2]))
     suffix = "%" if unit == "%" else (f" {unit}" if unit else "")
-    return [(i * step / scale, f"{i * step:,.{decimals}f}{suffix}") for i in range(steps + 1)]
+    return [
+        (i * step / scale, f"{i * step + 0.0:,.{decimals}f}{suffix}")
+        for i in range(first, last + 1)
+    ]
 
 
 def _nice_step(rough: float) -> float:
@@ -53,30 +65,39 @@ def _nice_step(rough: float) -> float:
 
 
 def time_ticks(
-    start: float, end: float, *, utc: bool = False, count: int = 6
+    start: float, end: float, *, utc: bool = False, count: int = 6, least: float = 0.0
 ) -> list[tuple[float, str]]:
     """Ticks on round clock times inside ``start``..``end`` (epochs): (epoch, label).
 
     Round in the wall clock shown (local time, or UTC), across daylight saving
     changes: hours on multiples of the step from midnight, days at midnight, weeks
     on Mondays, months on their first day (every 1, 2, 3 or 6), years on 1 January.
-    At least two: when no round time fits, the two ends.
+    At least two: when no round time fits, the two ends, labelled to the millisecond.
+
+    Args:
+        start: the axis's first epoch (seconds).
+        end: its last epoch.
+        utc: round in UTC, else in local time.
+        count: about how many ticks.
+        least: the shortest step in seconds (a chart's bucket width: no tick finer
+            than what the chart can show).
     """
     span = max(end - start, 1e-3)
-    if span / _TIME_STEPS[0] <= count:  # under a second: plain epoch arithmetic
-        step = _nice_step(span / count)
+    rough = max(span / count, least)
+    if rough < _TIME_STEPS[0]:  # under a second: plain epoch arithmetic
+        step = max(_nice_step(rough), least)
         first = math.ceil(start / step) * step
         ticks = [first + i * step for i in range(int((end - first) / step + 1e-9) + 1)]
         label = step
-    elif span / 86400 <= count:
-        step = next(s for s in _TIME_STEPS if span / s <= count)
+    elif rough <= 86400:
+        step = next(s for s in _TIME_STEPS if s >= rough)
         ticks = _clock_ticks(start, end, step, utc)
         label = step
     else:
-        ticks, label = _calendar_ticks(start, end, span / count, utc)
+        ticks, label = _calendar_ticks(start, end, rough, utc)
     ticks = [t for t in ticks if start - 1e-9 <= t <= end + 1e-9]
     if len(ticks) < 2:
-        ticks, label = [start, end], min(label, 1.0)
+        ticks, label = [start, end], 1e-3
     return [(epoch, _label(epoch, label, span, utc)) for epoch in ticks]
 
 

@@ -139,3 +139,18 @@ def test_report_since_leaves_older_records_out(db_path, tmp_path):
     _, tags = _report(db_path, tmp_path, "--since", "1h")
     counts = [int(a["data-count"]) for t, a in tags if t == "rect" and a.get("class") == "bar"]
     assert counts == [1]
+
+
+def test_top_errors_name_each_logger_whole_most_errors_first(db_path, tmp_path):
+    handler = SQLiteHandler(db_path)
+    for name, times in (("billing,eu", 3), ("app", 1), ("jobs", 2)):
+        for i in range(times):
+            record = logging.LogRecord(name, logging.ERROR, __file__, 1, "down", None, None)
+            record.created = T0 + i
+            handler.handle(record)
+    handler.close()
+    page, _ = _report(db_path, tmp_path)
+    start = page.index('<td class="logger" data-label="loggers">')  # top errors' first row
+    row = page[start : page.index("</td>", start)]
+    names = [part.split("</div>")[0] for part in row.split('<div class="name">')[1:]]
+    assert names == ["billing,eu", "jobs", "app"]  # a comma in a name does not split it

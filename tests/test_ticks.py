@@ -66,3 +66,19 @@ def test_counts_get_whole_number_ticks():
         assert "." not in "".join(label for _, label in ticks)
     assert _labels(number_ticks(0, integer=True)) == ["0", "1"]
     assert _labels(number_ticks(0, "%")) == ["0%", "25%", "50%", "75%", "100%"]
+
+
+def test_values_below_zero_get_ticks_below_zero():
+    ticks = number_ticks(-20, "C", bottom=-50)
+    assert ticks[0][0] <= -50 and ticks[-1][0] == 0
+    assert _labels(ticks) == ["-60 C", "-40 C", "-20 C", "0 C"]
+    assert _labels(number_ticks(5, bottom=-3, integer=True)) == ["-4", "-2", "0", "2", "4", "6"]
+    assert "-0" not in _labels(number_ticks(0.5, bottom=-0.5))
+
+
+def test_no_time_tick_is_finer_than_a_bucket():
+    start = _local("2026-01-01 10:00:00.350")
+    ticks = time_ticks(start, start + 1, least=1)  # one bucket of a second: its two ends
+    assert _labels(ticks) == ["10:00:00.350", "10:00:01.350"]
+    ticks = time_ticks(start, start + 1800, least=600)  # three buckets of ten minutes
+    assert _labels(ticks) == ["10:10", "10:20", "10:30"]  # not every 5 minutes
