@@ -104,7 +104,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="sqlite-logs",
         description="Look at, follow, summarise, export and prune a log database "
         "written by SQLiteHandler.",
-        epilog=f"The database is --db PATH, else ${DATABASE_VARIABLE}, else logs.db. "
+        epilog=f"The database is --db PATH, else ${DATABASE_VARIABLE}, else logs.db "
+        "(demo: system_logs.db). "
         "Times are shown in local time with their UTC offset (--utc: in UTC).",
     )
     parser.add_argument("--version", action="version", version=f"sqlite-logs {__version__}")

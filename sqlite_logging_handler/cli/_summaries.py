@@ -42,7 +42,10 @@ def register(command: Register) -> None:
     output.add_argument("--csv", action="store_true", help="CSV with a header row")
     output.add_argument("--plot", action="store_true", help="a sparkline of each metric over time")
     metrics.add_argument(
-        "--buckets", type=bounded_int(MAX_BUCKETS), default=40, help="plot width (40; up to 1000)"
+        "--buckets",
+        type=bounded_int(MAX_BUCKETS),
+        default=40,
+        help="--plot: time buckets, up to 1000 (default: 40)",
     )
 
 

@@ -68,7 +68,12 @@ _POSTGRES_HELP = "Ship logs and metrics into PostgreSQL (tables logs and metrics
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", default=argparse.SUPPRESS, help="the log database")
+    parser.add_argument(
+        "--db",
+        default=argparse.SUPPRESS,
+        metavar="PATH",
+        help="the log database (default: $SQLITE_LOGS_DB, else logs.db)",
+    )
     parser.add_argument("--once", action="store_true", help="ship what is there, then exit")
     parser.add_argument("--service-name", help="service.name (default: $OTEL_SERVICE_NAME)")
     parser.add_argument(
