@@ -108,3 +108,45 @@ def test_the_ship_database_default_is_stated_too():
     for kind in ("otlp", "postgres"):
         helped = " ".join(sqlite_logs("ship", kind, "--help").stdout.split())
         assert "--db PATH the log database (default: $SQLITE_LOGS_DB, else logs.db)" in helped
+
+
+# -- 3. every error is one line, usage errors exit 2, without a usage dump ----------------
+
+
+@pytest.mark.parametrize(
+    ("args", "command"),
+    [
+        (["query", "--since", "bogus"], "query"),  # a bad value
+        (["query", "--bogus"], "query"),  # an unknown option
+        (["--bogus", "stats"], "stats"),
+        (["tail", "-n"], "tail"),  # a missing value
+        (["backup"], "backup"),  # a missing argument
+        (["export", "--format", "xml"], "export"),  # a bad choice
+        (["metrics", "--buckets", "many"], "metrics"),  # a bad number
+        (["query", "--json", "--csv"], "query"),  # options that exclude each other
+        (["query", "--l", "5"], "query"),  # an ambiguous abbreviation
+        (["query", "--until", "2h", "--since", "1h"], "query"),  # an empty time range
+        (["prune"], "prune"),
+        (["export", "metrics", "--level", "INFO"], "export"),
+        (["ship"], "ship"),
+        (["ship", "otlp"], "ship otlp"),
+        (["ship", "otlp", "http://x", "--batch-size", "0"], "ship otlp"),
+        (["frobnicate"], ""),
+        ([], ""),
+    ],
+)
+def test_a_usage_error_is_one_line_and_exits_2(args, command, app_db):
+    result = sqlite_logs("--db", str(app_db), *args)
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "usage:" not in result.stderr
+    hint = " ".join(["sqlite-logs", command, "--help"]).replace("  ", " ")
+    assert result.stderr.startswith("sqlite-logs: error: "), result.stderr
+    assert result.stderr.endswith(f" (see: {hint})\n"), result.stderr
+
+
+def test_a_runtime_error_is_one_line_and_exits_1(tmp_path):
+    result = sqlite_logs("--db", str(tmp_path / "none.db"), "stats")
+    assert result.returncode == 1
+    assert result.stderr.startswith("sqlite-logs: error: ") and result.stderr.count("\n") == 1

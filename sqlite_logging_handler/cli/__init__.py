@@ -18,6 +18,7 @@ import os
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from .. import __version__
 from .._terminal import visible
@@ -26,7 +27,7 @@ from ..shipping.command import add_ship_command
 from . import _reading, _showcase, _summaries, _tail, _upkeep
 from ._args import DATABASE_VARIABLE, Command, Register, database, empty_time_range
 from ._dashes import with_attached_values
-from ._output import os_reason
+from ._output import os_reason, usage_error
 
 __all__ = ["database", "main"]
 
@@ -45,13 +46,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``sqlite-logs`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
     parser = _parser()
     given = sys.argv[1:] if argv is None else argv
-    args = parser.parse_args(with_attached_values(parser, given))
+    args, unknown = parser.parse_known_args(with_attached_values(parser, given))
+    if unknown:  # argparse would blame the top level: name the command that was given
+        usage_error(f"unrecognized arguments: {' '.join(unknown)}", _prog(args))
+        return 2
     if not hasattr(args, "run"):
-        parser.print_help(sys.stderr)
+        usage_error("give a command", "sqlite-logs")
         return 2
     empty = empty_time_range(args)
     if empty:
-        print(f"sqlite-logs: error: {empty}", file=sys.stderr)
+        usage_error(empty, _prog(args))
         return 2
     try:
         result: int = args.run(args, sys.stdout)
@@ -68,6 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return result
+
+
+def _prog(args: argparse.Namespace) -> str:
+    """The command as its help is asked for: ``sqlite-logs query``, ``sqlite-logs ship otlp``."""
+    words = ["sqlite-logs", getattr(args, "command", ""), getattr(args, "kind", None) or ""]
+    return " ".join(word for word in words if word)
 
 
 def _error(exc: BaseException) -> None:
@@ -99,8 +109,16 @@ def _silence_stdout() -> None:
         pass
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors as one line (``usage_error``), without the usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        usage_error(message, self.prog)
+        sys.exit(2)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="sqlite-logs",
         description="Look at, follow, summarise, export and prune a log database "
         "written by SQLiteHandler.",
@@ -110,11 +128,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"sqlite-logs {__version__}")
     _common_options(parser, argparse.SUPPRESS)
-    parser.set_defaults(db=None, utc=False)
+    parser.set_defaults(db=None, utc=False, command="")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     def command(name: str, run: Command, help_text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(command=name)
         # SUPPRESS: the subcommand's options only override the top-level ones when given.
         _common_options(sub, argparse.SUPPRESS)
         sub.set_defaults(run=run)

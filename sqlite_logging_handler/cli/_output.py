@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Iterator
 from typing import TextIO
 
+from .._terminal import visible
 from ..exceptions import SQLiteLoggingError
 
-__all__ = ["STDOUT", "os_reason", "output_file", "to_stdout"]
+__all__ = ["STDOUT", "os_reason", "output_file", "to_stdout", "usage_error"]
 
 #: The output path that means stdout.
 STDOUT = "-"
@@ -48,6 +50,16 @@ def output_file(
         if exc.filename is not None or exc.errno is None:
             raise
         raise SQLiteLoggingError(f"cannot write {path!r}: {os_reason(exc, path)}") from None
+
+
+def usage_error(message: str, prog: str) -> None:
+    """A usage error as every error is said: one line on stderr, with where help is.
+
+    ``sqlite-logs: error: MESSAGE (see: sqlite-logs tail --help)``; the caller exits 2.
+    ``prog`` is the command's own (``sqlite-logs tail``), for the hint.
+    """
+    hint = f"{prog} --help".replace("sqlite-logs sqlite-logs", "sqlite-logs")
+    print(f"sqlite-logs: error: {visible(message)} (see: {hint})", file=sys.stderr)
 
 
 def os_reason(exc: OSError, path: str) -> str:

@@ -10,7 +10,7 @@ from typing import Any, TextIO
 from .. import _render
 from ..query import LogRow, LogStore, MetricRow
 from ._args import Register, add_filters, extra, filters, open_store, row_count
-from ._output import output_file, to_stdout
+from ._output import output_file, to_stdout, usage_error
 from ._progress import Progress, counted
 
 __all__ = ["register"]
@@ -85,7 +85,7 @@ def _query(args: argparse.Namespace, out: TextIO) -> int:
 def _export(args: argparse.Namespace, out: TextIO) -> int:
     misplaced = _misplaced_options(args)
     if misplaced:
-        print(f"sqlite-logs export: error: {misplaced}", file=sys.stderr)
+        usage_error(misplaced, "sqlite-logs export")
         return 2
     with open_store(args) as store, output_file(args.output, out, newline="") as target:
         # Not over rows written to the same terminal; counting costs a query: only for

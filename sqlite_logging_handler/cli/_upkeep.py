@@ -9,7 +9,6 @@ import argparse
 import os
 import shutil
 import sqlite3
-import sys
 import tempfile
 from typing import TextIO
 
@@ -19,7 +18,7 @@ from .._terminal import visible
 from ..exceptions import SQLiteLoggingError
 from ..query import LogStore
 from ._args import Register, age, check_database, row_count
-from ._output import STDOUT
+from ._output import STDOUT, usage_error
 from ._progress import Progress, watched
 from ._summaries import size_text
 
@@ -61,7 +60,7 @@ def _writable(args: argparse.Namespace, *, upgrade: bool = False) -> tuple[str, 
 
 def _prune(args: argparse.Namespace, out: TextIO) -> int:
     if args.older_than is None and args.keep_rows is None:
-        print("sqlite-logs prune: error: give --older-than and/or --keep-rows", file=sys.stderr)
+        usage_error("give --older-than and/or --keep-rows", "sqlite-logs prune")
         return 2
     path, conn = _writable(args)
     before = sum(maintenance.file_sizes(path))

@@ -132,6 +132,7 @@ def _retry_for(seconds: float | None, once: bool) -> float | None:
 
 def _ship(args: argparse.Namespace, out: TextIO) -> int:
     from ..cli._args import check_database, database  # here: cli imports this module
+    from ..cli._output import usage_error
 
     following = not args.status and args.kind is not None and not args.once
     if following and not _wait_for_database(database(args)):
@@ -140,10 +141,7 @@ def _ship(args: argparse.Namespace, out: TextIO) -> int:
     if args.status:
         return _status(path, args.json, out, utc=args.utc)
     if args.kind is None:
-        print(
-            "sqlite-logs ship: error: give a destination (otlp, postgres) or --status",
-            file=sys.stderr,
-        )
+        usage_error("give a destination (otlp, postgres) or --status", "sqlite-logs ship")
         return 2
     console = _Console(args.progress)
     shipper = Shipper(
