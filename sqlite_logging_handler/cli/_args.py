@@ -24,16 +24,15 @@ __all__ = [
     "Register",
     "add_filters",
     "add_time_range",
-    "age",
     "bounded_int",
     "check_database",
     "database",
+    "duration",
     "empty_time_range",
     "extra",
     "filters",
     "level",
     "open_store",
-    "positive_float",
     "positive_int",
     "row_count",
     "time_bound",
@@ -161,11 +160,6 @@ def bounded_int(largest: int) -> Callable[[str], int]:
     return bounded
 
 
-def positive_float(text: str) -> float:
-    """A positive finite number."""
-    return _positive(text, float)
-
-
 def _positive(text: str, kind: type[int] | type[float]) -> float:
     """``text`` read as a positive ``kind``, or an argparse error naming what was expected."""
     try:
@@ -211,10 +205,10 @@ def empty_time_range(args: argparse.Namespace) -> str:
     )
 
 
-def age(text: str) -> float:
-    """An age in seconds (``--older-than``)."""
+def duration(text: str) -> float:
+    """A length of time in seconds (``demo --duration``), read as ``parse_age`` reads ages."""
     try:
-        return parse_age(float(text) if _is_number(text) else text)
+        return parse_age(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -243,11 +237,3 @@ def extra(text: str) -> tuple[str, Any]:
         return key, json.loads(raw)
     except ValueError:
         return key, raw
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True

@@ -15,7 +15,7 @@ from ._args import (
     add_time_range,
     bounded_int,
     check_database,
-    positive_float,
+    duration,
 )
 from ._output import output_file, to_stdout
 from ._summaries import MAX_BUCKETS
@@ -57,7 +57,7 @@ def register(command: Register) -> None:
     )
     demo.add_argument(
         "--duration",
-        type=positive_float,
+        type=duration,
         default=5.0,
         help="how long the threads log, in seconds (default: 5)",
     )

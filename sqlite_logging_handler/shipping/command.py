@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from .._render import table
-from .._times import format_time
+from .._times import AGE_FORMS, format_time, parse_age
 from ..exceptions import SchemaVersionError, SQLiteLoggingError
 from ._wakeup import ChangeWaiter
 from .cursors import open_log_database, shipping_status
@@ -89,7 +89,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         "skip-all: skip even when it refuses every row (default: skip)",
     )  # fmt: skip
     parser.add_argument(
-        "--retry-for", type=_seconds, metavar="SECONDS",
+        "--retry-for", type=_seconds, metavar="AGE",
         help="give up on an unreachable destination after this long: 0 at the first "
         "failure, inf never (default: never; 300 with --once)",
     )  # fmt: skip
@@ -113,14 +113,14 @@ def _positive_int(text: str) -> int:
 
 
 def _seconds(text: str) -> float:
+    """``--retry-for``: an age as ``parse_age`` reads it ('300', '5m', '1h30m'), 0 or inf."""
+    if text.strip().lower() in ("0", "0.0", "inf"):
+        return float(text)
     try:
-        seconds = float(text)
+        return parse_age(text)
     except ValueError:
-        seconds = -1.0
-    if not seconds >= 0:  # also NaN
-        msg = f"expected a number of seconds, 0 or more, or inf, not {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return seconds
+        msg = f"cannot read {text!r} as a time to retry for: use 0, inf, or {AGE_FORMS}"
+        raise argparse.ArgumentTypeError(msg) from None
 
 
 def _retry_for(seconds: float | None, once: bool) -> float | None:
