@@ -8,6 +8,8 @@ does (a subprocess, or ``main()``), on real databases.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import logging
 import re
 import sqlite3
@@ -359,3 +361,56 @@ def test_times_of_the_first_years_are_shown_with_four_digits_and_paste_back():
         capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
     assert ran.stdout == "0001-01-01 00:00:00.000-04:56:02 True\n"
+
+
+# -- 6. every bound an error states is the bound accepted ---------------------------------
+
+_NUMBERS = [
+    ["tail", "-n"],
+    ["query", "--limit"],
+    ["prune", "--keep-rows"],
+    ["metrics", "--buckets"],
+    ["report", "--buckets"],
+    ["demo", "--threads"],
+    ["ship", "otlp", "http://127.0.0.1:9", "--batch-size"],
+]
+
+
+def _parse(args: list[str]) -> str:
+    """The one-line error for ``args`` ("" if they parse)."""
+    err = io.StringIO()
+    code = 0
+    with contextlib.redirect_stderr(err):
+        try:
+            _parser().parse_args(args)
+        except SystemExit as stop:
+            code = stop.code
+    assert code == (2 if err.getvalue() else 0)
+    return err.getvalue()
+
+
+@pytest.mark.parametrize("option", _NUMBERS, ids=lambda o: " ".join((o[0], o[-1])))
+def test_every_number_bound_said_is_the_bound_accepted(option):
+    said = _parse([*option, "-5"])
+    stated = re.search(r"expected a whole number(?:, (\d+) or more| from (\d+) to (\d+)),", said)
+    assert stated is not None, said
+    low = int(stated[1] or stated[2])
+    high = int(stated[3]) if stated[3] else None
+    assert _parse([*option, str(low)]) == ""
+    assert _parse([*option, str(low - 1)]) == said.replace("'-5'", f"'{low - 1}'")
+    if high is None:  # any size: more than SQLite counts means all
+        assert _parse([*option, "9" * 40]) == ""
+    else:
+        assert _parse([*option, str(high)]) == ""
+        assert "expected a whole number from" in _parse([*option, str(high + 1)])
+    for bad in ("many", "1.5", ""):
+        assert said.split(", not ")[0] in _parse([*option, bad])
+
+
+def test_a_batch_size_of_any_size_ships_rather_than_failing_on_sqlite(app_db):
+    result = sqlite_logs(
+        "--db", str(app_db), "ship", "otlp", "http://127.0.0.1:9", "--once",
+        "--retry-for", "0", "--batch-size", "9" * 30,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "gave up after retrying for 0 s: cannot reach the collector" in result.stderr

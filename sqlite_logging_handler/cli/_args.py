@@ -36,6 +36,7 @@ __all__ = [
     "positive_int",
     "row_count",
     "time_bound",
+    "whole_number",
 ]
 
 #: A subcommand: runs with the parsed arguments, writes to ``out``, returns the exit code.
@@ -136,41 +137,47 @@ def filters(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def positive_int(text: str) -> int:
-    """A whole number of at least 1."""
-    return int(_positive(text, int))
+    """A whole number of at least 1, of any size (more than SQLite counts: ``INT64_MAX``)."""
+    return whole_number(text, 1)
 
 
 def row_count(text: str) -> int:
     """A number of rows, 0 or more; any larger than SQLite counts means "all"."""
-    if text.strip() == "0":
-        return 0
-    return min(positive_int(text), INT64_MAX)
+    return whole_number(text, 0)
 
 
 def bounded_int(largest: int) -> Callable[[str], int]:
     """An argument type: a whole number from 1 to ``largest``."""
 
     def bounded(text: str) -> int:
-        value = positive_int(text)
-        if value > largest:
-            msg = f"expected a whole number from 1 to {largest:,}, not {text!r}"
-            raise argparse.ArgumentTypeError(msg)
-        return value
+        return whole_number(text, 1, largest)
 
     return bounded
 
 
-def _positive(text: str, kind: type[int] | type[float]) -> float:
-    """``text`` read as a positive ``kind``, or an argparse error naming what was expected."""
-    try:
-        value = kind(text)
-    except ValueError:
-        value = 0
-    if not 0 < value < float("inf"):
-        what = "a whole number of at least 1" if kind is int else "a positive number"
-        msg = f"expected {what}, not {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
+def whole_number(text: str, smallest: int, largest: int | None = None) -> int:
+    """``text`` as a whole number from ``smallest`` to ``largest`` (None: any size).
+
+    The error states exactly the range accepted, as a person would type its ends.
+    Without ``largest``, a number beyond what SQLite counts is ``INT64_MAX`` ("all").
+
+    Raises:
+        argparse.ArgumentTypeError: not a whole number, or outside the range.
+    """
+    digits = text.strip().removeprefix("+")
+    value: int | None = None
+    if digits.lstrip("-").isdigit() and digits.isascii():
+        value = int(digits) if len(digits) <= 20 else (INT64_MAX + 1) * (-1 if "-" in digits else 1)
+    if value is not None and value >= smallest and (largest is None or value <= largest):
+        return min(value, INT64_MAX)
+    if largest is not None:
+        what = f"a whole number from {smallest} to {largest}"
+    elif smallest == 0:
+        what = "a whole number, 0 or more"
+    else:
+        what = f"a whole number, {smallest} or more"
+    msg = f"expected {what}, not {text!r}"
+    raise argparse.ArgumentTypeError(msg)
 
 
 def time_bound(text: str) -> str:

@@ -106,10 +106,10 @@ def _pair(text: str) -> tuple[str, str]:
 
 
 def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        msg = f"expected a whole number of at least 1, not {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return int(text)
+    """A batch size: a whole number, 1 or more (beyond SQLite's counting: all rows)."""
+    from ..cli._args import positive_int  # here: cli imports this module
+
+    return positive_int(text)
 
 
 def _seconds(text: str) -> float:
