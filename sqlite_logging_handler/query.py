@@ -49,6 +49,17 @@ class LogStore(Reader):
         SQLiteLoggingError: the database is not at this package's schema version.
     """
 
+    # -- hints in errors, naming this API's keywords (the command line's store names its
+    # -- flags instead: cli._args.CommandLineStore) -----------------------------------
+
+    def _substring_hint(self) -> str:
+        """How to search for a substring instead, for a database without a full-text index."""
+        return "use contains= for a substring"
+
+    def _words_hint(self, search: str) -> str:
+        """How to search for the words of a malformed full-text query as written."""
+        return f"to search for words as written, quote them: {fts_words(search)!r}"
+
     # -- queries ----------------------------------------------------------------------
 
     def logs(
@@ -142,7 +153,7 @@ class LogStore(Reader):
             if not schema.has_full_text(conn):
                 msg = (
                     f"{self.database!r} has no full-text index: create its handler with "
-                    "SQLiteHandler(..., full_text=True), or use contains= for a substring"
+                    f"SQLiteHandler(..., full_text=True), or {self._substring_hint()}"
                 )
                 raise SQLiteLoggingError(msg)
             try:
@@ -151,8 +162,8 @@ class LogStore(Reader):
                 ).fetchall()
             except sqlite3.OperationalError as exc:
                 msg = (
-                    f"cannot read {search!r} as a full-text query: {exc} (to search for "
-                    f"words as written, quote them: {fts_words(search)!r})"
+                    f"cannot read {search!r} as a full-text query: {exc} "
+                    f"({self._words_hint(search)})"
                 )
                 raise ValueError(msg) from exc
 

@@ -29,6 +29,7 @@ from sqlite_logging_handler._times import (
     parse_time,
 )
 from sqlite_logging_handler.cli import _parser
+from sqlite_logging_handler.exceptions import SQLiteLoggingError
 
 from .conftest import PYTHON, child_env, make_logger
 
@@ -414,3 +415,36 @@ def test_a_batch_size_of_any_size_ships_rather_than_failing_on_sqlite(app_db):
     )  # fmt: skip
     assert result.returncode == 1
     assert "gave up after retrying for 0 s: cannot reach the collector" in result.stderr
+
+
+# -- 5. a hint on the command line names the flag, not the Python keyword ---------------
+
+
+@pytest.fixture
+def fts_db(tmp_path):
+    handler = SQLiteHandler(tmp_path / "fts.db", full_text=True)
+    make_logger(handler).warning("user logged-in")
+    handler.close()
+    return tmp_path / "fts.db"
+
+
+@pytest.mark.parametrize("command", ["query", "tail", "export"])
+def test_full_text_hints_name_the_command_line_flags(command, app_db, fts_db):
+    no_index = sqlite_logs("--db", str(app_db), command, "--search", "payment")
+    assert no_index.returncode == 1
+    assert no_index.stderr.endswith("or use --contains TEXT for a substring\n"), no_index.stderr
+    malformed = sqlite_logs("--db", str(fts_db), command, "--match", "logged AND")
+    assert malformed.returncode == 2
+    assert "(to search for the words as written: --search 'logged AND')" in malformed.stderr
+    for result in (no_index, malformed):
+        assert not re.search(r"\w=", result.stderr.replace("full_text=True", "")), result.stderr
+    # The hint works as given.
+    hinted = sqlite_logs("--db", str(fts_db), command, "--search", "logged AND")
+    assert hinted.returncode == 0, hinted.stderr
+
+
+def test_logstore_hints_name_its_keywords(app_db, fts_db):
+    with LogStore(app_db) as store, pytest.raises(SQLiteLoggingError, match="contains="):
+        store.logs(search="payment")
+    with LogStore(fts_db) as store, pytest.raises(ValueError, match="quote them"):
+        store.logs(search="logged AND")

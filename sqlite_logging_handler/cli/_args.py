@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import time
 from collections.abc import Callable
 from typing import Any, TextIO
@@ -21,6 +22,7 @@ from ..query import LogStore
 __all__ = [
     "DATABASE_VARIABLE",
     "Command",
+    "CommandLineStore",
     "Register",
     "add_filters",
     "add_time_range",
@@ -74,9 +76,19 @@ def check_database(args: argparse.Namespace) -> str:
     raise FileNotFoundError(msg)
 
 
+class CommandLineStore(LogStore):
+    """A ``LogStore`` whose errors' hints name the command line's flags, not keywords."""
+
+    def _substring_hint(self) -> str:
+        return "use --contains TEXT for a substring"
+
+    def _words_hint(self, search: str) -> str:
+        return f"to search for the words as written: --search {shlex.quote(search)}"
+
+
 def open_store(args: argparse.Namespace) -> LogStore:
-    """A ``LogStore`` on the subcommand's database (see ``check_database``)."""
-    return LogStore(check_database(args))
+    """A ``CommandLineStore`` on the subcommand's database (see ``check_database``)."""
+    return CommandLineStore(check_database(args))
 
 
 def add_time_range(parser: argparse.ArgumentParser) -> None:
@@ -104,12 +116,13 @@ def add_filters(parser: argparse.ArgumentParser) -> None:
     search.add_argument(
         "--search",
         metavar="WORDS",
-        help="records holding all these words (full-text index: full_text=True)",
+        help="records holding all these words (needs the full-text index a handler "
+        "made with full_text=True keeps)",
     )
     search.add_argument(
         "--match",
         metavar="QUERY",
-        help="an FTS5 full-text query, e.g. 'timeout AND db*' (full_text=True)",
+        help="an FTS5 full-text query, e.g. 'timeout AND db*' (as --search: the full-text index)",
     )
     parser.add_argument(
         "--extra",

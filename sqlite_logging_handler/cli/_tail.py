@@ -24,7 +24,7 @@ from typing import TextIO
 
 from .. import _render, schema
 from ..exceptions import SQLiteLoggingError
-from ..query import LogStore
+from ._args import CommandLineStore as LogStore  # its errors' hints name the flags
 from ._args import Register, add_filters, check_database, database, filters, row_count
 
 __all__ = ["register"]
