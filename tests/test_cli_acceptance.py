@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import io
 import logging
+import os
 import re
 import sqlite3
 import subprocess
@@ -448,3 +449,70 @@ def test_logstore_hints_name_its_keywords(app_db, fts_db):
         store.logs(search="payment")
     with LogStore(fts_db) as store, pytest.raises(ValueError, match="quote them"):
         store.logs(search="logged AND")
+
+
+# -- 8. every path a user gives that is no good is named, with what is wrong -------------
+
+_READERS = [
+    ["stats"], ["query"], ["tail"], ["tail", "-f"], ["metrics"], ["export"],
+    ["report", "-o", "-"], ["prune", "--keep-rows", "1"], ["vacuum"], ["upgrade"],
+    ["backup", "copy.db"], ["ship", "--status"],
+]  # fmt: skip
+
+
+def _bad_databases(tmp_path, app_db):
+    (tmp_path / "junk.txt").write_text("not a database\n")
+    (tmp_path / "empty.db").write_bytes(b"")
+    return {
+        str(tmp_path): "it is a directory",
+        str(tmp_path / "no" / "x.db"): re.escape(f"there is no directory '{tmp_path / 'no'}'"),
+        str(app_db / "x.db"): re.escape(f"'{app_db}' is a file, not a directory"),
+        str(tmp_path / "junk.txt"): "(file is not a database|is not an SQLite database)",
+        str(tmp_path / "empty.db"): "has no log tables",
+    }
+
+
+@pytest.mark.parametrize("command", _READERS, ids=" ".join)
+def test_a_bad_database_path_is_named_with_what_is_wrong(command, app_db, tmp_path):
+    for path, wrong in _bad_databases(tmp_path, app_db).items():
+        result = sqlite_logs("--db", path, *command, cwd=tmp_path)
+        assert result.returncode == 1, (path, result.stderr)
+        assert result.stderr.count("\n") == 1, result.stderr
+        assert f"'{path}'" in result.stderr or f"'{os.path.basename(path)}'" in result.stderr
+        assert re.search(wrong, result.stderr), (path, result.stderr)
+
+
+def test_an_empty_database_path_is_refused(app_db):
+    result = sqlite_logs("--db", "", "stats", env={"SQLITE_LOGS_DB": str(app_db)})
+    assert result.returncode == 1
+    assert result.stderr == "sqlite-logs: error: --db '': give the database's path\n"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["export", "-o"], ["report", "-o"], ["backup"], ["demo", "--duration", "0.1", "--db"]],
+)
+def test_a_bad_output_path_is_named_with_what_is_wrong(command, app_db, tmp_path):
+    for path, wrong in {
+        str(tmp_path): "it is a directory",
+        str(tmp_path / "no" / "x.db"): f"'{tmp_path / 'no'}'",
+        str(app_db / "x.db"): f"'{app_db}' is not a directory",
+    }.items():
+        result = sqlite_logs("--db", str(app_db), *command, path, cwd=tmp_path)
+        assert result.returncode == 1, (path, result.stderr)
+        assert result.stderr.count("\n") == 1, result.stderr
+        assert f"'{path}'" in result.stderr, result.stderr
+        assert wrong in result.stderr or "a part of the path is a file" in result.stderr, (
+            result.stderr
+        )
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
+def test_an_unreadable_database_is_named(app_db):
+    app_db.chmod(0)
+    try:
+        result = sqlite_logs("--db", str(app_db), "stats")
+    finally:
+        app_db.chmod(0o644)
+    assert result.returncode == 1
+    assert result.stderr == f"sqlite-logs: error: cannot read '{app_db}': permission denied\n"

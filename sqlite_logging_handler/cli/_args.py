@@ -57,14 +57,22 @@ def database(args: argparse.Namespace) -> str:
 
 
 def check_database(args: argparse.Namespace) -> str:
-    """The database's path, which must be an existing file.
+    """The database's path, which must be an existing, readable file.
 
     Raises:
-        FileNotFoundError: there is none; the message says where the path came from
+        FileNotFoundError: there is none; the message names the path, says what is
+            there instead (a directory, no such directory), where the path came from
             and how to give another.
+        PermissionError: the file cannot be read.
     """
+    if args.db == "":
+        msg = "--db '': give the database's path"
+        raise FileNotFoundError(msg)
     path = database(args)
     if os.path.isfile(path):
+        if not os.access(path, os.R_OK):
+            msg = f"cannot read {path!r}: permission denied"
+            raise PermissionError(msg)
         return path
     if args.db:
         hint = ""
@@ -72,8 +80,24 @@ def check_database(args: argparse.Namespace) -> str:
         hint = f" (from ${DATABASE_VARIABLE})"
     else:
         hint = f": give one with --db PATH or ${DATABASE_VARIABLE}"
-    msg = f"no log database at {path!r}{hint}"
+    msg = f"no log database at {path!r}{_what_is_there(path)}{hint}"
     raise FileNotFoundError(msg)
+
+
+def _what_is_there(path: str) -> str:
+    """Why ``path``, which is no regular file, is no database: "" when nothing is there."""
+    if os.path.isdir(path):
+        return ": it is a directory"
+    if os.path.exists(path):
+        return ": it is not a regular file"
+    parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        return f": {parent!r} is a file, not a directory"
+    if os.path.abspath(os.path.dirname(os.path.abspath(path))) != parent:
+        return f": there is no directory {os.path.dirname(os.path.abspath(path))!r}"
+    return ""
 
 
 class CommandLineStore(LogStore):

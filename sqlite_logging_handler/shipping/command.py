@@ -17,6 +17,7 @@ import math
 import os
 import re
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -139,7 +140,12 @@ def _ship(args: argparse.Namespace, out: TextIO) -> int:
         return 0  # stopped (SIGTERM) while waiting
     path = check_database(args)  # a missing one says how to give one, as elsewhere
     if args.status:
-        return _status(path, args.json, out, utc=args.utc)
+        try:
+            open_log_database(path).close()  # a log database, or why not, naming it
+            return _status(path, args.json, out, utc=args.utc)
+        except sqlite3.DatabaseError as exc:  # not a database at all: name it
+            msg = f"cannot read {path!r} as a log database: {exc}"
+            raise SQLiteLoggingError(msg) from exc
     if args.kind is None:
         usage_error("give a destination (otlp, postgres) or --status", "sqlite-logs ship")
         return 2
