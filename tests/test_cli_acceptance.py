@@ -516,3 +516,64 @@ def test_an_unreadable_database_is_named(app_db):
         app_db.chmod(0o644)
     assert result.returncode == 1
     assert result.stderr == f"sqlite-logs: error: cannot read '{app_db}': permission denied\n"
+
+
+# -- 9. a reader that goes away ends every command the same way -------------------------
+
+_WRITERS = [
+    ["tail"], ["tail", "-f"], ["query"], ["query", "--json"], ["query", "--csv"], ["stats"],
+    ["metrics"], ["metrics", "--json"], ["metrics", "--csv"], ["metrics", "--plot"],
+    ["export"], ["export", "--format", "csv"], ["export", "metrics", "--format", "json"],
+    ["report", "-o", "-"], ["backup", "-"], ["ship", "--status"], ["prune", "--keep-rows", "9"],
+    ["vacuum"], ["upgrade"], ["demo", "--duration", "0.2", "--threads", "1", "--db", "demo.db"],
+]  # fmt: skip
+
+
+def _closed_pipe(args: list[str], stream: str, cwd) -> subprocess.CompletedProcess:
+    """Run with ``stream`` (stdout or stderr) a pipe whose reader has gone."""
+    read, write = os.pipe()
+    os.close(read)
+    other = subprocess.PIPE
+    try:
+        return subprocess.run(
+            [PYTHON, "-m", "sqlite_logging_handler", *args],
+            env=child_env(),
+            stdout=write if stream == "stdout" else other,
+            stderr=write if stream == "stderr" else other,
+            cwd=cwd,
+            timeout=120,
+        )
+    finally:
+        os.close(write)
+
+
+@pytest.mark.parametrize("command", _WRITERS, ids=" ".join)
+def test_every_command_ends_with_141_quietly_when_stdout_is_gone(command, app_db, tmp_path):
+    result = _closed_pipe(["--db", str(app_db), *command], "stdout", tmp_path)
+    assert result.returncode == 141
+    assert result.stderr == b""
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["export", "-o", "out.jsonl"], ["export", "metrics", "-o", "m.csv", "--format", "csv"]],
+)
+def test_a_line_on_a_closed_stderr_ends_as_one_on_stdout(command, app_db, tmp_path):
+    result = _closed_pipe(["--db", str(app_db), *command], "stderr", tmp_path)
+    assert result.returncode == 141
+    assert result.stdout == b""
+
+
+@pytest.mark.parametrize(
+    ("command", "status"),
+    [
+        (["query", "--since", "bogus"], 2),
+        (["query", "--bogus"], 2),
+        (["metrics", "no-such-metric"], 1),
+        (["--db", "missing.db", "stats"], 1),
+    ],
+)
+def test_an_error_on_a_closed_stderr_keeps_its_status(command, status, app_db, tmp_path):
+    result = _closed_pipe(["--db", str(app_db), *command], "stderr", tmp_path)
+    assert result.returncode == status
+    assert result.stdout == b""

@@ -18,7 +18,7 @@ import os
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
-from typing import NoReturn
+from typing import NoReturn, TextIO
 
 from .. import __version__
 from .._terminal import visible
@@ -27,7 +27,7 @@ from ..shipping.command import add_ship_command
 from . import _reading, _showcase, _summaries, _tail, _upkeep
 from ._args import DATABASE_VARIABLE, Command, Register, database, empty_time_range
 from ._dashes import with_attached_values
-from ._output import os_reason, usage_error
+from ._output import os_reason, say_error, usage_error
 
 __all__ = ["database", "main"]
 
@@ -43,7 +43,22 @@ _SIGPIPE_STATUS = 128 + 13  # what a shell reports for a process SIGPIPE ended
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``sqlite-logs`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    """Run ``sqlite-logs`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code.
+
+    A reader of stdout or stderr that went away (``| head -1``) ends any command the
+    same way, quietly, with 141 (as if SIGPIPE had ended it), whatever was being
+    written: records, a help text, a progress or "exported" line. An error message
+    that cannot be written keeps its own exit status.
+    """
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        _silence(sys.stdout, sys.__stdout__)
+        _silence(sys.stderr, sys.__stderr__)
+        return _SIGPIPE_STATUS
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = _parser()
     given = sys.argv[1:] if argv is None else argv
     args, unknown = parser.parse_known_args(with_attached_values(parser, given))
@@ -60,9 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result: int = args.run(args, sys.stdout)
         sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        sys.stderr.flush()
     except BrokenPipeError:
-        _silence_stdout()
-        return _SIGPIPE_STATUS
+        raise  # main(): 141, for stdout and stderr alike
     except (OSError, sqlite3.Error, SQLiteLoggingError) as exc:
         _error(exc)
         return 1
@@ -94,16 +109,16 @@ def _error(exc: BaseException) -> None:
             text += f" (and {os.fsdecode(exc.filename2)!r})"
     elif isinstance(exc, OSError) and exc.strerror:
         text = exc.strerror
-    print(f"sqlite-logs: error: {visible(text)}", file=sys.stderr)
+    say_error(f"sqlite-logs: error: {visible(text)}")
 
 
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null, so that flushing it at exit fails no more."""
-    if sys.stdout is not sys.__stdout__ or sys.__stdout__ is None:
-        return  # not the process's own stdout (a caller's StringIO)
+def _silence(stream: TextIO | None, own: TextIO | None) -> None:
+    """Point the process's own ``stream`` at /dev/null: flushing it at exit fails no more."""
+    if stream is None or stream is not own:
+        return  # not the process's own stream (a caller's StringIO)
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.__stdout__.fileno())
+        os.dup2(devnull, stream.fileno())
         os.close(devnull)
     except (OSError, ValueError):
         pass

@@ -74,7 +74,9 @@ def _report_page(args: argparse.Namespace, out: TextIO) -> int:
             utc=args.utc,
         )
     with output_file(args.output, out) as target:
-        target.write(page)
+        # Line by line, as every command writes: a reader that goes away (| head -1)
+        # ends it with 141 as it ends the others, not only when the page outgrows a pipe.
+        target.writelines(page.splitlines(keepends=True))
     if not to_stdout(args.output):
         print(f"wrote {_render.visible(args.output)}", file=out)
     return 0

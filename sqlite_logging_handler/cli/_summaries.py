@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
 from .. import _render, maintenance
 from ..query import LogStore
 from ._args import Register, add_time_range, bounded_int, check_database, extra
+from ._output import say_error
 
 __all__ = ["MAX_BUCKETS", "register", "size_text"]
 
@@ -119,7 +119,7 @@ def _metrics(args: argparse.Namespace, out: TextIO) -> int:
         )
         if args.name and not summary:
             name = _render.visible(repr(args.name))
-            print(f"sqlite-logs: error: no metric {name}", file=sys.stderr)
+            say_error(f"sqlite-logs: error: no metric {name}")
             return 1
         if args.json:
             for name, values in summary.items():
