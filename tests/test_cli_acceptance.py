@@ -12,10 +12,12 @@ import contextlib
 import io
 import logging
 import os
+import pty
 import re
 import sqlite3
 import subprocess
 import time
+import tty
 from datetime import UTC, datetime
 
 import pytest
@@ -577,3 +579,67 @@ def test_an_error_on_a_closed_stderr_keeps_its_status(command, status, app_db, t
     result = _closed_pipe(["--db", str(app_db), *command], "stderr", tmp_path)
     assert result.returncode == status
     assert result.stdout == b""
+
+
+# -- 10. colour follows one rule: --color, $NO_COLOR, $FORCE_COLOR, the terminal --------
+
+
+def _on_a_terminal(args: list[str], env: dict[str, str]) -> bytes:
+    """What ``sqlite-logs`` writes to stdout when it is a terminal (raw mode)."""
+    leader, follower = pty.openpty()
+    tty.setraw(follower)
+    environment = child_env()
+    for name in ("NO_COLOR", "FORCE_COLOR", "TERM"):
+        environment.pop(name, None)
+    process = subprocess.Popen(
+        [PYTHON, "-m", "sqlite_logging_handler", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=subprocess.DEVNULL,
+        env={**environment, **env},
+    )
+    os.close(follower)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: it ended, and the terminal closed
+            break
+        if not chunk:
+            break
+        output += chunk
+    assert process.wait(timeout=60) == 0
+    os.close(leader)
+    return output
+
+
+@pytest.mark.parametrize(
+    ("terminal", "options", "env", "coloured"),
+    [
+        (True, [], {}, True),
+        (True, [], {"NO_COLOR": "1"}, False),
+        (True, [], {"NO_COLOR": ""}, True),  # set but empty: as if not set
+        (True, [], {"TERM": "dumb"}, False),
+        (True, ["--color", "never"], {}, False),
+        (True, ["--color=always"], {"NO_COLOR": "1"}, True),  # the command line decides
+        (False, [], {}, False),
+        (False, [], {"FORCE_COLOR": "1"}, True),
+        (False, [], {"FORCE_COLOR": "0"}, False),
+        (False, [], {"FORCE_COLOR": "1", "NO_COLOR": "1"}, False),
+        (False, ["--colour", "always"], {}, True),
+    ],
+)
+def test_colour_follows_one_rule(app_db, terminal, options, env, coloured):
+    args = ["--db", str(app_db), "tail", *options]
+    if terminal:
+        output = _on_a_terminal(args, env)
+    else:
+        output = sqlite_logs(*args, env={"NO_COLOR": "", "FORCE_COLOR": "", **env}).stdout.encode()
+    assert b"payment failed" in output
+    assert (b"\x1b[31m" in output) is coloured, output
+
+
+def test_colour_is_the_same_rule_before_and_after_the_command(app_db):
+    before = sqlite_logs("--db", str(app_db), "--color", "always", "tail").stdout
+    after = sqlite_logs("--db", str(app_db), "tail", "--color", "always").stdout
+    assert before == after and "\x1b[31m" in before

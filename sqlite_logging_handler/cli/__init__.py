@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn, TextIO
 
 from .. import __version__
-from .._terminal import visible
+from .._terminal import COLOUR_CHOICES, visible
 from ..exceptions import SQLiteLoggingError
 from ..shipping.command import add_ship_command
 from . import _reading, _showcase, _summaries, _tail, _upkeep
@@ -143,7 +143,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"sqlite-logs {__version__}")
     _common_options(parser, argparse.SUPPRESS)
-    parser.set_defaults(db=None, utc=False, command="")
+    parser.set_defaults(db=None, utc=False, command="", color="auto")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     def command(name: str, run: Command, help_text: str) -> argparse.ArgumentParser:
@@ -165,6 +165,14 @@ def _common_options(parser: argparse.ArgumentParser, default: object) -> None:
         default=default,
         metavar="PATH",
         help=f"the log database (default: ${DATABASE_VARIABLE}, else logs.db)",
+    )
+    parser.add_argument(
+        "--color",
+        "--colour",
+        choices=COLOUR_CHOICES,
+        default=default,
+        help="colour by level: auto (on a terminal, unless $NO_COLOR is set; "
+        "$FORCE_COLOR forces it), always, never (default: auto)",
     )
     zone = parser.add_mutually_exclusive_group()
     zone.add_argument(
