@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import logging
 import os
 import pty
@@ -643,3 +644,35 @@ def test_colour_is_the_same_rule_before_and_after_the_command(app_db):
     before = sqlite_logs("--db", str(app_db), "--color", "always", "tail").stdout
     after = sqlite_logs("--db", str(app_db), "tail", "--color", "always").stdout
     assert before == after and "\x1b[31m" in before
+
+
+# -- 11. machine-readable output: one set of names, each once ------------------------------
+
+
+def test_metrics_table_json_and_csv_have_the_same_columns_once(app_db):
+    db = ["--db", str(app_db), "metrics"]
+    table_header = sqlite_logs(*db).stdout.splitlines()[0].split()
+    as_json = [json.loads(line) for line in sqlite_logs(*db, "--json").stdout.splitlines()]
+    csv_header = sqlite_logs(*db, "--csv").stdout.splitlines()[0].split(",")
+    assert list(as_json[0]) == csv_header == table_header
+    assert len(set(csv_header)) == len(csv_header)
+    assert as_json[0]["metric_name"] == "db_query"
+    exported = json.loads(sqlite_logs(*db[:2], "export", "metrics").stdout.splitlines()[0])
+    assert exported["metric_name"] == "db_query"  # the database's name, as export says it
+
+
+@pytest.mark.parametrize(
+    "args", [["query", "--json"], ["export"], ["export", "--format", "json"], ["export", "metrics"]]
+)
+def test_json_and_csv_outputs_name_the_database_columns(app_db, args):
+    table = "metrics" if "metrics" in args else "logs"
+    with sqlite3.connect(app_db) as conn:
+        columns = [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
+    conn.close()
+    out = sqlite_logs("--db", str(app_db), *args).stdout
+    first = json.loads(out)[0] if "json" in args else json.loads(out.splitlines()[0])
+    assert list(first) == columns
+    csv_args = [a for a in args if a not in ("--json", "--format", "json")]
+    csv_args += ["--csv"] if args[0] == "query" else ["--format", "csv"]
+    header = sqlite_logs("--db", str(app_db), *csv_args).stdout.splitlines()[0]
+    assert header.split(",") == columns

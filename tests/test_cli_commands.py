@@ -133,7 +133,7 @@ def test_metrics_summary_and_plot(logs_db):
     assert result.returncode == 0, result.stderr
     header, _, row, *rest = result.stdout.splitlines()
     fields = ["count", "sum", "min", "avg", "p50", "p95", "p99", "max", "unit"]
-    assert header.split() == ["metric", *fields]
+    assert header.split() == ["metric_name", *fields]
     assert row.split() == ["latency", "100", "5,050", "1", "50.5", "50", "95", "99", "100", "ms"]
     sparkline = rest[-1].strip()
     assert 1 <= len(sparkline) <= 10 and set(sparkline) <= set("▁▂▃▄▅▆▇█ ")

@@ -17,6 +17,9 @@ __all__ = ["MAX_BUCKETS", "register", "size_text"]
 
 MAX_BUCKETS = 1000  # a chart, or a line of a terminal, has no room for more
 _SUMMARY = ("count", "sum", "min", "avg", "p50", "p95", "p99", "max", "unit")
+#: The columns of ``metrics``, in its table, its JSON and its CSV alike: the name by the
+#: database's column name, as ``export metrics`` and ``LogStore.metric_summary()`` call it.
+_COLUMNS = ("metric_name", *_SUMMARY)
 _TOP = 10  # rows of the "by logger" and "by thread" tables
 
 
@@ -123,17 +126,18 @@ def _metrics(args: argparse.Namespace, out: TextIO) -> int:
             return 1
         if args.json:
             for name, values in summary.items():
-                out.write(json.dumps({"metric": name, **values}, ensure_ascii=False) + "\n")
+                row = {"metric_name": name, **{field: values[field] for field in _SUMMARY}}
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
             return 0
         if args.csv:
             writer = csv.writer(out)
-            writer.writerow(("metric", *_SUMMARY))
+            writer.writerow(_COLUMNS)
             writer.writerows((name, *(s[f] for f in _SUMMARY)) for name, s in summary.items())
             return 0
         rows = [
             (name, f"{s['count']:,}", *(s[f] for f in _SUMMARY[1:])) for name, s in summary.items()
         ]
-        print(_render.table(("metric", *_SUMMARY), rows, right=range(1, 9)), file=out)
+        print(_render.table(_COLUMNS, rows, right=range(1, 9)), file=out)
         if args.plot:
             for name in summary:
                 _plot(store, args, name, summary[name], out)
