@@ -16,7 +16,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from ._aggregates import nearest_rank
+from ._aggregates import KINDS_SQL, bucket_statistic, nearest_rank
 from ._charts import Buckets, TimeAxis, counter_chart, metric_chart, rate_chart, volume_chart
 from ._report_buckets import bucket_records, ranked_buckets
 from ._terminal import visible
@@ -116,7 +116,7 @@ def _body(store: LogStore, span: Buckets, until: float | None, utc: bool) -> lis
     counters = metric_totals(store, span, where)
     metrics = [
         counter_chart(name, unit, counters[name], axis)
-        if kinds.get(name) == "counter" and name in counters
+        if bucket_statistic(kinds.get(name)) == "sum" and name in counters
         else metric_chart(name, unit, values, axis)
         for name, (unit, values) in metric_percentiles(store, span, where).items()
     ]
@@ -128,12 +128,7 @@ def _body(store: LogStore, span: Buckets, until: float | None, utc: bool) -> lis
 
 def _kinds(store: LogStore) -> dict[str, str | None]:
     """Each metric's kind, as last recorded (``counter``, ``gauge``, ``histogram``)."""
-    return {
-        name: kind
-        for name, kind, _ in store.sql(
-            "SELECT metric_name, kind, MAX(id) FROM metrics GROUP BY metric_name"
-        )
-    }
+    return {name: kind for name, kind, _ in store.sql(KINDS_SQL)}
 
 
 def metric_totals(

@@ -160,11 +160,11 @@ def _iso_epoch(text: str, now: float) -> float | None:
     if not _TIME_OF_DAY.fullmatch(text):
         return None
     try:
-        moment = clock.fromisoformat(text)  # "17:00": today, local time
+        of_day = clock.fromisoformat(text)  # "17:00": today, local time
     except ValueError:
         return None
     today = datetime.fromtimestamp(now).date()
-    return _local_epoch(datetime.combine(today, moment))
+    return _local_epoch(datetime.combine(today, of_day))
 
 
 def _local_epoch(moment: datetime) -> float:

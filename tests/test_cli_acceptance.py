@@ -47,7 +47,9 @@ _COMMANDS = (
 )  # fmt: skip
 
 
-def sqlite_logs(*args: str, env: dict[str, str] | None = None, **kw) -> subprocess.CompletedProcess:
+def sqlite_logs(
+    *args: str, env: dict[str, str] | None = None, **kw
+) -> subprocess.CompletedProcess[str]:
     environment = child_env()
     environment.pop("SQLITE_LOGS_DB", None)
     environment.update(env or {})
@@ -200,7 +202,7 @@ def aged_db(db_path):
 def _would_delete(db, when: str) -> str:
     result = sqlite_logs("--db", str(db), "--utc", "prune", "--dry-run", "--older-than", when)
     assert result.returncode == 0, result.stderr
-    return result.stdout
+    return str(result.stdout)
 
 
 @pytest.mark.parametrize(
@@ -296,7 +298,7 @@ def test_time_errors_on_the_command_line_name_only_what_can_be_typed(app_db):
 def test_logstore_names_a_datetime_for_a_value_of_another_type(app_db):
     with LogStore(app_db) as store:
         with pytest.raises(ValueError, match="use a datetime, epoch seconds") as info:
-            store.logs(since=[2026])
+            store.logs(since=[2026])  # type: ignore[arg-type]
         assert TIME_FORMS in str(info.value)
         with pytest.raises(ValueError, match=r"cannot read .soon. as a time") as text_error:
             store.logs(since="soon")
@@ -353,6 +355,7 @@ def test_a_time_past_the_years_1_to_9999_is_said_to_be_out_of_range(app_db, zone
 
 def test_times_of_the_first_years_are_shown_with_four_digits_and_paste_back():
     epoch = parse_epoch("0001-01-01T00:00Z")
+    assert epoch is not None
     assert format_time(epoch, utc=True) == "0001-01-01 00:00:00.000Z"
     assert parse_time("0999-05-01T00:00Z") == "0999-05-01 00:00:00.000"  # sorts before 2026
     script = (
@@ -384,7 +387,7 @@ _NUMBERS = [
 def _parse(args: list[str]) -> str:
     """The one-line error for ``args`` ("" if they parse)."""
     err = io.StringIO()
-    code = 0
+    code: object = 0
     with contextlib.redirect_stderr(err):
         try:
             _parser().parse_args(args)
@@ -532,7 +535,7 @@ _WRITERS = [
 ]  # fmt: skip
 
 
-def _closed_pipe(args: list[str], stream: str, cwd) -> subprocess.CompletedProcess:
+def _closed_pipe(args: list[str], stream: str, cwd) -> subprocess.CompletedProcess[bytes]:
     """Run with ``stream`` (stdout or stderr) a pipe whose reader has gone."""
     read, write = os.pipe()
     os.close(read)
@@ -676,3 +679,72 @@ def test_json_and_csv_outputs_name_the_database_columns(app_db, args):
     csv_args += ["--csv"] if args[0] == "query" else ["--format", "csv"]
     header = sqlite_logs("--db", str(app_db), *csv_args).stdout.splitlines()[0]
     assert header.split(",") == columns
+
+
+# -- 12. a metric is summed up over time by its kind, the same way everywhere -------------
+
+
+@pytest.fixture
+def kinds_db(db_path):
+    """A counter, a gauge and a timing, each with values in two far-apart moments."""
+    handler = SQLiteHandler(db_path)
+    metrics = MetricsAdapter(make_logger(handler))
+    for value in (1, 1, 1, 1, 10):
+        metrics.increment("requests", value)
+    for value in (5.0, 7.0, 100.0):
+        metrics.gauge("queue_depth", value)
+        metrics.record("latency", value, "ms")
+    handler.close()
+    with sqlite3.connect(db_path) as conn:  # the first half an hour before the rest
+        conn.execute("UPDATE metrics SET created = created - 1800 WHERE id % 2 = 1")
+        conn.execute(
+            "UPDATE metrics SET timestamp = strftime('%Y-%m-%d %H:%M:%f', created, 'unixepoch')"
+        )
+    conn.close()
+    return db_path
+
+
+def _plotted(db, name: str) -> tuple[str, list[float]]:
+    """What ``metrics NAME --plot --buckets 2`` says it plots, and each bucket's value."""
+    out = sqlite_logs("--db", str(db), "metrics", name, "--plot", "--buckets", "2").stdout
+    title = out.splitlines()[-2]
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT value, created FROM metrics WHERE metric_name = ? ORDER BY created", (name,)
+        ).fetchall()
+    conn.close()
+    middle = (rows[0][1] + rows[-1][1]) / 2
+    halves = [[v for v, c in rows if c < middle], [v for v, c in rows if c >= middle]]
+    return title, [float(sum(h)) for h in halves] if "total" in title else [
+        sorted(h)[(len(h) + 1) // 2 - 1] for h in halves
+    ]
+
+
+def test_the_plot_sums_counters_and_shows_the_median_of_other_values(kinds_db):
+    title, (first, second) = _plotted(kinds_db, "requests")
+    assert title.startswith("requests (total per bucket, ")
+    assert (
+        title
+        == f"requests (total per bucket, {min(first, second):g} .. {max(first, second):g} count)"
+    )
+    for name in ("queue_depth", "latency"):
+        title, (first, second) = _plotted(kinds_db, name)
+        assert title.startswith(f"{name} (median (p50) per bucket, {min(first, second):g} .. ")
+
+
+def test_the_plot_and_the_report_sum_up_a_metric_by_the_one_rule(kinds_db, tmp_path):
+    from sqlite_logging_handler._aggregates import bucket_statistic
+
+    assert [bucket_statistic(k) for k in ("counter", "gauge", "timer", "histogram", None)] == [
+        "sum", "p50", "p50", "p50", "p50",
+    ]  # fmt: skip
+    page = sqlite_logs("--db", str(kinds_db), "report", "-o", "-").stdout
+    plotted = sqlite_logs("--db", str(kinds_db), "metrics", "--plot").stdout
+    for name, unit in (("requests", "count"), ("queue_depth", None), ("latency", "ms")):
+        label = re.search(rf'aria-label="{name}[^"]*"', page)
+        assert label is not None, name
+        summed = "total per bucket" in label[0]
+        assert summed is (name == "requests"), label[0]
+        assert (f"{name} (total per bucket" in plotted) is summed, plotted
+        assert (f"{name} (median (p50) per bucket" in plotted) is not summed
+        assert unit is None or unit in label[0]
