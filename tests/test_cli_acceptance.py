@@ -691,9 +691,9 @@ def kinds_db(db_path):
     metrics = MetricsAdapter(make_logger(handler))
     for value in (1, 1, 1, 1, 10):
         metrics.increment("requests", value)
-    for value in (5.0, 7.0, 100.0):
-        metrics.gauge("queue_depth", value)
-        metrics.record("latency", value, "ms")
+    for reading in (5.0, 7.0, 100.0):
+        metrics.gauge("queue_depth", reading)
+        metrics.record("latency", reading, "ms")
     handler.close()
     with sqlite3.connect(db_path) as conn:  # the first half an hour before the rest
         conn.execute("UPDATE metrics SET created = created - 1800 WHERE id % 2 = 1")
