@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import io
 import json
 import logging
@@ -20,6 +21,7 @@ import subprocess
 import time
 import tty
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -748,3 +750,109 @@ def test_the_plot_and_the_report_sum_up_a_metric_by_the_one_rule(kinds_db, tmp_p
         assert (f"{name} (total per bucket" in plotted) is summed, plotted
         assert (f"{name} (median (p50) per bucket" in plotted) is not summed
         assert unit is None or unit in label[0]
+
+
+# -- 13. JSON and CSV carry every stored text column exactly as stored ----------------------
+
+_STORED = '{"user_id":7,  "f":1.10, "big":18446744073709551617, "s":"caf\\u00e9", "k":1, "k":2}'
+
+
+@pytest.fixture
+def stored_db(app_db):
+    """Rows as another writer may leave them: JSON text in its own spelling, and not JSON."""
+    with sqlite3.connect(app_db) as conn:
+        for extra in (_STORED, "not JSON {"):
+            conn.execute(
+                "INSERT INTO logs (timestamp, level, levelno, module, message, extra_data, "
+                "created, exc_text) VALUES (strftime('%Y-%m-%d %H:%M:%f', 'now'), 'INFO', 20, "
+                "'hand', ?, ?, ?, ?)",
+                ("tab\there\r\nand \x1b[31m", extra, time.time(), "Traceback:\n  x\n"),
+            )
+        conn.execute(
+            "INSERT INTO metrics (timestamp, metric_name, value, tags, created) "
+            "VALUES (strftime('%Y-%m-%d %H:%M:%f', 'now'), 'hand', 1.5, ?, ?)",
+            (_STORED, time.time()),
+        )
+    conn.close()
+    return app_db
+
+
+def _exact_output(db, *args: str) -> str:
+    """stdout as written, without newline translation (a message may hold a \\r\\n)."""
+    result = subprocess.run(
+        [PYTHON, "-m", "sqlite_logging_handler", "--db", str(db), *args],
+        env=child_env(),
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    return result.stdout.decode()
+
+
+def _stored(db, table: str) -> list[dict[str, Any]]:
+    with sqlite3.connect(db) as conn:
+        conn.row_factory = sqlite3.Row
+        rows = [dict(r) for r in conn.execute(f"SELECT * FROM {table} ORDER BY id")]
+    conn.close()
+    return rows
+
+
+def _raw_json_values(line: str) -> dict[str, str]:
+    """Each key's value as the text it is written as in a JSON object line."""
+    decoder = json.JSONDecoder()
+    values, index = {}, 1
+    while line[index] != "}":
+        key, index = decoder.raw_decode(line, index)
+        index = line.index(":", index) + 1
+        while line[index] == " ":
+            index += 1
+        _, end = decoder.raw_decode(line, index)
+        values[key] = line[index:end]
+        index = end
+        while line[index] in ", ":
+            index += 1
+    return values
+
+
+@pytest.mark.parametrize(
+    ("args", "table", "column"),
+    [
+        (["export", "--format", "csv"], "logs", "extra_data"),
+        (["query", "--csv", "--limit", "9"], "logs", "extra_data"),
+        (["export", "metrics", "--format", "csv"], "metrics", "tags"),
+    ],
+)
+def test_csv_carries_the_stored_text(stored_db, args, table, column):
+    out = _exact_output(stored_db, *args)
+    got = {int(r["id"]): r for r in csv.DictReader(io.StringIO(out, newline=""))}
+    for row in _stored(stored_db, table):
+        for name in (column, "message", "exc_text"):
+            if name in row:
+                assert got[row["id"]][name] == ("" if row[name] is None else row[name]), name
+
+
+@pytest.mark.parametrize(
+    ("args", "table", "column"),
+    [
+        (["export"], "logs", "extra_data"),
+        (["query", "--json", "--limit", "9"], "logs", "extra_data"),
+        (["export", "metrics"], "metrics", "tags"),
+        (["export", "--format", "json"], "logs", "extra_data"),
+    ],
+)
+def test_json_carries_the_stored_text(stored_db, args, table, column):
+    out = _exact_output(stored_db, *args)
+    lines = [line.rstrip(",") for line in out.splitlines() if line.startswith("{")]
+    got = {json.loads(line)["id"]: (json.loads(line), _raw_json_values(line)) for line in lines}
+    for row in _stored(stored_db, table):
+        parsed, raw = got[row["id"]]
+        stored = row[column]
+        if stored is None:
+            assert parsed[column] is None
+        elif stored == "not JSON {":
+            assert parsed[column] == stored  # a string, exactly
+        else:
+            assert raw[column] == stored  # the JSON as it is stored, spliced in
+        for name in ("message", "exc_text"):
+            if name in row:
+                assert parsed[name] == row[name]

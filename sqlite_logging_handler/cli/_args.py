@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 from .._binds import INT64_MAX
 from .._filters import fts_words
+from .._render import stored_log_row, stored_metric_row
 from .._times import format_time, parse_age, parse_epoch, parse_time
 from ..query import LogStore
 
@@ -101,7 +102,14 @@ def _what_is_there(path: str) -> str:
 
 
 class CommandLineStore(LogStore):
-    """A ``LogStore`` whose errors' hints name the command line's flags, not keywords."""
+    """A ``LogStore`` for the command line.
+
+    Its errors' hints name the command line's flags, not keywords; its rows keep
+    ``extra_data`` and ``tags`` as stored text, which JSON and CSV output write as it is.
+    """
+
+    _log_row = staticmethod(stored_log_row)
+    _metric_row = staticmethod(stored_metric_row)
 
     def _substring_hint(self) -> str:
         return "use --contains TEXT for a substring"
