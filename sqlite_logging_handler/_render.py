@@ -13,14 +13,19 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 
+from ._rows import log_row, metric_row
 from ._terminal import visible
+from ._text import readable_json_text
 from ._times import format_time, stored_epoch
-from .query import LogRow
+from .query import LogRow, MetricRow
 
 __all__ = [
+    "StoredJSON",
     "log_line",
     "shown_time",
     "sparkline",
+    "stored_log_row",
+    "stored_metric_row",
     "table",
     "visible",
     "write_csv",
@@ -129,12 +134,54 @@ def write_json_array(rows: Iterable[tuple[Any, ...]], out: TextIO) -> int:
     return count
 
 
+class StoredJSON(str):
+    """A JSON column's text as stored (``extra_data``, ``tags``), to be written as it is.
+
+    CSV writes it as any text; JSON output splices it in as the value when it is JSON
+    (so ``{"user_id": 7}`` stays an object, with its keys, spacing and numbers as
+    stored; re-encoded only where a string in it would decode to a lone surrogate, as
+    ``_text.readable_json_text`` does for every reader), else writes it as a string.
+    """
+
+    __slots__ = ()
+
+
+def stored_log_row(row: Any) -> LogRow:
+    """A ``LogRow`` whose ``extra_data`` is its stored text (``StoredJSON``), not decoded."""
+    built = log_row(row)
+    text = row[6]
+    return built._replace(extra_data=StoredJSON(text)) if isinstance(text, str) else built  # type: ignore[arg-type]
+
+
+def stored_metric_row(row: Any) -> MetricRow:
+    """A ``MetricRow`` whose ``tags`` are their stored text (``StoredJSON``), not decoded."""
+    built = metric_row(row)
+    text = row[5]
+    return built._replace(tags=StoredJSON(text)) if isinstance(text, str) else built  # type: ignore[arg-type]
+
+
 def _json(row: tuple[Any, ...]) -> str:
-    return json.dumps(row._asdict(), ensure_ascii=False, default=repr)  # type: ignore[attr-defined]
+    fields = row._asdict()  # type: ignore[attr-defined]
+    return (
+        "{"
+        + ", ".join(f"{json.dumps(key)}: {_json_value(value)}" for key, value in fields.items())
+        + "}"
+    )
+
+
+def _json_value(value: Any) -> str:
+    if isinstance(value, StoredJSON):
+        try:
+            json.loads(value)
+        except ValueError:  # not JSON (a row written by hand): its text as a string
+            pass
+        else:  # as stored, unless a string in it decodes to a lone surrogate
+            return readable_json_text(str(value))
+    return json.dumps(value, ensure_ascii=False, default=repr)
 
 
 def write_csv(rows: Iterable[tuple[Any, ...]], fields: Sequence[str], out: TextIO) -> int:
-    """CSV with a header row; JSON columns as JSON text; returns how many rows."""
+    """CSV with a header row; JSON columns as JSON text (stored text as it is); returns how many."""
     writer = csv.writer(out)
     writer.writerow(fields)
     count = 0

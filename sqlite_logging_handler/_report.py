@@ -17,7 +17,7 @@ import math
 import time
 from collections import defaultdict
 
-from ._aggregates import nearest_rank
+from ._aggregates import KINDS_SQL, bucket_statistic, nearest_rank
 from ._charts import (
     RATE_HEADING,
     VOLUME_HEADING,
@@ -130,7 +130,7 @@ def _body(store: LogStore, span: Buckets, until: float | None, utc: bool) -> lis
     counters = metric_totals(store, span, where)
     metrics = [
         counter_chart(name, unit, counters[name], axis)
-        if kinds.get(name) == "counter" and name in counters
+        if bucket_statistic(kinds.get(name)) == "sum" and name in counters
         else metric_chart(name, unit, values, axis)
         for name, (unit, values) in metric_percentiles(store, span, where).items()
     ]
@@ -147,12 +147,7 @@ def _body(store: LogStore, span: Buckets, until: float | None, utc: bool) -> lis
 
 def _kinds(store: LogStore) -> dict[str, str | None]:
     """Each metric's kind, as last recorded (``counter``, ``gauge``, ``histogram``)."""
-    return {
-        name: kind
-        for name, kind, _ in store.sql(
-            "SELECT metric_name, kind, MAX(id) FROM metrics GROUP BY metric_name"
-        )
-    }
+    return {name: kind for name, kind, _ in store.sql(KINDS_SQL)}
 
 
 def metric_totals(

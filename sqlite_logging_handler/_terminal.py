@@ -9,9 +9,14 @@ the screen or rewrite what is shown, and a ``\r`` or ``\n`` could forge a whole 
 
 from __future__ import annotations
 
+import os
 import re
+from typing import TextIO
 
-__all__ = ["visible"]
+__all__ = ["COLOUR_CHOICES", "use_colour", "visible"]
+
+#: ``--color``'s values: ``auto`` follows the environment and the terminal.
+COLOUR_CHOICES = ("auto", "always", "never")
 
 # C0 controls, DEL and C1 controls (8-bit CSI, OSC, NEL...), the Unicode line and
 # paragraph separators, and the bidirectional controls that reorder what is displayed
@@ -42,3 +47,25 @@ def _escape(match: re.Match[str]) -> str:
         return named
     code = ord(char)
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def use_colour(stream: TextIO, choice: str = "auto") -> bool:
+    """Whether to colour what is written to ``stream``: the one rule of every output.
+
+    ``choice`` is ``--color``: ``always`` and ``never`` decide. ``auto`` (the default):
+    no colour if ``NO_COLOR`` is set and not empty (https://no-color.org), else colour
+    if ``FORCE_COLOR`` is set and neither empty nor ``0``, else none for
+    ``TERM=dumb``, else colour only on a terminal.
+    """
+    if choice != "auto":
+        return choice == "always"
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR", "0") not in ("", "0"):
+        return True
+    if os.environ.get("TERM") == "dumb":
+        return False
+    try:
+        return stream.isatty()
+    except (ValueError, OSError):  # closed
+        return False

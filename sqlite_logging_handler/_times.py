@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from datetime import time as clock
 
 __all__ = [
+    "AGE_FORMS",
     "TIME_FORMS",
     "TimeBound",
     "format_time",
@@ -29,13 +30,19 @@ __all__ = [
 
 TimeBound = datetime | float | int | str | None
 
-#: What a ``since``/``until`` may be, for help texts and error messages.
+#: What a ``since``/``until`` may be written as, for help texts and error messages:
+#: what a person can type (a shell cannot pass a ``datetime``).
 TIME_FORMS = (
     "ISO 8601 ('2026-11-30', '2026-11-30 17:00', '2026-11-30T17:00:00Z', "
     "'2026-11-30 17:00:00.123+01:00'; without a zone, local time), a relative time "
     "('90s', '15m', '2h', '7d', '2w', '1h30m', '3 days ago'), 'now', 'today', "
     "'yesterday', 'tomorrow', a month ('2026-11': its first day), a time of today "
-    "('17:00'), epoch seconds ('1764522000' or '@1764522000'), or a datetime"
+    "('17:00'), or epoch seconds ('1764522000' or '@1764522000')"
+)
+#: What an age (a length of time) may be written as.
+AGE_FORMS = (
+    "a number of seconds ('3600'), or a duration ('90s', '15m', '12h', '30d', '2w', "
+    "'1h30m', '3 days')"
 )
 
 # The times SQLite's date functions and Python's datetime both handle: years 1 to 9999.
@@ -54,6 +61,7 @@ _AMOUNT = re.compile(rf"(\d+(?:\.\d+)?)\s*({_UNIT})", re.IGNORECASE)
 _DURATION = re.compile(rf"(?:\d+(?:\.\d+)?\s*(?:{_UNIT})\s*)+", re.IGNORECASE)
 _RELATIVE = re.compile(r"([-+]?)\s*(.+?)(\s+ago)?", re.IGNORECASE)
 _EPOCH = re.compile(r"@?\s*-?\d+(?:\.\d+)?")
+_SECONDS = re.compile(r"\d+(?:\.\d+)?")
 _DAYS = {"today": 0, "yesterday": -1, "tomorrow": 1}
 # ISO 8601's calendar month ("2026-11"): its first day, local time.
 _YEAR_MONTH = re.compile(r"(\d{4})-(\d{2})")
@@ -95,7 +103,7 @@ def parse_epoch(value: TimeBound, *, now: float | None = None) -> float | None:
     else:
         cause = None
     if not _FIRST_EPOCH <= epoch <= _LAST_EPOCH:  # also NaN
-        msg = f"{value!r} is out of range: a time must fall in the years 1 to 9999"
+        msg = f"{value!r} is out of range: a time must fall in the years 1 to 9999 (UTC)"
         raise ValueError(msg) from cause
     return epoch
 
@@ -109,7 +117,12 @@ def _epoch(value: TimeBound, now: float) -> float:
         epoch = _text_epoch(value.strip(), now)
         if epoch is not None:
             return epoch
-    msg = f"cannot read {value!r} as a time: use {TIME_FORMS}"
+        msg = f"cannot read {value!r} as a time: use {TIME_FORMS}"
+        raise ValueError(msg)
+    msg = (
+        f"cannot read {value!r} as a time: use a datetime, epoch seconds (a number), "
+        f"or text: {TIME_FORMS}"
+    )
     raise ValueError(msg)
 
 
@@ -120,7 +133,7 @@ def _text_epoch(text: str, now: float) -> float | None:
         return now
     if word in _DAYS:
         day = datetime.fromtimestamp(now).date() + timedelta(days=_DAYS[word])
-        return datetime.combine(day, clock()).timestamp()
+        return _local_epoch(datetime.combine(day, clock()))
     if _EPOCH.fullmatch(text):
         return float(text.lstrip("@ "))
     if (relative := _RELATIVE.fullmatch(text)) and _DURATION.fullmatch(relative[2]):
@@ -133,22 +146,46 @@ def _iso_epoch(text: str, now: float) -> float | None:
     if text.upper().endswith("UTC"):  # "2026-11-30 17:00:00 UTC"
         text = text[:-3].rstrip() + "+00:00"
     try:
-        return datetime.fromisoformat(text).timestamp()  # naive: local time
+        moment = datetime.fromisoformat(text)
     except ValueError:
         pass
+    else:
+        return _local_epoch(moment)
     if month := _YEAR_MONTH.fullmatch(text):
         try:
-            return datetime(int(month[1]), int(month[2]), 1).timestamp()  # local time
+            first = datetime(int(month[1]), int(month[2]), 1)
         except ValueError:  # month 13
             return None
+        return _local_epoch(first)
     if not _TIME_OF_DAY.fullmatch(text):
         return None
     try:
-        moment = clock.fromisoformat(text)  # "17:00": today, local time
+        of_day = clock.fromisoformat(text)  # "17:00": today, local time
     except ValueError:
         return None
     today = datetime.fromtimestamp(now).date()
-    return datetime.combine(today, moment).timestamp()  # naive: local time
+    return _local_epoch(datetime.combine(today, of_day))
+
+
+def _local_epoch(moment: datetime) -> float:
+    """The epoch of ``moment``; naive means local time.
+
+    ``datetime.timestamp()`` looks at local time a day either side of a naive moment,
+    which fails near the years 1 and 9999 even where the moment itself is a valid
+    time (0001-01-01 in New York is 04:56 UTC): there, the local offset of the
+    nearest moment it can look at is used. Past the years 1-9999 in UTC, the epoch
+    is out of range, and ``parse_epoch`` says so.
+    """
+    if moment.tzinfo is not None:
+        return moment.timestamp()
+    try:
+        return moment.timestamp()
+    except (ValueError, OverflowError, OSError):
+        pass
+    as_utc = moment.replace(tzinfo=UTC).timestamp()
+    nearest = min(max(as_utc, _FIRST_EPOCH + 2 * 86400), _LAST_EPOCH - 2 * 86400)
+    offset = datetime.fromtimestamp(nearest, UTC).astimezone().utcoffset()
+    return as_utc - (offset.total_seconds() if offset is not None else 0.0)
 
 
 def _seconds(duration: str) -> float:
@@ -156,21 +193,25 @@ def _seconds(duration: str) -> float:
 
 
 def parse_age(age: str | float | int) -> float:
-    """Seconds in an age given as a number of seconds or as ``"90s"``, ``"12h"``, ``"30d"``.
+    """Seconds in an age: a number of seconds, or text in one of ``AGE_FORMS``.
+
+    Text is a number of seconds (``"3600"``) or a duration (``"90s"``, ``"12h"``,
+    ``"30d"``, ``"1h30m"``, ``"3 days"``), as the relative times of ``parse_time`` are
+    written (without their sign or "ago").
 
     Raises:
-        ValueError: anything else, naming the accepted forms.
+        ValueError: anything else, or not more than 0 s, naming the accepted forms.
     """
-    if isinstance(age, int | float) and not isinstance(age, bool) and 0 < age < math.inf:
-        return float(age)
-    if isinstance(age, str) and _DURATION.fullmatch(age.strip()):
+    seconds = math.nan
+    if isinstance(age, int | float) and not isinstance(age, bool):
+        seconds = float(age)
+    elif isinstance(age, str) and _DURATION.fullmatch(age.strip()):
         seconds = _seconds(age)
-        if 0 < seconds < math.inf:
-            return seconds
-    msg = (
-        f"cannot read {age!r} as an age: use seconds or a string such as '90s', '12h', '30d', "
-        "'2w' or '1h30m'"
-    )
+    elif isinstance(age, str) and _SECONDS.fullmatch(age.strip()):
+        seconds = float(age)
+    if 0 < seconds < math.inf:
+        return seconds
+    msg = f"cannot read {age!r} as an age (more than 0 s): use {AGE_FORMS}"
     raise ValueError(msg)
 
 
@@ -178,7 +219,9 @@ def timestamp_text(epoch: float) -> str:
     """``epoch`` as the stored timestamp text: UTC, ``YYYY-MM-DD HH:MM:SS.SSS``."""
     whole, fraction = divmod(round(epoch * 1000), 1000)
     moment = datetime.fromtimestamp(whole, UTC)
-    return f"{moment:%Y-%m-%d %H:%M:%S}.{fraction:03d}"
+    # Four digits of year, as SQLite writes them (strftime's %Y writes "999" on glibc,
+    # which would sort after "2026" as text).
+    return f"{moment.year:04d}-{moment:%m-%d %H:%M:%S}.{fraction:03d}"
 
 
 def stored_epoch(timestamp: str) -> float:
@@ -195,9 +238,13 @@ def format_time(epoch: float, *, utc: bool = False, millis: bool = True) -> str:
     whole, fraction = divmod(round(epoch * 1000), 1000)
     moment = datetime.fromtimestamp(whole, UTC)
     if not utc:
-        moment = moment.astimezone()
-    text = f"{moment:%Y-%m-%d %H:%M:%S}" + (f".{fraction:03d}" if millis else "")
+        try:
+            moment = moment.astimezone()
+        except (ValueError, OverflowError, OSError):  # local time is past the year 1 or 9999
+            utc = True
+    # The year with four digits: strftime's %Y gives "1" for the year 1 on glibc.
+    text = f"{moment.year:04d}-{moment:%m-%d %H:%M:%S}" + (f".{fraction:03d}" if millis else "")
     if utc:
         return text + "Z"
-    offset = moment.strftime("%z")
-    return f"{text}{offset[:3]}:{offset[3:]}"
+    offset = moment.strftime("%z")  # +HHMM, or +HHMMSS (local mean time before ~1900)
+    return text + offset[:3] + "".join(f":{offset[i : i + 2]}" for i in range(3, len(offset), 2))

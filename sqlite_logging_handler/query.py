@@ -49,6 +49,22 @@ class LogStore(Reader):
         SQLiteLoggingError: the database is not at this package's schema version.
     """
 
+    # How rows are built: JSON columns decoded. The command line's store keeps their
+    # stored text instead, which its JSON and CSV output as it is (CommandLineStore).
+    _log_row = staticmethod(log_row)
+    _metric_row = staticmethod(metric_row)
+
+    # -- hints in errors, naming this API's keywords (the command line's store names its
+    # -- flags instead: cli._args.CommandLineStore) -----------------------------------
+
+    def _substring_hint(self) -> str:
+        """How to search for a substring instead, for a database without a full-text index."""
+        return "use contains= for a substring"
+
+    def _words_hint(self, search: str) -> str:
+        """How to search for the words of a malformed full-text query as written."""
+        return f"to search for words as written, quote them: {fts_words(search)!r}"
+
     # -- queries ----------------------------------------------------------------------
 
     def logs(
@@ -79,7 +95,7 @@ class LogStore(Reader):
             trace_id=trace_id, search=search,
         )  # fmt: skip
         sql, params = _select_logs(where, newest_first, limit)
-        return [log_row(row) for row in self._query(sql, params)]
+        return [self._log_row(row) for row in self._query(sql, params)]
 
     def iter_logs(
         self,
@@ -107,7 +123,7 @@ class LogStore(Reader):
             trace_id=trace_id, search=search,
         )  # fmt: skip
         sql, params = _select_logs(where, newest_first, limit)
-        return self._stream(sql, params, log_row)
+        return self._stream(sql, params, self._log_row)
 
     def count_logs(self, **filters: Unpack[LogFilters]) -> int:
         """How many log rows match ``filters`` (those of ``logs()``, by keyword)."""
@@ -142,7 +158,7 @@ class LogStore(Reader):
             if not schema.has_full_text(conn):
                 msg = (
                     f"{self.database!r} has no full-text index: create its handler with "
-                    "SQLiteHandler(..., full_text=True), or use contains= for a substring"
+                    f"SQLiteHandler(..., full_text=True), or {self._substring_hint()}"
                 )
                 raise SQLiteLoggingError(msg)
             try:
@@ -151,8 +167,8 @@ class LogStore(Reader):
                 ).fetchall()
             except sqlite3.OperationalError as exc:
                 msg = (
-                    f"cannot read {search!r} as a full-text query: {exc} (to search for "
-                    f"words as written, quote them: {fts_words(search)!r})"
+                    f"cannot read {search!r} as a full-text query: {exc} "
+                    f"({self._words_hint(search)})"
                 )
                 raise ValueError(msg) from exc
 
@@ -203,7 +219,7 @@ class LogStore(Reader):
                 top = self._max_id()
                 rows = self._query(sql, [last, top, *params]) if top > last else []
                 last = max(last, top)
-                yield from (log_row(row) for row in rows)
+                yield from (self._log_row(row) for row in rows)
                 if not rows:
                     self._closed.wait(poll_interval)
         except KeyboardInterrupt:
@@ -232,7 +248,7 @@ class LogStore(Reader):
         sql, params = ordered(
             f"SELECT {METRIC_SELECT} FROM metrics {where.sql()}", where.params, newest_first, limit
         )
-        return [metric_row(row) for row in self._query(sql, params)]
+        return [self._metric_row(row) for row in self._query(sql, params)]
 
     def iter_metrics(
         self,
@@ -250,7 +266,7 @@ class LogStore(Reader):
         )
         if self._before_query is not None:
             self._before_query()
-        return self._stream(sql, params, metric_row)
+        return self._stream(sql, params, self._metric_row)
 
     def count_metrics(
         self,

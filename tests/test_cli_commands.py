@@ -133,7 +133,7 @@ def test_metrics_summary_and_plot(logs_db):
     assert result.returncode == 0, result.stderr
     header, _, row, *rest = result.stdout.splitlines()
     fields = ["count", "sum", "min", "avg", "p50", "p95", "p99", "max", "unit"]
-    assert header.split() == ["metric", *fields]
+    assert header.split() == ["metric_name", *fields]
     assert row.split() == ["latency", "100", "5,050", "1", "50.5", "50", "95", "99", "100", "ms"]
     sparkline = rest[-1].strip()
     assert 1 <= len(sparkline) <= 10 and set(sparkline) <= set("▁▂▃▄▅▆▇█ ")
@@ -167,10 +167,10 @@ def test_prune_by_age_and_by_count(db_path):
         log.info("new %d", i)
     handler.close()
     dry = sqlite_logs("--db", str(db_path), "prune", "--older-than", "30d", "--dry-run")
-    assert dry.stdout.strip() == "would delete 10 log rows and 0 metric rows"
+    assert dry.stdout.startswith("would delete 10 log rows and 0 metric rows older than ")
     assert len(rows(db_path)) == 20
     real = sqlite_logs("--db", str(db_path), "prune", "--older-than", "30d")
-    assert real.stdout.splitlines()[0] == "deleted 10 log rows and 0 metric rows"
+    assert real.stdout.startswith("deleted 10 log rows and 0 metric rows older than ")
     assert real.stdout.splitlines()[1].startswith("gave back ")
     keep = sqlite_logs("--db", str(db_path), "prune", "--keep-rows", "3")
     assert keep.returncode == 0, keep.stderr

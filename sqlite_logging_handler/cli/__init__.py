@@ -18,15 +18,16 @@ import os
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn, TextIO
 
 from .. import __version__
-from .._terminal import visible
+from .._terminal import COLOUR_CHOICES, visible
 from ..exceptions import SQLiteLoggingError
 from ..shipping.command import add_ship_command
 from . import _reading, _showcase, _summaries, _tail, _upkeep
 from ._args import DATABASE_VARIABLE, Command, Register, database, empty_time_range
 from ._dashes import with_attached_values
-from ._output import os_reason
+from ._output import os_reason, say_error, usage_error
 
 __all__ = ["database", "main"]
 
@@ -42,23 +43,41 @@ _SIGPIPE_STATUS = 128 + 13  # what a shell reports for a process SIGPIPE ended
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``sqlite-logs`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    """Run ``sqlite-logs`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code.
+
+    A reader of stdout or stderr that went away (``| head -1``) ends any command the
+    same way, quietly, with 141 (as if SIGPIPE had ended it), whatever was being
+    written: records, a help text, a progress or "exported" line. An error message
+    that cannot be written keeps its own exit status.
+    """
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        _silence(sys.stdout, sys.__stdout__)
+        _silence(sys.stderr, sys.__stderr__)
+        return _SIGPIPE_STATUS
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = _parser()
     given = sys.argv[1:] if argv is None else argv
-    args = parser.parse_args(with_attached_values(parser, given))
+    args, unknown = parser.parse_known_args(with_attached_values(parser, given))
+    if unknown:  # argparse would blame the top level: name the command that was given
+        usage_error(f"unrecognized arguments: {' '.join(unknown)}", _prog(args))
+        return 2
     if not hasattr(args, "run"):
-        parser.print_help(sys.stderr)
+        usage_error("give a command", "sqlite-logs")
         return 2
     empty = empty_time_range(args)
     if empty:
-        print(f"sqlite-logs: error: {empty}", file=sys.stderr)
+        usage_error(empty, _prog(args))
         return 2
     try:
         result: int = args.run(args, sys.stdout)
         sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        sys.stderr.flush()
     except BrokenPipeError:
-        _silence_stdout()
-        return _SIGPIPE_STATUS
+        raise  # main(): 141, for stdout and stderr alike
     except (OSError, sqlite3.Error, SQLiteLoggingError) as exc:
         _error(exc)
         return 1
@@ -68,6 +87,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return result
+
+
+def _prog(args: argparse.Namespace) -> str:
+    """The command as its help is asked for: ``sqlite-logs query``, ``sqlite-logs ship otlp``."""
+    words = ["sqlite-logs", getattr(args, "command", ""), getattr(args, "kind", None) or ""]
+    return " ".join(word for word in words if word)
 
 
 def _error(exc: BaseException) -> None:
@@ -84,36 +109,46 @@ def _error(exc: BaseException) -> None:
             text += f" (and {os.fsdecode(exc.filename2)!r})"
     elif isinstance(exc, OSError) and exc.strerror:
         text = exc.strerror
-    print(f"sqlite-logs: error: {visible(text)}", file=sys.stderr)
+    say_error(f"sqlite-logs: error: {visible(text)}")
 
 
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null, so that flushing it at exit fails no more."""
-    if sys.stdout is not sys.__stdout__ or sys.__stdout__ is None:
-        return  # not the process's own stdout (a caller's StringIO)
+def _silence(stream: TextIO | None, own: TextIO | None) -> None:
+    """Point the process's own ``stream`` at /dev/null: flushing it at exit fails no more."""
+    if stream is None or stream is not own:
+        return  # not the process's own stream (a caller's StringIO)
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.__stdout__.fileno())
+        os.dup2(devnull, stream.fileno())
         os.close(devnull)
     except (OSError, ValueError):
         pass
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors as one line (``usage_error``), without the usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        usage_error(message, self.prog)
+        sys.exit(2)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="sqlite-logs",
         description="Look at, follow, summarise, export and prune a log database "
         "written by SQLiteHandler.",
-        epilog=f"The database is --db PATH, else ${DATABASE_VARIABLE}, else logs.db. "
+        epilog=f"The database is --db PATH, else ${DATABASE_VARIABLE}, else logs.db "
+        "(demo: system_logs.db). "
         "Times are shown in local time with their UTC offset (--utc: in UTC).",
     )
     parser.add_argument("--version", action="version", version=f"sqlite-logs {__version__}")
     _common_options(parser, argparse.SUPPRESS)
-    parser.set_defaults(db=None, utc=False)
+    parser.set_defaults(db=None, utc=False, command="", color="auto")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     def command(name: str, run: Command, help_text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(command=name)
         # SUPPRESS: the subcommand's options only override the top-level ones when given.
         _common_options(sub, argparse.SUPPRESS)
         sub.set_defaults(run=run)
@@ -130,6 +165,14 @@ def _common_options(parser: argparse.ArgumentParser, default: object) -> None:
         default=default,
         metavar="PATH",
         help=f"the log database (default: ${DATABASE_VARIABLE}, else logs.db)",
+    )
+    parser.add_argument(
+        "--color",
+        "--colour",
+        choices=COLOUR_CHOICES,
+        default=default,
+        help="colour by level: auto (on a terminal, unless $NO_COLOR is set; "
+        "$FORCE_COLOR forces it), always, never (default: auto)",
     )
     zone = parser.add_mutually_exclusive_group()
     zone.add_argument(

@@ -9,34 +9,37 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
 from .._binds import INT64_MAX
 from .._filters import fts_words
+from .._render import stored_log_row, stored_metric_row
 from .._times import format_time, parse_age, parse_epoch, parse_time
 from ..query import LogStore
 
 __all__ = [
     "DATABASE_VARIABLE",
     "Command",
+    "CommandLineStore",
     "Register",
     "add_filters",
     "add_time_range",
-    "age",
     "bounded_int",
     "check_database",
     "database",
+    "duration",
     "empty_time_range",
     "extra",
     "filters",
     "level",
     "open_store",
-    "positive_float",
     "positive_int",
     "row_count",
     "time_bound",
+    "whole_number",
 ]
 
 #: A subcommand: runs with the parsed arguments, writes to ``out``, returns the exit code.
@@ -55,14 +58,22 @@ def database(args: argparse.Namespace) -> str:
 
 
 def check_database(args: argparse.Namespace) -> str:
-    """The database's path, which must be an existing file.
+    """The database's path, which must be an existing, readable file.
 
     Raises:
-        FileNotFoundError: there is none; the message says where the path came from
+        FileNotFoundError: there is none; the message names the path, says what is
+            there instead (a directory, no such directory), where the path came from
             and how to give another.
+        PermissionError: the file cannot be read.
     """
+    if args.db == "":
+        msg = "--db '': give the database's path"
+        raise FileNotFoundError(msg)
     path = database(args)
     if os.path.isfile(path):
+        if not os.access(path, os.R_OK):
+            msg = f"cannot read {path!r}: permission denied"
+            raise PermissionError(msg)
         return path
     if args.db:
         hint = ""
@@ -70,13 +81,46 @@ def check_database(args: argparse.Namespace) -> str:
         hint = f" (from ${DATABASE_VARIABLE})"
     else:
         hint = f": give one with --db PATH or ${DATABASE_VARIABLE}"
-    msg = f"no log database at {path!r}{hint}"
+    msg = f"no log database at {path!r}{_what_is_there(path)}{hint}"
     raise FileNotFoundError(msg)
 
 
+def _what_is_there(path: str) -> str:
+    """Why ``path``, which is no regular file, is no database: "" when nothing is there."""
+    if os.path.isdir(path):
+        return ": it is a directory"
+    if os.path.exists(path):
+        return ": it is not a regular file"
+    parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        return f": {parent!r} is a file, not a directory"
+    if os.path.abspath(os.path.dirname(os.path.abspath(path))) != parent:
+        return f": there is no directory {os.path.dirname(os.path.abspath(path))!r}"
+    return ""
+
+
+class CommandLineStore(LogStore):
+    """A ``LogStore`` for the command line.
+
+    Its errors' hints name the command line's flags, not keywords; its rows keep
+    ``extra_data`` and ``tags`` as stored text, which JSON and CSV output write as it is.
+    """
+
+    _log_row = staticmethod(stored_log_row)
+    _metric_row = staticmethod(stored_metric_row)
+
+    def _substring_hint(self) -> str:
+        return "use --contains TEXT for a substring"
+
+    def _words_hint(self, search: str) -> str:
+        return f"to search for the words as written: --search {shlex.quote(search)}"
+
+
 def open_store(args: argparse.Namespace) -> LogStore:
-    """A ``LogStore`` on the subcommand's database (see ``check_database``)."""
-    return LogStore(check_database(args))
+    """A ``CommandLineStore`` on the subcommand's database (see ``check_database``)."""
+    return CommandLineStore(check_database(args))
 
 
 def add_time_range(parser: argparse.ArgumentParser) -> None:
@@ -104,12 +148,13 @@ def add_filters(parser: argparse.ArgumentParser) -> None:
     search.add_argument(
         "--search",
         metavar="WORDS",
-        help="records holding all these words (full-text index: full_text=True)",
+        help="records holding all these words (needs the full-text index a handler "
+        "made with full_text=True keeps)",
     )
     search.add_argument(
         "--match",
         metavar="QUERY",
-        help="an FTS5 full-text query, e.g. 'timeout AND db*' (full_text=True)",
+        help="an FTS5 full-text query, e.g. 'timeout AND db*' (as --search: the full-text index)",
     )
     parser.add_argument(
         "--extra",
@@ -137,46 +182,47 @@ def filters(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def positive_int(text: str) -> int:
-    """A whole number of at least 1."""
-    return int(_positive(text, int))
+    """A whole number of at least 1, of any size (more than SQLite counts: ``INT64_MAX``)."""
+    return whole_number(text, 1)
 
 
 def row_count(text: str) -> int:
     """A number of rows, 0 or more; any larger than SQLite counts means "all"."""
-    if text.strip() == "0":
-        return 0
-    return min(positive_int(text), INT64_MAX)
+    return whole_number(text, 0)
 
 
 def bounded_int(largest: int) -> Callable[[str], int]:
     """An argument type: a whole number from 1 to ``largest``."""
 
     def bounded(text: str) -> int:
-        value = positive_int(text)
-        if value > largest:
-            msg = f"expected a whole number from 1 to {largest:,}, not {text!r}"
-            raise argparse.ArgumentTypeError(msg)
-        return value
+        return whole_number(text, 1, largest)
 
     return bounded
 
 
-def positive_float(text: str) -> float:
-    """A positive finite number."""
-    return _positive(text, float)
+def whole_number(text: str, smallest: int, largest: int | None = None) -> int:
+    """``text`` as a whole number from ``smallest`` to ``largest`` (None: any size).
 
+    The error states exactly the range accepted, as a person would type its ends.
+    Without ``largest``, a number beyond what SQLite counts is ``INT64_MAX`` ("all").
 
-def _positive(text: str, kind: type[int] | type[float]) -> float:
-    """``text`` read as a positive ``kind``, or an argparse error naming what was expected."""
-    try:
-        value = kind(text)
-    except ValueError:
-        value = 0
-    if not 0 < value < float("inf"):
-        what = "a whole number of at least 1" if kind is int else "a positive number"
-        msg = f"expected {what}, not {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
+    Raises:
+        argparse.ArgumentTypeError: not a whole number, or outside the range.
+    """
+    digits = text.strip().removeprefix("+")
+    value: int | None = None
+    if digits.lstrip("-").isdigit() and digits.isascii():
+        value = int(digits) if len(digits) <= 20 else (INT64_MAX + 1) * (-1 if "-" in digits else 1)
+    if value is not None and value >= smallest and (largest is None or value <= largest):
+        return min(value, INT64_MAX)
+    if largest is not None:
+        what = f"a whole number from {smallest} to {largest}"
+    elif smallest == 0:
+        what = "a whole number, 0 or more"
+    else:
+        what = f"a whole number, {smallest} or more"
+    msg = f"expected {what}, not {text!r}"
+    raise argparse.ArgumentTypeError(msg)
 
 
 def time_bound(text: str) -> str:
@@ -211,10 +257,10 @@ def empty_time_range(args: argparse.Namespace) -> str:
     )
 
 
-def age(text: str) -> float:
-    """An age in seconds (``--older-than``)."""
+def duration(text: str) -> float:
+    """A length of time in seconds (``demo --duration``), read as ``parse_age`` reads ages."""
     try:
-        return parse_age(float(text) if _is_number(text) else text)
+        return parse_age(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -243,11 +289,3 @@ def extra(text: str) -> tuple[str, Any]:
         return key, json.loads(raw)
     except ValueError:
         return key, raw
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True

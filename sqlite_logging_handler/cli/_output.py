@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Iterator
 from typing import TextIO
 
+from .._terminal import visible
 from ..exceptions import SQLiteLoggingError
 
-__all__ = ["STDOUT", "os_reason", "output_file", "to_stdout"]
+__all__ = ["STDOUT", "os_reason", "output_file", "say_error", "to_stdout", "usage_error"]
 
 #: The output path that means stdout.
 STDOUT = "-"
@@ -44,10 +46,37 @@ def output_file(
     try:
         with target:
             yield target
+    except BrokenPipeError:
+        raise  # stdout or stderr, not the file: cli.main() ends quietly with 141
     except OSError as exc:  # the disk filled up, a quota, an I/O error
         if exc.filename is not None or exc.errno is None:
             raise
         raise SQLiteLoggingError(f"cannot write {path!r}: {os_reason(exc, path)}") from None
+
+
+def usage_error(message: str, prog: str) -> None:
+    """A usage error as every error is said: one line on stderr, with where help is.
+
+    ``sqlite-logs: error: MESSAGE (see: sqlite-logs tail --help)``; the caller exits 2.
+    ``prog`` is the command's own (``sqlite-logs tail``), for the hint.
+    """
+    hint = f"{prog} --help".replace("sqlite-logs sqlite-logs", "sqlite-logs")
+    say_error(f"sqlite-logs: error: {visible(message)} (see: {hint})")
+
+
+def say_error(line: str) -> None:
+    """``line`` on stderr; if nobody reads stderr any more, nothing (the exit status says it).
+
+    An error keeps its own exit status (1, 2) even when its message cannot be written:
+    only output that is not an error ends with 141 on a closed pipe (``cli.main``).
+    """
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except BrokenPipeError:
+        if sys.stderr is sys.__stderr__ and sys.stderr is not None:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stderr.fileno())
+            os.close(devnull)
 
 
 def os_reason(exc: OSError, path: str) -> str:

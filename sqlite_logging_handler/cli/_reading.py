@@ -10,7 +10,7 @@ from typing import Any, TextIO
 from .. import _render
 from ..query import LogRow, LogStore, MetricRow
 from ._args import Register, add_filters, extra, filters, open_store, row_count
-from ._output import output_file, to_stdout
+from ._output import output_file, to_stdout, usage_error
 from ._progress import Progress, counted
 
 __all__ = ["register"]
@@ -28,22 +28,28 @@ def register(command: Register) -> None:
     """Add ``query`` and ``export``."""
     query = command("query", _query, "records matching filters, as a table, JSON lines or CSV")
     add_filters(query)
-    query.add_argument("--limit", type=row_count, default=100, help="default: 100")
+    query.add_argument(
+        "--limit", type=row_count, default=100, help="at most this many records (default: 100)"
+    )
     output = query.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="one JSON object per line")
     output.add_argument("--csv", action="store_true", help="CSV with a header row")
 
     export = command("export", _export, "stream log records or metrics to JSON lines, JSON or CSV")
     export.add_argument(
-        "table", nargs="?", choices=("logs", "metrics"), default="logs", help="default: logs"
+        "table",
+        nargs="?",
+        choices=("logs", "metrics"),
+        default="logs",
+        help="logs or metrics (default: logs)",
     )
     export.add_argument(
         "--format",
         choices=("jsonl", "json", "csv"),
         default="jsonl",
-        help="JSON lines (default), one JSON array, or CSV with a header row",
+        help="jsonl: JSON lines, json: one JSON array, csv: CSV with a header row (default: jsonl)",
     )
-    export.add_argument("-o", "--output", help="file to write (default, or -: stdout)")
+    export.add_argument("-o", "--output", help="file to write; -: stdout (default: stdout)")
     add_filters(export)
     export.add_argument("--name", help="metrics: this metric only")
     export.add_argument(
@@ -79,7 +85,7 @@ def _query(args: argparse.Namespace, out: TextIO) -> int:
 def _export(args: argparse.Namespace, out: TextIO) -> int:
     misplaced = _misplaced_options(args)
     if misplaced:
-        print(f"sqlite-logs export: error: {misplaced}", file=sys.stderr)
+        usage_error(misplaced, "sqlite-logs export")
         return 2
     with open_store(args) as store, output_file(args.output, out, newline="") as target:
         # Not over rows written to the same terminal; counting costs a query: only for

@@ -9,7 +9,14 @@ from .. import _render, _report
 from .._demo import DEMO_DATABASE, run_demo
 from .._times import parse_epoch
 from ..query import LogStore
-from ._args import Register, add_time_range, bounded_int, check_database, positive_float
+from ._args import (
+    DATABASE_VARIABLE,
+    Register,
+    add_time_range,
+    bounded_int,
+    check_database,
+    duration,
+)
 from ._output import output_file, to_stdout
 from ._summaries import MAX_BUCKETS
 
@@ -22,19 +29,38 @@ def register(command: Register) -> None:
         "report", _report_page, "one self-contained HTML page: charts, top errors, loggers"
     )
     report.add_argument(
-        "-o", "--output", default="report.html", help="default: report.html; -: stdout"
+        "-o",
+        "--output",
+        default="report.html",
+        help="the HTML file to write; -: stdout (default: report.html)",
     )
     add_time_range(report)
     report.add_argument(
         "--buckets",
         type=bounded_int(MAX_BUCKETS),
         default=60,
-        help="time buckets (60; up to 1000)",
+        help="time buckets, up to 1000 (default: 60)",
     )
 
     demo = command("demo", _demo, "log records and metrics from several threads, then summarise")
-    demo.add_argument("--threads", type=bounded_int(1000), default=8, help="default: 8")
-    demo.add_argument("--duration", type=positive_float, default=5.0, help="seconds; default: 5")
+    for action in demo._actions:  # the demo's database is its own, never $SQLITE_LOGS_DB
+        if action.dest == "db":
+            action.help = (
+                f"the database to write (default: {DEMO_DATABASE} in the current "
+                f"directory, never ${DATABASE_VARIABLE}: a demo is not real data)"
+            )
+    demo.add_argument(
+        "--threads",
+        type=bounded_int(1000),
+        default=8,
+        help="threads logging at once, up to 1000 (default: 8)",
+    )
+    demo.add_argument(
+        "--duration",
+        type=duration,
+        default=5.0,
+        help="how long the threads log, in seconds (default: 5)",
+    )
 
 
 def _report_page(args: argparse.Namespace, out: TextIO) -> int:
@@ -48,7 +74,9 @@ def _report_page(args: argparse.Namespace, out: TextIO) -> int:
             utc=args.utc,
         )
     with output_file(args.output, out) as target:
-        target.write(page)
+        # Line by line, as every command writes: a reader that goes away (| head -1)
+        # ends it with 141 as it ends the others, not only when the page outgrows a pipe.
+        target.writelines(page.splitlines(keepends=True))
     if not to_stdout(args.output):
         print(f"wrote {_render.visible(args.output)}", file=out)
     return 0

@@ -5,18 +5,22 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
 from .. import _render, maintenance
-from ..query import LogStore
+from .._aggregates import KINDS_SQL, bucket_sql, bucket_statistic
+from ..query import LogStore, _metric_filters
 from ._args import Register, add_time_range, bounded_int, check_database, extra
+from ._output import say_error
 
 __all__ = ["MAX_BUCKETS", "register", "size_text"]
 
 MAX_BUCKETS = 1000  # a chart, or a line of a terminal, has no room for more
 _SUMMARY = ("count", "sum", "min", "avg", "p50", "p95", "p99", "max", "unit")
+#: The columns of ``metrics``, in its table, its JSON and its CSV alike: the name by the
+#: database's column name, as ``export metrics`` and ``LogStore.metric_summary()`` call it.
+_COLUMNS = ("metric_name", *_SUMMARY)
 _TOP = 10  # rows of the "by logger" and "by thread" tables
 
 
@@ -42,7 +46,10 @@ def register(command: Register) -> None:
     output.add_argument("--csv", action="store_true", help="CSV with a header row")
     output.add_argument("--plot", action="store_true", help="a sparkline of each metric over time")
     metrics.add_argument(
-        "--buckets", type=bounded_int(MAX_BUCKETS), default=40, help="plot width (40; up to 1000)"
+        "--buckets",
+        type=bounded_int(MAX_BUCKETS),
+        default=40,
+        help="--plot: time buckets, up to 1000 (default: 40)",
     )
 
 
@@ -116,21 +123,22 @@ def _metrics(args: argparse.Namespace, out: TextIO) -> int:
         )
         if args.name and not summary:
             name = _render.visible(repr(args.name))
-            print(f"sqlite-logs: error: no metric {name}", file=sys.stderr)
+            say_error(f"sqlite-logs: error: no metric {name}")
             return 1
         if args.json:
             for name, values in summary.items():
-                out.write(json.dumps({"metric": name, **values}, ensure_ascii=False) + "\n")
+                row = {"metric_name": name, **{field: values[field] for field in _SUMMARY}}
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
             return 0
         if args.csv:
             writer = csv.writer(out)
-            writer.writerow(("metric", *_SUMMARY))
+            writer.writerow(_COLUMNS)
             writer.writerows((name, *(s[f] for f in _SUMMARY)) for name, s in summary.items())
             return 0
         rows = [
             (name, f"{s['count']:,}", *(s[f] for f in _SUMMARY[1:])) for name, s in summary.items()
         ]
-        print(_render.table(("metric", *_SUMMARY), rows, right=range(1, 9)), file=out)
+        print(_render.table(_COLUMNS, rows, right=range(1, 9)), file=out)
         if args.plot:
             for name in summary:
                 _plot(store, args, name, summary[name], out)
@@ -140,34 +148,35 @@ def _metrics(args: argparse.Namespace, out: TextIO) -> int:
 def _plot(
     store: LogStore, args: argparse.Namespace, name: str, summary: dict[str, Any], out: TextIO
 ) -> None:
-    values = _buckets(store, args, name, args.buckets)
-    low, high = summary["min"], summary["max"]
+    """A sparkline of the metric over time, summed up per bucket as the report does."""
+    kinds = {metric: kind for metric, kind, _ in store.sql(KINDS_SQL)}
+    statistic = bucket_statistic(kinds.get(name))
+    values = _buckets(store, args, name, statistic)
+    shown = [v for v in values if v is not None]
+    span = f"{min(shown):g} .. {max(shown):g}" if shown else "no values"
+    what = "total per bucket" if statistic == "sum" else "median (p50) per bucket"
     unit = _render.visible(summary["unit"] or "")
-    print(f"\n{_render.visible(name)} (average per bucket, {low:g} .. {high:g} {unit})", file=out)
+    print(f"\n{_render.visible(name)} ({what}, {span}{' ' + unit if unit else ''})", file=out)
     print(f"  {_render.sparkline(values)}", file=out)
 
 
 def _buckets(
-    store: LogStore, args: argparse.Namespace, name: str, count: int
+    store: LogStore, args: argparse.Namespace, name: str, statistic: str
 ) -> list[float | None]:
-    """The metric's average in ``count`` equal time buckets over its values in the range."""
-    wanted = {"name": name, "since": args.since, "until": args.until, "tags": _tags(args)}
-    times = [float("inf"), float("-inf")]
-    for row in store.iter_metrics(**wanted):  # streamed twice: constant memory
-        if row.created is not None:
-            times = [min(times[0], row.created), max(times[1], row.created)]
-    first, last = times
-    if first > last:
+    """The metric's ``statistic`` in ``--buckets`` equal time buckets, computed in SQLite."""
+    where = _metric_filters(name, args.since, args.until, _tags(args))
+    first, last = store.sql(
+        f"SELECT MIN(created), MAX(created) FROM metrics {where.sql()}", where.params
+    )[0]
+    count = args.buckets
+    values: list[float | None] = [None] * count
+    if first is None:
         return []
     width = max((last - first) / count, 1e-9)
-    sums, counts = [0.0] * count, [0] * count
-    for row in store.iter_metrics(**wanted):
-        if row.created is None:
-            continue
-        index = min(int((row.created - first) / width), count - 1)
-        sums[index] += row.value
-        counts[index] += 1
-    return [total / n if n else None for total, n in zip(sums, counts, strict=True)]
+    bucket = f"max(0, min({count - 1}, CAST((created - {first!r}) / {width!r} AS INTEGER)))"
+    for row in store.sql(bucket_sql(where.sql(), bucket), where.params):
+        values[row["b"]] = row[statistic]
+    return values
 
 
 def _tags(args: argparse.Namespace) -> dict[str, Any] | None:

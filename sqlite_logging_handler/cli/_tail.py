@@ -23,8 +23,9 @@ import threading
 from typing import TextIO
 
 from .. import _render, schema
+from .._terminal import use_colour
 from ..exceptions import SQLiteLoggingError
-from ..query import LogStore
+from ._args import CommandLineStore as LogStore  # its errors' hints name the flags
 from ._args import Register, add_filters, check_database, database, filters, row_count
 
 __all__ = ["register"]
@@ -78,7 +79,7 @@ def _print(
     starts with it holds one already, and goes on after it without the last ``-n``.
     """
     wanted = filters(args)
-    colour = out.isatty()
+    colour = use_colour(out, args.color)
     resuming = bool(printed)
     rows = store.logs(**wanted, limit=args.n) if args.n and not resuming else []
     for row in reversed(rows):

@@ -9,17 +9,18 @@ import argparse
 import os
 import shutil
 import sqlite3
-import sys
 import tempfile
+import time
 from typing import TextIO
 
 from .. import maintenance, schema
 from .._access import open_writer
 from .._terminal import visible
+from .._times import format_time, parse_epoch
 from ..exceptions import SQLiteLoggingError
 from ..query import LogStore
-from ._args import Register, age, check_database, row_count
-from ._output import STDOUT
+from ._args import Register, check_database, row_count, time_bound
+from ._output import STDOUT, usage_error
 from ._progress import Progress, watched
 from ._summaries import size_text
 
@@ -39,8 +40,16 @@ _HELD_BY_A_READER = (
 def register(command: Register) -> None:
     """Add ``prune``, ``backup``, ``vacuum`` and ``upgrade``."""
     prune = command("prune", _prune, "delete old records, in small transactions")
-    prune.add_argument("--older-than", type=age, help="e.g. 30d, 12h")
-    prune.add_argument("--keep-rows", type=row_count, help="keep only the newest N log rows")
+    prune.add_argument(
+        "--older-than",
+        type=time_bound,
+        metavar="TIME",
+        help="delete rows from before TIME, written as for --since: 30d (30 days ago), "
+        "2026-11-01, '3 days ago', yesterday, @EPOCH",
+    )
+    prune.add_argument(
+        "--keep-rows", type=row_count, metavar="N", help="keep only the newest N log rows"
+    )
     prune.add_argument("--dry-run", action="store_true", help="count, delete nothing")
 
     backup = command("backup", _backup, "copy the database consistently, while it is written to")
@@ -61,7 +70,16 @@ def _writable(args: argparse.Namespace, *, upgrade: bool = False) -> tuple[str, 
 
 def _prune(args: argparse.Namespace, out: TextIO) -> int:
     if args.older_than is None and args.keep_rows is None:
-        print("sqlite-logs prune: error: give --older-than and/or --keep-rows", file=sys.stderr)
+        usage_error("give --older-than and/or --keep-rows", "sqlite-logs prune")
+        return 2
+    cutoff = _cutoff(args)
+    if cutoff is not None and cutoff > args.now:
+        shown = format_time(cutoff, utc=args.utc)
+        usage_error(
+            f"--older-than {args.older_than!r} ({shown}) is in the future: it would delete "
+            "every row",
+            "sqlite-logs prune",
+        )
         return 2
     path, conn = _writable(args)
     before = sum(maintenance.file_sizes(path))
@@ -74,7 +92,16 @@ def _prune(args: argparse.Namespace, out: TextIO) -> int:
     finally:
         conn.close()
     verb = "would delete" if args.dry_run else "deleted"
-    print(f"{verb} {deleted['logs']:,} log rows and {deleted['metrics']:,} metric rows", file=out)
+    which = []
+    if cutoff is not None:
+        which.append(f"older than {format_time(cutoff, utc=args.utc)}")
+    if args.keep_rows is not None:
+        which.append(f"beyond the newest {args.keep_rows:,} log rows")
+    print(
+        f"{verb} {deleted['logs']:,} log rows and {deleted['metrics']:,} metric rows "
+        + " or ".join(which),
+        file=out,
+    )
     if returned is not None:
         _print_space(path, before, returned, out)
     return 0
@@ -96,11 +123,22 @@ def _print_space(path: str, before: int, returned: maintenance.SpaceReturned, ou
         )
 
 
+def _cutoff(args: argparse.Namespace) -> float | None:
+    """The epoch ``--older-than`` names, read as ``--since`` is, from one "now" (args.now)."""
+    args.now = time.time()
+    return None if args.older_than is None else parse_epoch(args.older_than, now=args.now)
+
+
 def _prune_rows(
     conn: sqlite3.Connection, args: argparse.Namespace, *, dry_run: bool = False
 ) -> dict[str, int]:
+    cutoff = None if args.older_than is None else parse_epoch(args.older_than, now=args.now)
     return maintenance.prune(
-        conn, older_than=args.older_than, keep_rows=args.keep_rows, dry_run=dry_run
+        conn,
+        older_than=None if cutoff is None else args.now - cutoff,
+        keep_rows=args.keep_rows,
+        dry_run=dry_run,
+        now=args.now,
     )
 
 

@@ -17,6 +17,7 @@ import math
 import os
 import re
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -24,7 +25,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from .._render import table
-from .._times import format_time
+from .._times import AGE_FORMS, format_time, parse_age
 from ..exceptions import SchemaVersionError, SQLiteLoggingError
 from ._wakeup import ChangeWaiter
 from .cursors import open_log_database, shipping_status
@@ -68,7 +69,12 @@ _POSTGRES_HELP = "Ship logs and metrics into PostgreSQL (tables logs and metrics
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", default=argparse.SUPPRESS, help="the log database")
+    parser.add_argument(
+        "--db",
+        default=argparse.SUPPRESS,
+        metavar="PATH",
+        help="the log database (default: $SQLITE_LOGS_DB, else logs.db)",
+    )
     parser.add_argument("--once", action="store_true", help="ship what is there, then exit")
     parser.add_argument("--service-name", help="service.name (default: $OTEL_SERVICE_NAME)")
     parser.add_argument(
@@ -84,7 +90,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         "skip-all: skip even when it refuses every row (default: skip)",
     )  # fmt: skip
     parser.add_argument(
-        "--retry-for", type=_seconds, metavar="SECONDS",
+        "--retry-for", type=_seconds, metavar="AGE",
         help="give up on an unreachable destination after this long: 0 at the first "
         "failure, inf never (default: never; 300 with --once)",
     )  # fmt: skip
@@ -101,21 +107,21 @@ def _pair(text: str) -> tuple[str, str]:
 
 
 def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        msg = f"expected a whole number of at least 1, not {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return int(text)
+    """A batch size: a whole number, 1 or more (beyond SQLite's counting: all rows)."""
+    from ..cli._args import positive_int  # here: cli imports this module
+
+    return positive_int(text)
 
 
 def _seconds(text: str) -> float:
+    """``--retry-for``: an age as ``parse_age`` reads it ('300', '5m', '1h30m'), 0 or inf."""
+    if text.strip().lower() in ("0", "0.0", "inf"):
+        return float(text)
     try:
-        seconds = float(text)
+        return parse_age(text)
     except ValueError:
-        seconds = -1.0
-    if not seconds >= 0:  # also NaN
-        msg = f"expected a number of seconds, 0 or more, or inf, not {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return seconds
+        msg = f"cannot read {text!r} as a time to retry for: use 0, inf, or {AGE_FORMS}"
+        raise argparse.ArgumentTypeError(msg) from None
 
 
 def _retry_for(seconds: float | None, once: bool) -> float | None:
@@ -127,18 +133,21 @@ def _retry_for(seconds: float | None, once: bool) -> float | None:
 
 def _ship(args: argparse.Namespace, out: TextIO) -> int:
     from ..cli._args import check_database, database  # here: cli imports this module
+    from ..cli._output import usage_error
 
     following = not args.status and args.kind is not None and not args.once
     if following and not _wait_for_database(database(args)):
         return 0  # stopped (SIGTERM) while waiting
     path = check_database(args)  # a missing one says how to give one, as elsewhere
     if args.status:
-        return _status(path, args.json, out, utc=args.utc)
+        try:
+            open_log_database(path).close()  # a log database, or why not, naming it
+            return _status(path, args.json, out, utc=args.utc)
+        except sqlite3.DatabaseError as exc:  # not a database at all: name it
+            msg = f"cannot read {path!r} as a log database: {exc}"
+            raise SQLiteLoggingError(msg) from exc
     if args.kind is None:
-        print(
-            "sqlite-logs ship: error: give a destination (otlp, postgres) or --status",
-            file=sys.stderr,
-        )
+        usage_error("give a destination (otlp, postgres) or --status", "sqlite-logs ship")
         return 2
     console = _Console(args.progress)
     shipper = Shipper(

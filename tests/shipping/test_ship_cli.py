@@ -13,6 +13,7 @@ import time
 import pytest
 
 from sqlite_logging_handler import SQLiteHandler, cli
+from sqlite_logging_handler._times import AGE_FORMS
 from sqlite_logging_handler.exceptions import SchemaVersionError
 from sqlite_logging_handler.shipping import Shipper
 
@@ -313,7 +314,7 @@ def test_retry_for_zero_gives_up_at_once_and_inf_never(db_path, receiver, capsys
         with pytest.raises(SystemExit) as exit_info:
             cli.main(["--db", str(db_path), "ship", "otlp", url, "--retry-for", bad])
         assert exit_info.value.code == 2
-        assert "expected a number of seconds, 0 or more, or inf" in capsys.readouterr().err
+        assert f"as a time to retry for: use 0, inf, or {AGE_FORMS}" in capsys.readouterr().err
     forever = Shipper(db_path, url, retry_for=float("inf"))
     forever.close()
     assert forever.retry_for is None
