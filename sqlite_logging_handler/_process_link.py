@@ -86,6 +86,8 @@ class WriterLink:
         on_exit: ``on_exit(link)`` once the answers have ended (the process closed
             its end: it ended, or died), on the reading thread.
 
+    Answers are read from ``start_reading()`` on.
+
     Raises:
         LinkClosedError: no process could be started (the cause is in the message).
     """
@@ -134,10 +136,18 @@ class WriterLink:
             raise LinkClosedError(self.exit_cause()) from None
         self._watchdog = threading.Timer(START_TIMEOUT, self._check_ready)
         self._watchdog.daemon = True
-        self._watchdog.start()
         self._reader = threading.Thread(
             target=self._read_answers, name="sqlite-logging-writer-process", daemon=True
         )
+
+    def start_reading(self) -> None:
+        """Start reading its answers (and timing its start), once the owner knows the link.
+
+        Not in the constructor: an answer read before the owner has stored the link
+        (a fast ``READY`` on a busy machine) would find it not yet the owner's current
+        link, and be dropped, or fail on an attribute not yet set.
+        """
+        self._watchdog.start()
         self._reader.start()
 
     @property

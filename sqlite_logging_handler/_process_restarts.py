@@ -134,6 +134,7 @@ class Restarts:
             self._fall_back(str(exc))
             return
         self._link = link
+        link.start_reading()  # only now: its answers are for the current link
         self._resend(link)
 
     def _resend(self, link: WriterLink) -> None:

@@ -97,6 +97,7 @@ class ProcessTransport(Restarts):
         self._hooks_lock = threading.Lock()
         self._hooks_conn: sqlite3.Connection | None = None
         self._link = self._start(resuming=False)
+        self._link.start_reading()
 
     # -- counters ---------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ the writer process is the one the handler starts, and kills are SIGKILLs.
 from __future__ import annotations
 
 import os
+import select
 import signal
 import sqlite3
 import stat
@@ -388,3 +389,51 @@ def test_the_writer_process_takes_records_off_the_application_while_it_cannot_wr
         lock.close()
         handler.close()
     assert messages(db_path) == list(range(count))
+
+
+@pytest.fixture
+def slow_to_store_the_link(monkeypatch):
+    """Start writer processes as a busy machine may: the thread starting one is not run
+    again until the writer process has answered READY (the answer waits in its pipe)."""
+    start = ProcessTransport._start
+
+    def start_and_be_descheduled(self, *, resuming):
+        link = start(self, resuming=resuming)
+        readable, _, _ = select.select([link._acks], [], [], 60.0)
+        assert readable, "the writer process never answered"
+        return link
+
+    monkeypatch.setattr(ProcessTransport, "_start", start_and_be_descheduled)
+
+
+def test_a_writer_process_answering_before_its_link_is_stored_is_heard(
+    db_path, capfd, slow_to_store_the_link
+):
+    """An answer read before the transport had stored the new link was dropped (READY:
+    the link never got ready, and writing fell back to a thread) or, for the first
+    writer process, failed on the attribute not yet set (seen on a loaded CI machine)."""
+    handler = SQLiteHandler(db_path, writer="process")
+    transport = handler._transport
+    assert isinstance(transport, ProcessTransport)
+    log = make_logger(handler)
+    try:
+        for i in range(50):
+            log.info("%d", i)
+        assert handler.flush(timeout=60) is True
+        assert transport._link.ready.wait(60)  # its READY was heard
+        first = handler.stats()["writer_pid"]
+        assert first is not None
+        os.kill(first, signal.SIGKILL)  # the next one starts as slowly
+        for i in range(50, 100):
+            log.info("%d", i)
+        assert handler.flush(timeout=60) is True
+        assert wait_until(lambda: transport._link.pid != first)
+        assert transport._link.ready.wait(60)
+        stats = handler.stats()
+    finally:
+        handler.close()
+    assert stats["writer_pid"] not in (None, first)  # a writer process, not the fallback
+    assert messages(db_path) == list(range(100))
+    err = capfd.readouterr().err
+    assert "Traceback" not in err
+    assert "writing in this process instead" not in err
