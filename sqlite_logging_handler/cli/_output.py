@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator
 from typing import TextIO
 
+from .. import _whole
 from ..exceptions import SQLiteLoggingError
 
 __all__ = ["STDOUT", "os_reason", "output_file", "to_stdout"]
@@ -30,6 +31,10 @@ def output_file(
 ) -> Iterator[TextIO]:
     """The text file at ``path`` opened for writing, or ``stdout`` for None or ``-``.
 
+    The file is written whole or not at all (``_whole``): into a temporary file beside
+    it, renamed onto ``path`` when the block ends normally, removed when it raises
+    (an error, a full disk, Ctrl-C, SIGTERM), leaving ``path`` as it was.
+
     Raises:
         SQLiteLoggingError: the file cannot be opened or written; names it and why.
     """
@@ -38,16 +43,28 @@ def output_file(
         return
     assert path is not None
     try:
-        target = open(path, "w", encoding="utf-8", newline=newline)  # noqa: SIM115
-    except OSError as exc:
-        raise SQLiteLoggingError(f"cannot write {path!r}: {os_reason(exc, path)}") from None
-    try:
-        with target:
-            yield target
-    except OSError as exc:  # the disk filled up, a quota, an I/O error
-        if exc.filename is not None or exc.errno is None:
+        with _whole.written_whole(path) as partial:
+            try:
+                target = open(partial, "w", encoding="utf-8", newline=newline)  # noqa: SIM115
+            except OSError as exc:
+                raise SQLiteLoggingError(f"cannot write {path!r}: {os_reason(exc, path)}") from None
+            with target:
+                yield target
+    except BrokenPipeError:
+        raise  # stdout or stderr, not the file: cli.main() ends quietly with 141
+    except OSError as exc:  # the disk filled up, a quota, an I/O error; no directory
+        if exc.errno is None or (exc.filename is not None and not _ours(exc.filename, path)):
             raise
         raise SQLiteLoggingError(f"cannot write {path!r}: {os_reason(exc, path)}") from None
+
+
+def _ours(filename: object, path: str) -> bool:
+    """Whether an error's ``filename`` is ``path`` or its temporary file."""
+    name = os.fsdecode(filename) if isinstance(filename, str | bytes) else ""
+    folder = os.path.dirname(os.path.abspath(path))
+    return name == path or (
+        os.path.dirname(os.path.abspath(name)) == folder and name.endswith(_whole.SUFFIX)
+    )
 
 
 def os_reason(exc: OSError, path: str) -> str:
