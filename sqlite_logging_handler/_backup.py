@@ -13,17 +13,18 @@ opening does (``_access.write_error_cause``):
 - a copy that cannot be written names why: a read-only directory or file system, a
   read-only file, a full disk.
 
-A copy that fails leaves nothing behind where there was nothing before.
+A copy that fails, or is interrupted (Ctrl-C, SIGTERM), leaves nothing behind where
+there was nothing before, and an existing destination as it was: the copy is made in
+a temporary file beside the destination, which only a complete copy replaces.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
 from collections.abc import Callable
 
-from . import schema
+from . import _whole, schema
 from ._access import same_file, write_error_cause
 from .exceptions import SQLiteLoggingError
 
@@ -34,7 +35,6 @@ BackupProgress = Callable[[int, int], object]
 _STEP = 1024  # pages copied between two progress calls
 _HEADER = b"SQLite format 3\x00"
 _WAL_HEADER = 32  # bytes of a -wal file that holds no frame
-_SIDE_FILES = ("-journal", "-wal", "-shm")
 
 
 def check_destination(source: str, destination: str) -> None:
@@ -66,32 +66,75 @@ def copy(
 ) -> None:
     """Copy the database of ``conn`` to ``destination`` (checked by ``check_destination``).
 
+    The copy is made in a temporary file beside ``destination`` (``_whole``) and only a
+    complete copy takes its place: renamed onto it, or, over an existing SQLite
+    database, copied into it in one SQLite transaction (which also takes care of that
+    database's own journal or WAL, and of a process that has it open). Whatever ends
+    the copy early, ``KeyboardInterrupt`` included, removes the temporary file and
+    leaves ``destination`` as it was.
+
     Raises:
         SQLiteLoggingError: the copy could not be written, naming why.
     """
-    existed = os.path.exists(destination)
-    before = {suffix: os.path.exists(destination + suffix) for suffix in _SIDE_FILES}
+    target = _whole.target_of(destination)
     try:
-        target = sqlite3.connect(destination)
+        if _whole.direct(target):
+            _backup(conn, target, progress)
+            return
+        partial = _whole.partial_name(target)
         try:
-            conn.backup(
-                target,
-                pages=_STEP if progress else -1,
-                progress=(lambda _, left, total: progress(total - left, total))
-                if progress
-                else None,
-            )
-        finally:
-            target.close()
-    except sqlite3.Error as exc:
-        if not existed:
-            _remove(destination)
-        for suffix, was_there in before.items():
-            if not was_there:
-                _remove(destination + suffix)
+            _whole.create(partial, target)
+            _backup(conn, partial, progress)
+            if _has_content(target):
+                _copy_into(partial, target)
+                os.remove(partial)
+            else:
+                os.replace(partial, target)
+        except BaseException as exc:
+            _whole.discard(partial, exc)
+            raise
+    except (sqlite3.Error, OSError) as exc:
         cause = write_error_cause(destination, exc)
         msg = f"cannot back up {schema.display_name(source)!r} to {destination!r}: {cause}"
         raise SQLiteLoggingError(msg) from exc
+
+
+def _backup(conn: sqlite3.Connection, path: str, progress: BackupProgress | None) -> None:
+    """SQLite's online backup of ``conn`` into the database file ``path``."""
+    target = sqlite3.connect(path)
+    try:
+        conn.backup(
+            target,
+            pages=_STEP if progress else -1,
+            progress=(lambda _, left, total: progress(total - left, total)) if progress else None,
+        )
+    finally:
+        target.close()
+
+
+def _copy_into(complete: str, destination: str) -> None:
+    """Replace the database ``destination`` with the database ``complete``, atomically.
+
+    One backup step of every page: SQLite writes it in one transaction of
+    ``destination``'s own, so an error or a kill leaves ``destination`` as it was.
+    """
+    source = sqlite3.connect(complete)
+    try:
+        target = sqlite3.connect(destination)
+        try:
+            source.backup(target)
+        finally:
+            target.close()
+    finally:
+        source.close()
+
+
+def _has_content(path: str) -> bool:
+    """Whether ``path`` is a file with something in it (an SQLite database, as checked)."""
+    try:
+        return os.path.getsize(path) > 0
+    except OSError:
+        return False
 
 
 def _not_replaceable(path: str) -> str | None:
@@ -143,8 +186,3 @@ def _no_directory(folder: str) -> str:
 def _refuse(destination: str, cause: object) -> None:
     msg = f"cannot back up to {destination!r}: {cause}"
     raise SQLiteLoggingError(msg)
-
-
-def _remove(path: str) -> None:
-    with contextlib.suppress(OSError):
-        os.remove(path)

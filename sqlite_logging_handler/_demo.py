@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from ._render import shown_time
+from ._render import shown, shown_thread, shown_time
 from ._terminal import visible
 from .handler import SQLiteHandler
 from .metrics import MetricsAdapter
@@ -229,5 +229,6 @@ def _print_rows(title: str, rows: Sequence[Any], utc: bool, out: TextIO) -> None
     print(f"\n{title}", file=out)
     for row in rows:
         when = shown_time(row.created, row.timestamp, utc=utc)
-        level, thread, message = (visible(v) for v in (row.level, row.thread_name, row.message))
+        level, message = shown(row.level), shown(row.message)
+        thread = shown_thread(row.thread_name, row.thread_id)
         print(f"   {when}  {level:<8} {thread:<10} {message}", file=out)

@@ -20,8 +20,12 @@ Rows of older layouts get the same, once, when a handler upgrades the database.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
-__all__ = ["LEVEL_NUMBERS", "TRIGGERS", "backfill", "has_triggers"]
+__all__ = ["BACKFILL_CHUNK", "LEVEL_NUMBERS", "TRIGGERS", "RowsFilled", "backfill", "has_triggers"]
+
+#: Row ids ``backfill`` fills in per step (between two progress calls).
+BACKFILL_CHUNK = 20_000
 
 #: Level names and their numbers, as logging and the seed use them.
 LEVEL_NUMBERS = {
@@ -86,19 +90,67 @@ def has_triggers(conn: sqlite3.Connection) -> bool:
     return int(conn.execute(sql, _NAMES).fetchone()[0]) == len(_NAMES)
 
 
-def backfill(conn: sqlite3.Connection, table: str) -> None:
+class RowsFilled:
+    """Counts the rows ``backfill`` went through, for an upgrade's progress.
+
+    Args:
+        conn: the database being upgraded.
+        tables: the tables that will be filled in (their rows are the total).
+        progress: called with ("rows", rows done, rows in all) after each step.
+    """
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        tables: list[str],
+        progress: Callable[[str, int, int], object],
+    ) -> None:
+        self._progress = progress
+        self.done = 0
+        self.total = sum(
+            int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]) for table in tables
+        )
+
+    def add(self, rows: int) -> None:
+        """``rows`` more rows were filled in."""
+        self.done += rows
+        self._progress("rows", self.done, self.total)
+
+
+def backfill(
+    conn: sqlite3.Connection, table: str, progress: Callable[[int], object] | None = None
+) -> None:
     """Derive ``created``, canonical ``timestamp`` and ``levelno`` for rows without them.
 
     For rows of older layouts (the seed's) and rows inserted before the triggers
     existed. SQLite's ``'utc'`` modifier converts local time as the machine running
-    the upgrade sees its time zone.
+    the upgrade sees its time zone. Done ``BACKFILL_CHUNK`` ids at a time (all in the
+    caller's transaction), calling ``progress`` with the rows of each chunk, so that a
+    long upgrade can say how far it is.
     """
-    conn.execute(
-        f"UPDATE {table} SET created = {_EPOCH.format(t='timestamp')} WHERE created IS NULL"
-    )
-    conn.execute(
-        f"UPDATE {table} SET timestamp = {_CANONICAL.format('created')} "
-        f"WHERE created IS NOT NULL AND {_NOT_CANONICAL}"
-    )
-    if table == "logs":
-        conn.execute(f"UPDATE logs SET levelno = {_LEVELNO.format('level')} WHERE levelno IS NULL")
+    low, high = conn.execute(f"SELECT coalesce(MIN(id), 1) - 1, MAX(id) FROM {table}").fetchone()
+    start = int(low)
+    while high is not None and start < high:
+        span = (start, start + BACKFILL_CHUNK)
+        ids = "id > ? AND id <= ?"
+        conn.execute(
+            f"UPDATE {table} SET created = {_EPOCH.format(t='timestamp')} "
+            f"WHERE {ids} AND created IS NULL",
+            span,
+        )
+        conn.execute(
+            f"UPDATE {table} SET timestamp = {_CANONICAL.format('created')} "
+            f"WHERE {ids} AND created IS NOT NULL AND {_NOT_CANONICAL}",
+            span,
+        )
+        if table == "logs":
+            conn.execute(
+                f"UPDATE logs SET levelno = {_LEVELNO.format('level')} "
+                f"WHERE {ids} AND levelno IS NULL",
+                span,
+            )
+        if progress is not None:
+            progress(
+                int(conn.execute(f"SELECT COUNT(*) FROM {table} WHERE {ids}", span).fetchone()[0])
+            )
+        start += BACKFILL_CHUNK

@@ -10,6 +10,7 @@ NUL, integers beyond 64 bits, keys that need escaping) are compared in Python.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable, Mapping
 from typing import Any, TypedDict
@@ -29,6 +30,8 @@ __all__ = [
     "log_filters",
     "ordered",
 ]
+
+_TRACE_ID = re.compile(r"[0-9a-f]{32}")  # how every trace id is stored
 
 #: The full-text condition on ``logs_fts``.
 MATCH = f"{schema.FULL_TEXT_TABLE} MATCH ?"
@@ -86,6 +89,12 @@ class Where:
         """The logger ``name`` and its children: "app" matches "app" and "app.db", not "apple"."""
         if name is not None:
             name = text(name, "logger")
+            if not name:
+                msg = (
+                    "logger must name a logger (its children match too), not '': leave it "
+                    "out to match every logger, or give 'root' for the root logger's own"
+                )
+                raise ValueError(msg)
             self.add("(module = ? OR (module >= ? AND module < ?))", name, name + ".", name + "/")
 
     def time(self, since: TimeBound, until: TimeBound) -> None:
@@ -123,7 +132,14 @@ class Where:
     def trace_id(self, trace_id: object) -> None:
         """An OpenTelemetry trace id (hex digits, any case)."""
         if trace_id is not None:
-            self.add("trace_id = ?", text(trace_id, "trace_id").lower())
+            wanted = text(trace_id, "trace_id").lower()
+            if not _TRACE_ID.fullmatch(wanted):
+                msg = (
+                    f"trace_id must be an OpenTelemetry trace id, 32 hex digits (as stored), "
+                    f"not {trace_id!r}"
+                )
+                raise ValueError(msg)
+            self.add("trace_id = ?", wanted)
 
     def search(self, query: str | None) -> None:
         """A full-text query on ``logs_fts`` (checked by the store first)."""

@@ -5,7 +5,13 @@ keys allowed; a nested dict matches nested keys the same way (``{"user": {"id": 
 and a dotted key (``"user.id"``) matches either that key or that path into nested
 objects. Lists, and all other values, must be equal, as SQLite compares JSON values
 (``1 == 1.0``). A value is first encoded as the writer encodes it (a ``datetime``, a
-NaN, an object), so what was stored with a value is found by it.
+NaN, an object), so what was stored with a value is found by it. ``None`` matches a
+stored JSON ``null``, not a missing key; ``""`` is a key like any other.
+
+A value that cannot be found is refused (``TypeError``), never searched for in vain:
+one whose stored form is a ``repr()`` with a memory address (``object()``, a
+function, an instance of a class without ``__repr__``), which no stored value can
+equal.
 
 Most conditions are SQLite's JSON functions; what those cannot see whole (text with a
 NUL, integers beyond 64 bits, keys that need escaping in a JSON path) is compared in
@@ -15,11 +21,12 @@ Python by ``sqlite_logs_json_equals`` on the rows the other conditions kept.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from ._binds import is_int64
-from ._json import without_surrogates
+from ._json import to_json, without_surrogates
 from ._records import tags_json
 
 __all__ = ["Condition", "json_conditions", "json_equals"]
@@ -29,6 +36,7 @@ Path = tuple[str, ...]
 
 _ESCAPED_NUL = "\\u0000"  # how JSON writes a NUL (hex digits only: one spelling)
 _MISSING = object()
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")  # in object.__repr__'s "<x object at 0x...>"
 
 
 def json_conditions(column: str, values: object, what: str) -> list[Condition]:
@@ -47,6 +55,7 @@ def json_conditions(column: str, values: object, what: str) -> list[Condition]:
         if not isinstance(key, str):
             msg = f"{what} keys must be text (str), not {type(key).__name__}: {key!r}"
             raise TypeError(msg)
+        _check_findable(value, f"{what}[{key!r}]")
         key = without_surrogates(key)
         stored = _stored_form(value)
         paths: list[Path] = [(key,)]
@@ -117,6 +126,31 @@ def _stored_form(value: Any) -> Any:
     if _plain_json(value):
         return without_surrogates(value)
     return json.loads(tags_json({"value": value}) or "{}").get("value")
+
+
+def _check_findable(value: Any, where: str, depth: int = 0) -> None:
+    """Refuse a value no stored value can equal: a ``repr()`` holding a memory address.
+
+    Raises:
+        TypeError: naming ``where`` (``extra['user']``) and the value's type.
+    """
+    if depth > 100 or _plain_json(value):
+        return  # deeper than that, the writer's own encoder gives up too
+    if isinstance(value, dict | list | tuple):
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            _check_findable(item, f"{where}[{key!r}]", depth + 1)
+        return
+    encoded = to_json(value)  # what the writer stores: never raises (_json.safe_repr)
+    if isinstance(encoded, dict | list):  # a dataclass, a set, a mapping: their items
+        _check_findable(encoded, where, depth + 1)
+    elif isinstance(encoded, str) and _ADDRESS.search(encoded) and encoded.startswith("<"):
+        msg = (
+            f"{where}: a {type(value).__name__} value cannot be matched: it is stored as "
+            f"its repr() with a memory address ({encoded}), which no other object has; "
+            "filter by the text stored (a str) or by a value that has a JSON form"
+        )
+        raise TypeError(msg)
 
 
 def _plain_json(value: Any) -> bool:

@@ -20,8 +20,11 @@ from ._times import format_time, stored_epoch
 from .query import LogRow, MetricRow
 
 __all__ = [
+    "MISSING",
     "StoredJSON",
     "log_line",
+    "shown",
+    "shown_thread",
     "shown_time",
     "sparkline",
     "stored_log_row",
@@ -42,11 +45,26 @@ _COLOURS = (
     (-(2**63), "\033[2m"),  # DEBUG and below: dim
 )
 _RESET = "\033[0m"
+#: How every human-readable rendering (lines, tables) shows a field without a value
+#: (NULL: a seed row has no thread name; a row written by hand may lack more).
+MISSING = "-"
 _BARS = "▁▂▃▄▅▆▇█"
+
+
+def shown(value: object) -> str:
+    """A stored value for people: ``MISSING`` for none, else through ``visible()``."""
+    return MISSING if value is None else visible(value)
+
+
+def shown_thread(name: object, ident: object) -> str:
+    """A row's thread: its name, else its id (a seed row has only the id), else ``MISSING``."""
+    return shown(ident if name is None else name)
 
 
 def shown_time(created: float | None, timestamp: object, *, utc: bool = False) -> str:
     """A row's time, with its zone: from ``created``, else from the stored text."""
+    if created is None and timestamp is None:
+        return MISSING
     try:
         epoch = created if isinstance(created, int | float) else stored_epoch(str(timestamp))
         return format_time(epoch, utc=utc)
@@ -59,14 +77,15 @@ def log_line(row: LogRow, colour: bool = False, *, utc: bool = False) -> str:
 
     Every field is shown through ``visible()``: a record's own text never starts a
     line; only the traceback's and the stack's line breaks do, indented by four spaces.
+    A field without a value is ``MISSING``; the thread is its id if it has no name.
     """
     text = " ".join(
         (
             shown_time(row.created, row.timestamp, utc=utc),
-            f"{visible(row.level):<8}",
-            visible(row.module),
-            f"[{visible(row.thread_name)}]",
-            visible(row.message),
+            f"{shown(row.level):<8}",
+            shown(row.module),
+            f"[{shown_thread(row.thread_name, row.thread_id)}]",
+            shown(row.message),
         )
     )
     for block in (row.exc_text, row.stack_info):
@@ -106,7 +125,7 @@ def table(
 
 def _cell(value: Any) -> str:
     if value is None:
-        return ""
+        return MISSING
     if isinstance(value, float):
         return f"{value:,.6g}" if abs(value) < 1e15 else f"{value:.6g}"
     if isinstance(value, dict | list):

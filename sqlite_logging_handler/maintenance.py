@@ -23,6 +23,7 @@ from .query import parse_age
 
 __all__ = [
     "PRUNE_CHUNK",
+    "RECLAIM_STEP",
     "Checkpoint",
     "SpaceReturned",
     "checkpoint",
@@ -39,6 +40,8 @@ __all__ = [
 
 #: Rows deleted per transaction when pruning: short enough that writers barely wait.
 PRUNE_CHUNK = 1000
+#: Free pages ``give_back_space`` returns per transaction (40 MB of 4 KiB pages).
+RECLAIM_STEP = 10_000
 
 #: ``PRAGMA auto_vacuum`` values.
 _AUTO_VACUUM_INCREMENTAL = 2
@@ -231,23 +234,38 @@ class SpaceReturned(NamedTuple):
         return self.pages * self.page_size
 
 
-def give_back_space(conn: sqlite3.Connection, *, wait: float | None = None) -> SpaceReturned:
+def give_back_space(
+    conn: sqlite3.Connection,
+    *,
+    wait: float | None = None,
+    progress: Callable[[int, int], object] | None = None,
+) -> SpaceReturned:
     """Return every free page to the file system now, as ``sqlite-logs prune`` does.
 
-    Incrementally where the file allows it; a file without ``auto_vacuum`` is rebuilt
-    with ``vacuum`` (the one way SQLite can shrink it, and make it incremental). Then a
-    ``TRUNCATE`` checkpoint shrinks the file and empties the WAL, unless a reader holds
-    the WAL (``checkpoint.complete`` is then False: the first complete checkpoint after
-    that reader ends finishes it).
+    Incrementally where the file allows it, ``RECLAIM_STEP`` pages per transaction,
+    calling ``progress`` with (pages returned, free pages in all) after each; a file
+    without ``auto_vacuum`` is rebuilt with ``vacuum`` (the one way SQLite can shrink
+    it, and make it incremental). Then a ``TRUNCATE`` checkpoint shrinks the file and
+    empties the WAL, unless a reader holds the WAL (``checkpoint.complete`` is then
+    False: the first complete checkpoint after that reader ends finishes it).
 
     Args:
         conn: a write connection.
         wait: seconds the checkpoint waits for readers to end (None: the connection's
             busy timeout).
+        progress: called with (pages returned, pages in all) as they go back.
     """
     rebuilt = False
     if incremental(conn):
-        pages = reclaim_space(conn)
+        total = free_pages(conn)
+        pages = 0
+        while pages < total:
+            step = reclaim_space(conn, RECLAIM_STEP)
+            pages += step
+            if progress is not None:
+                progress(min(pages, total), total)
+            if not step:
+                break
     else:
         pages = free_pages(conn)
         if pages:

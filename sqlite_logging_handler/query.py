@@ -335,7 +335,10 @@ def _select_logs(where: Where, newest_first: bool, limit: int | None) -> tuple[s
 def _metric_filters(name: object, since: TimeBound, until: TimeBound, tags: object) -> Where:
     where = Where()
     if name is not None:
-        where.add("metric_name = ?", text(name, "name"))
+        if not text(name, "name"):
+            msg = "name must name a metric (metric names are never empty), not ''"
+            raise ValueError(msg)
+        where.add("metric_name = ?", name)
     where.time(since, until)
     where.extra(tags, column="tags", what="tags")
     return where

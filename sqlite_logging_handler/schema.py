@@ -46,6 +46,7 @@ __all__ = [
     "METRIC_KINDS",
     "SCHEMA_VERSION",
     "SHIP_CURSOR_TABLE",
+    "UpgradeProgress",
     "apply_pragmas",
     "check_pragmas",
     "check_writable",
@@ -63,6 +64,9 @@ __all__ = [
     "retry_while_busy",
     "schema_version",
 ]
+
+#: Called during an upgrade with (what: "rows" or "indexes", done, total).
+UpgradeProgress = Callable[[str, int, int], object]
 
 #: Bumped on every change to the tables; ``ensure_schema`` upgrades older files.
 #: 1: the first layout; 2: ``trace_id``/``span_id`` columns, the ``errors`` and
@@ -216,14 +220,16 @@ def schema_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
-def ensure_schema(conn: sqlite3.Connection) -> None:
+def ensure_schema(conn: sqlite3.Connection, progress: UpgradeProgress | None = None) -> None:
     """Create or upgrade the tables so the database is at ``SCHEMA_VERSION``.
 
     Idempotent and safe against other processes doing the same at once: the check is
     repeated inside a ``BEGIN IMMEDIATE`` transaction. A database written by a newer
     version of this package raises ``SchemaVersionError`` and is left untouched.
+    ``progress``, if given, is called as an upgrade goes with (what, done, total):
+    ``"rows"`` filled in, then ``"indexes"`` built.
     """
-    _unless_done(conn, lambda: _current(conn), _upgrade_to_current)
+    _unless_done(conn, lambda: _current(conn), lambda c: _upgrade_to_current(c, progress))
 
 
 def _current(conn: sqlite3.Connection) -> bool:
@@ -235,8 +241,8 @@ def _current(conn: sqlite3.Connection) -> bool:
     return _checked_version(conn) == SCHEMA_VERSION and _derived.has_triggers(conn)
 
 
-def _upgrade_to_current(conn: sqlite3.Connection) -> None:
-    _create_or_upgrade(conn)
+def _upgrade_to_current(conn: sqlite3.Connection, progress: UpgradeProgress | None) -> None:
+    _create_or_upgrade(conn, progress or (lambda *_: None))
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
@@ -290,9 +296,10 @@ def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
     return [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
 
 
-def _create_or_upgrade(conn: sqlite3.Connection) -> None:
+def _create_or_upgrade(conn: sqlite3.Connection, progress: UpgradeProgress) -> None:
     """Create missing tables, add missing columns and backfill rows of older layouts."""
     existing = _table_names(conn)
+    filled = _derived.RowsFilled(conn, [table for table in _TABLES if table in existing], progress)
     for table, columns in _TABLES.items():
         if table not in existing:
             body = ", ".join(f"{name} {decl}" for name, decl in columns)
@@ -310,13 +317,16 @@ def _create_or_upgrade(conn: sqlite3.Connection) -> None:
             if name not in present:
                 decl = decl.replace(" NOT NULL", "")
                 conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
-        _derived.backfill(conn, table)
+        _derived.backfill(conn, table, filled.add)
         if table == "metrics":
             # Only increment() records the unit "count"; other kinds cannot be told apart.
             conn.execute(
                 "UPDATE metrics SET kind = 'counter' WHERE kind IS NULL AND unit = 'count'"
             )
-    for statement in (*_INDEXES, *_VIEWS, *_derived.TRIGGERS, *_SHIPPING_DDL):
+    for built, statement in enumerate(_INDEXES, 1):
+        conn.execute(statement)
+        progress("indexes", built, len(_INDEXES))
+    for statement in (*_VIEWS, *_derived.TRIGGERS, *_SHIPPING_DDL):
         conn.execute(statement)
     # The database's own identity: shipped records carry it, so copies dedupe alike.
     conn.execute(

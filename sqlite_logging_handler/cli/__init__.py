@@ -1,8 +1,10 @@
 """The ``sqlite-logs`` command line: look at, follow, summarise, export and prune logs.
 
 Exit codes follow Unix tools: 0 on success, 1 for runtime errors (a missing or unusable
-database), 2 for bad arguments, 130 on Ctrl-C, and 141 (as if killed by SIGPIPE) when
-the reader of its output goes away (``sqlite-logs stats | head -1``), quietly. Errors
+database), 2 for bad arguments, 130 on Ctrl-C (SIGINT), 143 on SIGTERM and 129 on
+SIGHUP (each after the command's cleanup: no half-written file stays), and 141 (as if
+killed by SIGPIPE) when the reader of its output goes away (``sqlite-logs stats |
+head -1``), quietly. Errors
 are one line on stderr, never a traceback. Every subcommand takes ``--db PATH`` and
 ``--utc``/``--local`` (before or after its name); the database defaults to
 ``$SQLITE_LOGS_DB``, else ``logs.db``.
@@ -28,6 +30,7 @@ from . import _reading, _showcase, _summaries, _tail, _upkeep
 from ._args import DATABASE_VARIABLE, Command, Register, database, empty_time_range
 from ._dashes import with_attached_values
 from ._output import os_reason, say_error, usage_error
+from ._signals import Terminated, ended_by_signals
 
 __all__ = ["database", "main"]
 
@@ -73,7 +76,8 @@ def _main(argv: Sequence[str] | None) -> int:
         usage_error(empty, _prog(args))
         return 2
     try:
-        result: int = args.run(args, sys.stdout)
+        with ended_by_signals():
+            result: int = args.run(args, sys.stdout)
         sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
         sys.stderr.flush()
     except BrokenPipeError:
@@ -86,6 +90,8 @@ def _main(argv: Sequence[str] | None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Terminated as ended:  # SIGTERM, SIGHUP: cleaned up as for Ctrl-C
+        return ended.status
     return result
 
 

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from typing import TextIO
 
+from .. import _whole
 from .._terminal import visible
 from ..exceptions import SQLiteLoggingError
 
@@ -32,6 +33,10 @@ def output_file(
 ) -> Iterator[TextIO]:
     """The text file at ``path`` opened for writing, or ``stdout`` for None or ``-``.
 
+    The file is written whole or not at all (``_whole``): into a temporary file beside
+    it, renamed onto ``path`` when the block ends normally, removed when it raises
+    (an error, a full disk, Ctrl-C, SIGTERM), leaving ``path`` as it was.
+
     Raises:
         SQLiteLoggingError: the file cannot be opened or written; names it and why.
     """
@@ -40,16 +45,17 @@ def output_file(
         return
     assert path is not None
     try:
-        target = open(path, "w", encoding="utf-8", newline=newline)  # noqa: SIM115
-    except OSError as exc:
-        raise SQLiteLoggingError(f"cannot write {path!r}: {os_reason(exc, path)}") from None
-    try:
-        with target:
-            yield target
+        with _whole.written_whole(path) as partial:
+            try:
+                target = open(partial, "w", encoding="utf-8", newline=newline)  # noqa: SIM115
+            except OSError as exc:
+                raise SQLiteLoggingError(f"cannot write {path!r}: {os_reason(exc, path)}") from None
+            with target:
+                yield target
     except BrokenPipeError:
         raise  # stdout or stderr, not the file: cli.main() ends quietly with 141
-    except OSError as exc:  # the disk filled up, a quota, an I/O error
-        if exc.filename is not None or exc.errno is None:
+    except OSError as exc:  # the disk filled up, a quota, an I/O error; no directory
+        if exc.errno is None or (exc.filename is not None and not _ours(exc.filename, path)):
             raise
         raise SQLiteLoggingError(f"cannot write {path!r}: {os_reason(exc, path)}") from None
 
@@ -77,6 +83,15 @@ def say_error(line: str) -> None:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stderr.fileno())
             os.close(devnull)
+
+
+def _ours(filename: object, path: str) -> bool:
+    """Whether an error's ``filename`` is ``path`` or its temporary file."""
+    name = os.fsdecode(filename) if isinstance(filename, str | bytes) else ""
+    folder = os.path.dirname(os.path.abspath(path))
+    return name == path or (
+        os.path.dirname(os.path.abspath(name)) == folder and name.endswith(_whole.SUFFIX)
+    )
 
 
 def os_reason(exc: OSError, path: str) -> str:

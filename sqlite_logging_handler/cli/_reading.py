@@ -75,7 +75,7 @@ def _query(args: argparse.Namespace, out: TextIO) -> int:
     headers = ("id", "time", "level", "logger", "thread", "message", "extra")
     shown = [
         (r.id, _render.shown_time(r.created, r.timestamp, utc=args.utc), r.level, r.module,
-         r.thread_name, r.message, r.extra_data)
+         _render.shown_thread(r.thread_name, r.thread_id), r.message, r.extra_data)
         for r in table
     ]  # fmt: skip
     print(_render.table(headers, shown), file=out)

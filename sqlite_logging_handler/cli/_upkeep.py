@@ -154,9 +154,25 @@ def _delete(
         deleted = _prune_rows(conn, args)
     returned = None
     if any(deleted.values()):
-        with watched(Progress("returning free pages to the file system"), lambda: None):
-            returned = maintenance.give_back_space(conn, wait=CHECKPOINT_WAIT)
+        returned = _give_back_space(path, conn)
     return deleted, returned
+
+
+def _give_back_space(path: str, conn: sqlite3.Connection) -> maintenance.SpaceReturned:
+    """``give_back_space``, showing pages returned (or, rebuilding the file, KB written)."""
+    if maintenance.incremental(conn):
+        free = Progress("returning free space", unit="pages")
+        try:
+            return maintenance.give_back_space(
+                conn, wait=CHECKPOINT_WAIT, progress=lambda done, total: _pages(free, done, total)
+            )
+        finally:
+            free.finish()
+    rebuild = Progress(
+        "rebuilding the file", sum(maintenance.file_sizes(path)) // 1024, "KB written"
+    )
+    with watched(rebuild, lambda: maintenance.file_sizes(path)[1] // 1024):
+        return maintenance.give_back_space(conn, wait=CHECKPOINT_WAIT)
 
 
 def _rows(path: str) -> int:
@@ -186,10 +202,18 @@ def _backup_to_stdout(path: str, out: TextIO) -> int:
     if out.isatty():
         msg = "will not write a database to a terminal: give a file, or redirect stdout"
         raise SQLiteLoggingError(msg)
+    progress = Progress("backing up", unit="pages")
     with tempfile.TemporaryDirectory(prefix="sqlite-logs-") as scratch:
         copy = os.path.join(scratch, "backup.db")
         with LogStore(path) as store:
-            store.backup(copy)
+            # Stepped only for someone watching: a step lets writers restart the copy.
+            store.backup(
+                copy,
+                progress=(lambda done, total: _pages(progress, done, total))
+                if progress.active
+                else None,
+            )
+        progress.finish()
         out.flush()
         with open(copy, "rb") as source:
             shutil.copyfileobj(source, out.buffer)
@@ -225,12 +249,30 @@ def _vacuum(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+class _UpgradeShown:
+    """An upgrade's progress, as every long operation's: rows filled in, indexes built."""
+
+    def __init__(self) -> None:
+        self._shown: dict[str, Progress] = {}
+
+    def update(self, what: str, done: int, total: int) -> None:
+        labels = {"rows": "upgrading", "indexes": "indexing"}
+        progress = self._shown.get(what)
+        first = progress is None
+        if progress is None:
+            for earlier in self._shown.values():
+                earlier.finish()
+            progress = self._shown[what] = Progress(labels.get(what, what), total, what)
+        progress.update(done, force=first or done >= total)
+        if done >= total:
+            progress.finish()
+
+
 def _upgrade(args: argparse.Namespace, out: TextIO) -> int:
     path, conn = _writable(args, upgrade=True)
     try:
         before = schema.schema_version(conn)
-        with watched(Progress("upgrading"), lambda: None):
-            schema.ensure_schema(conn)
+        schema.ensure_schema(conn, _UpgradeShown().update)
         after = schema.schema_version(conn)
     finally:
         conn.close()
