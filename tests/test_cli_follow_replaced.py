@@ -264,3 +264,25 @@ def test_a_writer_with_checkpoints_is_followed_without_a_false_alarm(app_db, fla
     finally:
         handler.close()
         assert follower.stop() == []
+
+
+def test_a_copy_sqlite_cannot_read_ends_tail_f_saying_why(app_db, sources):
+    """A copy over a file whose WAL still holds frames (docs/cli.md): not silence."""
+    follower = Follower(app_db, "-f", "-n", "1")
+    try:
+        assert follower.next() == "app 2"
+        write(app_db, "app 3")  # its frames stay in the WAL: the follower has it open
+        assert follower.next() == "app 3"
+        shutil.copyfile(sources["more"][0], app_db)
+        said = follower.next(timeout=_SOON)
+        if said.startswith("sqlite-logs: error:"):
+            assert said.startswith(
+                f"sqlite-logs: error: {str(app_db)!r} has been replaced in place by a file "
+                "that cannot be read as a log database ("
+            ), said
+            assert follower.process.wait(timeout=_WAIT) == 1
+        else:  # SQLite read the pair as a database after all
+            assert _REPLACED in said, said
+            assert not follower.next().startswith("app "), "a record of the old content"
+    finally:
+        follower.stop()

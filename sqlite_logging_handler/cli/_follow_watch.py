@@ -46,6 +46,7 @@ __all__ = [
     "REWRITTEN",
     "TRUNCATED",
     "UNCHANGED",
+    "UNREADABLE",
     "Anchor",
     "Following",
     "companions",
@@ -56,6 +57,8 @@ POLL = 0.25  # seconds between two looks at the file
 _SMALLEST = 512  # bytes: a database has at least one page of at least 512
 _SETTLE_POLLS = 40  # looks a copy under way is waited out for, at most, before going on
 REMOVED, MOVED, TRUNCATED, REWRITTEN = "removed", "moved", "truncated", "rewritten"
+#: The file changed and SQLite cannot read it as a log database (``Following.why``).
+UNREADABLE = "unreadable"
 #: A query failed but the file, looked at afresh, is the content followed, as it was (a
 #: writer closing, say): follow on after the last record printed, saying nothing.
 UNCHANGED = "unchanged"
@@ -131,6 +134,7 @@ class Following:
         self.identity = identity(path)
         self.companions = companions(path)  # the followed file's -wal and -shm, as seen
         self._sql = store._tail_sql(**filters(args))
+        self.why = ""  # what SQLite said of the file, when it is UNREADABLE
 
     def run(self) -> str:
         """Follow until the file changes; how it changed (``REMOVED`` ... ``UNCHANGED``).
@@ -201,21 +205,20 @@ class Following:
         self._store.release()
         try:
             conn = self._store._access.connect()
-        except sqlite3.Error:
+            try:
+                state = conn.execute(_STATE, (self.anchor.seen, self.anchor.printed)).fetchone()
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            self.why = str(exc)
             return ""
-        try:
-            state = tuple(conn.execute(_STATE, (self.anchor.seen, self.anchor.printed)).fetchone())
-        except sqlite3.Error:
-            return ""
-        finally:
-            conn.close()
-        return REWRITTEN if self.anchor.differs(state) else _SAME
+        return REWRITTEN if self.anchor.differs(tuple(state)) else _SAME
 
     def _judge(self) -> str:
         """How the file changed, looked at afresh once a copy over it has ended.
 
         ``UNCHANGED``: it is the content followed, as it was (a query failed as a writer
-        closed, say); a file that cannot be read as a database is ``TRUNCATED``.
+        closed, say); ``UNREADABLE``: SQLite cannot read it as a log database.
         """
         self._settle()
         now = _signature(self._path)
@@ -226,7 +229,7 @@ class Following:
         if now[2] < _SMALLEST:
             return TRUNCATED
         verdict = self._fresh_look()
-        return UNCHANGED if verdict == _SAME else verdict or TRUNCATED
+        return UNCHANGED if verdict == _SAME else verdict or UNREADABLE
 
     def _settle(self) -> None:
         """Wait until the file stays as it is for a poll (a copy over it has ended)."""

@@ -5,9 +5,11 @@ a log database), and when the file is replaced, truncated or removed it says so 
 follows whatever log database has that name next, starting with its last records.
 
 ``-f`` is ``tail -f``: it follows the file it opened. When that file's content is
-replaced in place (``cp backup.db app.db``: same inode, older rows) it says so and
-goes on with the new content, as ``tail -f`` does for a truncated file; when the file
-is truncated to something that is not a log database, it ends with an error naming it.
+replaced in place (``cp backup.db app.db``, ``cp other.db app.db``: same inode, other
+rows) it says so and goes on with the new content, as ``tail -f`` does for a truncated
+file; when the file is truncated, or replaced by one SQLite cannot read as a log
+database, it ends with an error naming it. How a replacement is noticed, and why no
+record is printed under the wrong content: ``_follow_watch``.
 
 Ctrl-C ends either with exit status 130, as a shell reports for SIGINT.
 """
@@ -33,6 +35,7 @@ from ._follow_watch import (
     REWRITTEN,
     TRUNCATED,
     UNCHANGED,
+    UNREADABLE,
     Anchor,
     Following,
     identity,
@@ -76,7 +79,14 @@ def _follow_file(args: argparse.Namespace, out: TextIO) -> None:
     store, anchor = LogStore(path), Anchor()
     try:
         while True:
-            change = Following(store, path, args, out, by_name=False, anchor=anchor).run()
+            following = Following(store, path, args, out, by_name=False, anchor=anchor)
+            change = following.run()
+            if change == UNREADABLE:
+                msg = (
+                    f"{path!r} has been replaced in place by a file that cannot be read as "
+                    f"a log database ({following.why}; -F waits for one)"
+                )
+                raise SQLiteLoggingError(msg)
             if change not in (UNCHANGED, REWRITTEN):
                 msg = (
                     f"{path!r} has been truncated: it is no longer a log database "
@@ -128,6 +138,11 @@ def _follow_name(args: argparse.Namespace, out: TextIO) -> None:
             elif change == TRUNCATED:
                 _note(f"{path!r} has been truncated; waiting for a log database there")
                 said = f"{path!r} is not a log database yet"
+            elif change == UNREADABLE:
+                _note(
+                    f"{path!r} has been replaced by a file that cannot be read as a log "
+                    f"database ({following.why}); waiting for a log database there"
+                )
             else:
                 _note(f"{path!r} has been replaced; following the new file")
     finally:
