@@ -142,7 +142,9 @@ class Following:
         Raises:
             KeyboardInterrupt: Ctrl-C.
         """
-        known = _signature(self._path)  # the main file as the store's connection sees it
+        # The main file as the store's connection last saw it; None: not known, since the
+        # file may have changed after the store opened, so the first look is a fresh one.
+        known: tuple[int, int, int, int, int] | None = None
         colour = self._out.isatty()
         while True:
             now = _signature(self._path)
