@@ -9,6 +9,7 @@ own, in one consistent snapshot.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -160,6 +161,21 @@ class Reader:
         with self._lock:
             rows, _ = fetch_all(self._connection(), sql, params)
             return rows
+
+    @contextlib.contextmanager
+    def _read_transaction(self) -> Iterator[sqlite3.Connection]:
+        """The read connection in one read transaction: its queries see one state of the file.
+
+        Holds ``_lock`` throughout; the transaction ends (nothing to commit) on leaving.
+        """
+        with self._lock:
+            conn = self._connection()
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
 
     def _run(self, sql: str, params: Any) -> tuple[bool, list[tuple[Any, ...]]]:
         """Run one statement: whether it returns rows, and its rows as plain tuples."""

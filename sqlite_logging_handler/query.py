@@ -231,6 +231,33 @@ class LogStore(Reader):
     def _max_id(self) -> int:
         return int(self._query("SELECT coalesce(MAX(id), 0) FROM logs", ())[0][0])
 
+    def _tail_sql(self, **filters: Unpack[LogFilters]) -> tuple[str, str, list[Any]]:
+        """For ``sqlite-logs tail -f``: the SQL of the last rows, and of the rows after one.
+
+        Run in one read transaction with a check of the file (``cli._follow_watch``).
+        Returns ``(last, after, params)``: ``last`` takes ``[top, *params, n]`` (the
+        last ``n`` matching rows up to the id ``top``, newest first, as ``logs()``
+        orders them), ``after`` takes ``[after, top, *params]`` (those in between, by id).
+        """
+        where = self._log_filters(
+            filters.get("level"), filters.get("min_level"), filters.get("logger"),
+            filters.get("since"), filters.get("until"), filters.get("contains"),
+            filters.get("thread"), filters.get("extra"),
+            trace_id=filters.get("trace_id"), search=filters.get("search"),
+        )  # fmt: skip
+        last, _ = ordered(
+            f"SELECT {LOG_SELECT} FROM logs WHERE {' AND '.join(['id <= ?', *where.conditions])}",
+            [],
+            True,
+            None,
+        )
+        after = " AND ".join(["id > ?", "id <= ?", *where.conditions])
+        return (
+            f"{last} LIMIT ?",
+            f"SELECT {LOG_SELECT} FROM logs WHERE {after} ORDER BY id",
+            [*where.params],
+        )
+
     def metrics(
         self,
         name: str | None = None,
