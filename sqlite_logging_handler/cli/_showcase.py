@@ -29,7 +29,7 @@ def register(command: Register) -> None:
         "--buckets",
         type=bounded_int(MAX_BUCKETS),
         default=60,
-        help="time buckets (60; up to 1000)",
+        help="about this many time buckets, of a round width (60; up to 1000)",
     )
 
     demo = command("demo", _demo, "log records and metrics from several threads, then summarise")
