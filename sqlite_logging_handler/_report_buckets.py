@@ -1,14 +1,16 @@
 """The report's records sections: the moments worth reading, most telling first.
 
-Error spikes come first (the highest share of records at ERROR or above), then the
-buckets with the most errors, then the busiest; each section says why it is listed,
-and prints the ``sqlite-logs query`` command that finds all its records, which counts
-exactly what its heading says (``Buckets`` bound whole milliseconds).
+Only buckets that stand out are listed (``STANDS_OUT``, said on the page): error
+spikes first (an error rate well above the period's), then the buckets with the most
+errors, then the busiest; each section says why it is listed, and prints the
+``sqlite-logs query`` command that finds all its records, which counts exactly what
+its heading says (``Buckets`` bound whole milliseconds).
 """
 
 from __future__ import annotations
 
 import html
+import math
 import shlex
 
 from ._charts import TimeAxis, level_colour
@@ -18,7 +20,7 @@ from ._times import format_time
 from ._words import counted, number
 from .query import LogStore
 
-__all__ = ["RECORDS_HEADING", "bucket_records", "ranked_buckets"]
+__all__ = ["RECORDS_HEADING", "STANDS_OUT", "bucket_records", "ranked_buckets"]
 
 RECORDS_HEADING = "Records of the moments to read first"
 
@@ -26,8 +28,22 @@ _TOP = 10  # records shown per section
 _SPIKES, _SECTIONS = 3, 6  # sections for error spikes, and in all
 
 
+STANDS_OUT = (
+    "A moment is listed only when it stands out: at least 3 errors (or records), at least "
+    "1.5 times the whole period's error rate (or the average count of a bucket with "
+    "records), and more than 3 standard deviations above what that rate or average gives "
+    "by chance."
+)
+_LEAST, _FACTOR, _SIGMAS = 3, 1.5, 3.0  # the rule above
+
+
 def ranked_buckets(counts: dict[str, tuple[int | None, list[int]]]) -> dict[int, str]:
-    """The buckets worth a records section, most telling first: index -> why."""
+    """The buckets that stand out (``STANDS_OUT``), most telling first: index -> why.
+
+    Error spikes (an error rate well above the period's, binomially), then the most
+    errors, then the busiest (a count well above the average bucket's, as Poisson
+    counts): a period of even rates and counts has none.
+    """
     totals: dict[int, int] = {}
     errors: dict[int, int] = {}
     for levelno, column in counts.values():
@@ -35,29 +51,47 @@ def ranked_buckets(counts: dict[str, tuple[int | None, list[int]]]) -> dict[int,
             totals[index] = totals.get(index, 0) + n
             if levelno is not None and levelno >= 40:
                 errors[index] = errors.get(index, 0) + n
+    filled = [i for i in totals if totals[i]]
     overall = sum(errors.values()) / (sum(totals.values()) or 1)
-    erring = [i for i in errors if errors[i]]
     chosen: dict[int, str] = {}
-    for i in sorted(erring, key=lambda i: (-errors[i] / totals[i], -errors[i], i))[:_SPIKES]:
-        if errors[i] / totals[i] > overall or len(erring) == 1:
-            chosen[i] = (
-                f"error spike: {errors[i] / totals[i]:.0%} of its records at ERROR or above "
-                f"(the whole period: {overall:.0%})"
-            )
-    for i in sorted(erring, key=lambda i: (-errors[i], i)):
-        if len(chosen) >= _SECTIONS - 1:
-            break
-        chosen.setdefault(i, f"most errors: {number(errors[i])}")
-    average = sum(totals.values()) / (len([n for n in totals.values() if n]) or 1)
-    for i in sorted((i for i in totals if totals[i]), key=lambda i: (-totals[i], i)):
-        if len(chosen) >= _SECTIONS:
-            break
-        chosen.setdefault(
-            i,
-            f"busiest: {counted(totals[i], 'record')} "
-            f"({totals[i] / average:.1f}x the average bucket with records)",
+    spikes = [i for i in filled if _spike(errors.get(i, 0), totals[i], overall)]
+    for i in sorted(spikes, key=lambda i: (-errors[i] / totals[i], -errors[i], i))[:_SPIKES]:
+        rate = errors[i] / totals[i]
+        chosen[i] = (
+            f"error spike: {_percent(rate)} of its records at ERROR or above, "
+            f"{rate / overall:.1f}x the whole period's {_percent(overall)}"
         )
+    for what, among, word in (("most errors", errors, "error"), ("busiest", totals, "record")):
+        average = sum(among.get(i, 0) for i in filled) / (len(filled) or 1)
+        loud = [i for i in filled if _loud(among.get(i, 0), average)]
+        for i in sorted(loud, key=lambda i: (-among[i], i)):
+            if len(chosen) >= (_SECTIONS - 1 if what == "most errors" else _SECTIONS):
+                break
+            chosen.setdefault(
+                i,
+                f"{what}: {counted(among[i], word)}, {among[i] / average:.1f}x the average "
+                "bucket with records",
+            )
     return chosen
+
+
+def _spike(errors: int, total: int, rate: float) -> bool:
+    """``errors`` of ``total`` stand out from the period's error ``rate``."""
+    expected = total * rate
+    chance = _SIGMAS * math.sqrt(total * rate * (1 - rate))
+    return errors >= _LEAST and errors >= _FACTOR * expected and errors > expected + chance
+
+
+def _loud(n: int, average: float) -> bool:
+    """A bucket's count ``n`` stands out from the ``average`` bucket's."""
+    return n >= _LEAST and n >= _FACTOR * average and n > average + _SIGMAS * math.sqrt(average)
+
+
+def _percent(share: float) -> str:
+    """A share as a percentage with two significant digits below 10%: 0.35%, 4.2%, 20%."""
+    if share >= 0.1 or share == 0:
+        return f"{share:.0%}"
+    return f"{float(f'{share * 100:.2g}'):g}%"
 
 
 def bucket_records(store: LogStore, axis: TimeAxis, reasons: dict[int, str]) -> str:
@@ -93,11 +127,16 @@ def bucket_records(store: LogStore, axis: TimeAxis, reasons: dict[int, str]) -> 
             f"<p>Most severe first, at most {_TOP}; all of them: "
             f"<code>{_text(command)}</code></p></section>"
         )
+    if not sections:
+        return (
+            f'<section id="records" class="empty-section"><h2>{RECORDS_HEADING}</h2>'
+            '<p class="empty">Nothing stands out in this period: no moment has an error rate '
+            f"or a count of records well above the period's.</p><p>{STANDS_OUT}</p></section>"
+        )
     return (
         f'<section id="records"><h2>{RECORDS_HEADING}</h2>'
-        "<p>Error spikes first, then the most errors, then the busiest moments.</p>"
-        + "".join(sections)
-        + "</section>"
+        "<p>Error spikes first, then the most errors, then the busiest moments. "
+        f"{STANDS_OUT}</p>" + "".join(sections) + "</section>"
     )
 
 
