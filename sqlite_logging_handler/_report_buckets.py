@@ -3,8 +3,9 @@
 Only buckets that stand out are listed (``STANDS_OUT``, said on the page): error
 spikes first (an error rate well above the period's), then the buckets with the most
 errors, then the busiest; each section says why it is listed, and prints the
-``sqlite-logs query`` command that finds all its records, which counts exactly what
-its heading says (``Buckets`` bound whole milliseconds).
+``sqlite-logs query`` commands that list all its records and those at ERROR or above,
+which find exactly what its heading counts (``Buckets`` bound whole milliseconds, and
+``--limit`` is the count).
 """
 
 from __future__ import annotations
@@ -116,7 +117,11 @@ def bucket_records(store: LogStore, axis: TimeAxis, reasons: dict[int, str]) -> 
             f"<td>{message_cell(message)}</td></tr>"
             for created, _, level, levelno, module, message in rows
         )
-        command = _command(store.database, *axis.buckets.bounds(index))
+        bounds = axis.buckets.bounds(index)
+        commands = f"all of them: <code>{_text(_command(store.database, *bounds, total))}</code>"
+        if 0 < errors < total:
+            errors_only = _command(store.database, *bounds, errors, "ERROR")
+            commands += f"; those at ERROR or above: <code>{_text(errors_only)}</code>"
         sections.append(
             f'<section class="bucket" id="bucket-{index}" data-bucket="{index}" '
             f'data-records="{total}" data-errors="{errors}"><h3>{_text(axis.label(index))}: '
@@ -124,8 +129,7 @@ def bucket_records(store: LogStore, axis: TimeAxis, reasons: dict[int, str]) -> 
             f'<p class="why" data-why="{why.partition(":")[0]}">Listed as {_text(why)}.</p>'
             f'<table class="records cards"><colgroup><col class="time"><col class="level">'
             f'<col class="logger"><col></colgroup>{lines}</table>'
-            f"<p>Most severe first, at most {_TOP}; all of them: "
-            f"<code>{_text(command)}</code></p></section>"
+            f"<p>Most severe first, at most {_TOP}; {commands}</p></section>"
         )
     if not sections:
         return (
@@ -140,10 +144,22 @@ def bucket_records(store: LogStore, axis: TimeAxis, reasons: dict[int, str]) -> 
     )
 
 
-def _command(database: str, start: float, end: float) -> str:
+def _command(database: str, start: float, end: float, count: int, level: str = "") -> str:
+    """The shell command listing the ``count`` records from ``start`` to ``end``.
+
+    Args:
+        database: the database's path as given (relative to where the report was made),
+            quoted for a POSIX shell whatever it holds.
+        start: epoch seconds, whole milliseconds: ``--since``.
+        end: epoch seconds: ``--until`` (before it).
+        count: how many records it finds: its ``--limit``, so it lists them all.
+        level: a minimum level (``--min-level``), or "" for every level.
+    """
     since, until = (format_time(epoch, utc=True) for epoch in (start, end))
     words = ["sqlite-logs", "--db", database, "query", "--since", since, "--until", until]
-    return shlex.join(words)
+    if level:
+        words += ["--min-level", level]
+    return shlex.join([*words, "--limit", str(count)])
 
 
 def _text(value: object) -> str:

@@ -12,7 +12,9 @@ records the page says, also for a database path with spaces and quotes in it.
 from __future__ import annotations
 
 import logging
+import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,7 @@ import pytest
 from sqlite_logging_handler import SQLiteHandler
 from sqlite_logging_handler.cli import main
 
-from .conftest import make_logger
+from .conftest import PYTHON, child_env, make_logger
 from .test_report_browser import browser, open_page
 
 __all__ = ["browser"]  # the module's Chromium, shared
@@ -109,4 +111,30 @@ def test_a_spike_is_listed_and_its_wording_matches_the_rule(browser, pages):
         else:
             factor = re.search(r"([\d.]+)x the average bucket with records", text)
             assert factor and float(factor[1]) >= 1.5, text
+    page.close()
+
+
+@pytest.mark.parametrize("shape", list(_SHAPES))
+def test_every_command_on_the_page_lists_what_it_says(browser, pages, shape):
+    page, _ = open_page(browser, pages[shape][1], 1400)
+    env = {**child_env(), "PATH": f"{Path(PYTHON).parent}{os.pathsep}{os.environ['PATH']}"}
+    offered = 0
+    for section in page.locator("section.bucket").all():
+        records = int(section.get_attribute("data-records") or -1)
+        errors = int(section.get_attribute("data-errors") or -1)
+        heading = section.locator("h3").inner_text()
+        assert f"{records:,} record" in heading and f", {errors:,} at ERROR or above" in heading
+        commands = section.locator("code").all_inner_texts()
+        wanted = [records] + ([errors] if 0 < errors < records else [])
+        assert len(commands) == len(wanted), commands
+        for command, count in zip(commands, wanted, strict=True):
+            found = subprocess.run(
+                ["sh", "-c", f"{command} --json"],
+                env=env, capture_output=True, text=True, timeout=120,
+            )  # fmt: skip
+            assert found.returncode == 0, (command, found.stderr)
+            assert len(found.stdout.splitlines()) == count, command
+            offered += 1
+    if shape == "spike":
+        assert offered >= 2  # the spike's records (over 100) and its errors (over 100)
     page.close()
