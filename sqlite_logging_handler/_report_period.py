@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 
 from ._charts import Buckets
 from .query import LogStore
@@ -94,7 +94,7 @@ def _origin(epoch: float, utc: bool) -> float:
     """An epoch at midnight, on a Monday, of the clock shown, near ``epoch``."""
     if utc:
         return _MONDAY
-    offset = datetime.fromtimestamp(epoch).astimezone().utcoffset()
+    offset = datetime.fromtimestamp(epoch, UTC).astimezone().utcoffset()  # as format_time
     return _MONDAY - (offset.total_seconds() if offset is not None else 0.0)
 
 
