@@ -105,11 +105,7 @@ def bucket_records(store: LogStore, axis: TimeAxis, reasons: dict[int, str]) -> 
             f"WHERE created >= ? AND created < ? ORDER BY levelno DESC, id LIMIT {_TOP}",
             (start, end),
         )
-        total, errors = store.sql(
-            "SELECT COUNT(*), COALESCE(SUM(levelno >= 40), 0) FROM logs "
-            "WHERE created >= ? AND created < ?",
-            (start, end),
-        )[0]
+        total, errors = _counts(store, (start, end))
         lines = "".join(
             f'<tr>{time_cell(created, axis.utc, "time")}<td data-label="level">'
             f'<span class="level" style="color:{level_colour(levelno)}">{_text(level)}'
@@ -117,11 +113,7 @@ def bucket_records(store: LogStore, axis: TimeAxis, reasons: dict[int, str]) -> 
             f"<td>{message_cell(message)}</td></tr>"
             for created, _, level, levelno, module, message in rows
         )
-        bounds = axis.buckets.bounds(index)
-        commands = f"all of them: <code>{_text(_command(store.database, *bounds, total))}</code>"
-        if 0 < errors < total:
-            errors_only = _command(store.database, *bounds, errors, "ERROR")
-            commands += f"; those at ERROR or above: <code>{_text(errors_only)}</code>"
+        commands = _commands(store.database, axis.buckets.bounds(index), total, errors)
         sections.append(
             f'<section class="bucket" id="bucket-{index}" data-bucket="{index}" '
             f'data-records="{total}" data-errors="{errors}"><h3>{_text(axis.label(index))}: '
@@ -129,19 +121,45 @@ def bucket_records(store: LogStore, axis: TimeAxis, reasons: dict[int, str]) -> 
             f'<p class="why" data-why="{why.partition(":")[0]}">Listed as {_text(why)}.</p>'
             f'<table class="records cards"><colgroup><col class="time"><col class="level">'
             f'<col class="logger"><col></colgroup>{lines}</table>'
-            f"<p>Most severe first, at most {_TOP}; {commands}</p></section>"
+            f"<p>Most severe first, at most {_TOP}; all of them: {commands}</p></section>"
         )
-    if not sections:
+    if not sections:  # the whole period's records, to read them all
+        last = axis.buckets.count - 1
+        period = (axis.buckets.bounds(0)[0], axis.buckets.bounds(last)[1])
+        total, errors = _counts(store, (axis.buckets.edges(0)[0], axis.buckets.edges(last)[1]))
+        commands = _commands(store.database, period, total, errors)
         return (
             f'<section id="records" class="empty-section"><h2>{RECORDS_HEADING}</h2>'
             '<p class="empty">Nothing stands out in this period: no moment has an error rate '
-            f"or a count of records well above the period's.</p><p>{STANDS_OUT}</p></section>"
+            f"or a count of records well above the period's.</p><p>{STANDS_OUT}</p>"
+            f'<p class="period" data-records="{total}" data-errors="{errors}">All '
+            f"{counted(total, 'record')} of the period ({number(errors)} at ERROR or above): "
+            f"{commands}</p></section>"
         )
     return (
         f'<section id="records"><h2>{RECORDS_HEADING}</h2>'
         "<p>Error spikes first, then the most errors, then the busiest moments. "
         f"{STANDS_OUT}</p>" + "".join(sections) + "</section>"
     )
+
+
+def _counts(store: LogStore, where: tuple[float, float]) -> tuple[int, int]:
+    """The records with ``created`` in ``where`` (``a <= created < b``), and their errors."""
+    total, errors = store.sql(
+        "SELECT COUNT(*), COALESCE(SUM(levelno >= 40), 0) FROM logs "
+        "WHERE created >= ? AND created < ?",
+        where,
+    )[0]
+    return total, errors
+
+
+def _commands(database: str, bounds: tuple[float, float], total: int, errors: int) -> str:
+    """The commands listing the ``total`` records in ``bounds``, then its ``errors``."""
+    shown = f"<code>{_text(_command(database, *bounds, total))}</code>"
+    if 0 < errors < total:
+        errors_only = _command(database, *bounds, errors, "ERROR")
+        shown += f"; those at ERROR or above: <code>{_text(errors_only)}</code>"
+    return shown
 
 
 def _command(database: str, start: float, end: float, count: int, level: str = "") -> str:
