@@ -46,13 +46,20 @@ class Buckets:
     ``start`` and ``width`` are whole milliseconds, and a row falls in the bucket its
     stored ``timestamp`` text (``created`` rounded to the millisecond) falls in: so
     ``sqlite-logs query --since START --until END``, which compares that text, finds
-    exactly the rows a bucket counts. ``until`` (if given) cuts the last bucket short.
+    exactly the rows a bucket counts. ``until`` (if given) cuts the last bucket short,
+    ``since`` (if given) the first: the period chosen, on a grid of round times.
     """
 
     start: float
     width: float
     count: int
     until: float | None = None
+    since: float | None = None
+
+    @property
+    def first(self) -> float:
+        """The epoch where the first bucket starts (``since``, if it cuts it short)."""
+        return self.bounds(0)[0]
 
     @property
     def end(self) -> float:
@@ -64,6 +71,8 @@ class Buckets:
         """The epochs bucket ``index`` starts and ends at (whole milliseconds)."""
         start = _millis(self.start + index * self.width)
         end = _millis(self.start + (index + 1) * self.width)
+        if self.since is not None:
+            start, end = max(start, self.since), max(end, self.since)
         return start, end if self.until is None else min(end, self.until)
 
     def edges(self, index: int) -> tuple[float, float]:

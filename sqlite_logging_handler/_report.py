@@ -13,8 +13,6 @@ only a page with nothing at all is a single line, with no links.
 from __future__ import annotations
 
 import html
-import math
-import time
 from collections import defaultdict
 
 from ._aggregates import KINDS_SQL, bucket_statistic, nearest_rank
@@ -29,6 +27,7 @@ from ._charts import (
     volume_chart,
 )
 from ._report_buckets import RECORDS_HEADING, bucket_records, ranked_buckets
+from ._report_period import choose_buckets
 from ._report_style import HEAD
 from ._report_tables import empty, loggers, top_errors
 from ._terminal import visible
@@ -39,7 +38,6 @@ from .query import LogStore
 __all__ = ["Buckets", "choose_buckets", "render_report"]
 
 _FOREVER = 1e300
-_SHORTEST_MS = 1000  # the narrowest bucket: sparse data gives fewer buckets, not thinner
 
 
 def render_report(
@@ -56,10 +54,10 @@ def render_report(
         store: the database to report on.
         since: epoch seconds; None: from the first record.
         until: epoch seconds; None: to the last record (to now if ``since`` is given).
-        buckets: how many equal time buckets the charts have.
+        buckets: about how many time buckets the charts have (``_report_period``).
         utc: show times in UTC; else in local time, with their offset.
     """
-    span = choose_buckets(store, since, until, buckets)
+    span = choose_buckets(store, since, until, buckets, utc=utc)
     title = f"Logs and metrics: {store.database}"
     parts = [HEAD.format(title=_text(title)), f"<h1>{_text(title)}</h1>"]
     if span is None:
@@ -77,35 +75,6 @@ def _nothing_in(since: float | None, until: float | None, utc: bool) -> str:
     start = "the first record" if since is None else format_time(since, utc=utc)
     end = "now" if until is None else format_time(until, utc=utc)
     return f"No records or metrics from {start} to {end}."
-
-
-def choose_buckets(
-    store: LogStore, since: float | None, until: float | None, count: int
-) -> Buckets | None:
-    """Buckets over ``since``..``until`` (or the records'), or None without records there."""
-    bounds = (-_FOREVER if since is None else since, _FOREVER if until is None else until)
-    first, last = store.sql(
-        "SELECT min(t), max(t) FROM (SELECT created AS t FROM logs WHERE created >= ? "
-        "AND created < ? UNION ALL SELECT created FROM metrics WHERE created >= ? "
-        "AND created < ?)",
-        bounds * 2,
-    )[0]
-    if first is None:
-        return None
-    start = _millis(float(first) if since is None else since)  # as stored: whole ms
-    if until is not None:
-        end = _millis(until)
-    else:  # just past the last record: its millisecond is in the last bucket
-        end = _millis(max(float(last), time.time()) if since else float(last)) + 1e-3
-    span_ms = round((end - start) * 1000)
-    width_ms = max(_SHORTEST_MS, math.ceil(span_ms / count))  # never a fraction of a second
-    count = max(1, min(count, math.ceil(span_ms / width_ms)))
-    return Buckets(start, width_ms / 1000, count, None if until is None else end)
-
-
-def _millis(epoch: float) -> float:
-    """``epoch`` rounded to the millisecond, as its stored timestamp text is."""
-    return round(epoch * 1000) / 1000
 
 
 def _body(store: LogStore, span: Buckets, until: float | None, utc: bool) -> list[str]:
@@ -252,7 +221,7 @@ def _summary(span: Buckets, totals: dict[str, int], utc: bool) -> str:
     records, errors, metrics = totals["records"], totals["errors"], totals["metrics"]
     return (
         f'<p class="summary" data-records="{records}" data-errors="{errors}"'
-        f' data-metrics="{metrics}">From {format_time(span.start, utc=utc)} to '
+        f' data-metrics="{metrics}">From {format_time(span.first, utc=utc)} to '
         f"{format_time(span.end, utc=utc)} ({zone}), {counted(span.count, 'bucket')} of "
         f"{_duration(span.width)}: <b>{number(records)}</b> {noun_for(records, 'log record')}, "
         f"<b>{number(errors)}</b> at ERROR or above, <b>{number(metrics)}</b> "

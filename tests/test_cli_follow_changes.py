@@ -256,7 +256,7 @@ def test_dash_is_stdout_for_every_command_with_an_output_path(app_db, tmp_path):
         env=child_env(), capture_output=True, text=True, timeout=_WAIT, cwd=tmp_path,
     )  # fmt: skip
     assert report.returncode == 0, report.stderr
-    assert report.stdout.startswith("<!DOCTYPE html>") and "second" in report.stdout
+    assert report.stdout.startswith("<!DOCTYPE html>") and 'data-records="2"' in report.stdout
     export = subprocess.run(
         [PYTHON, "-m", "sqlite_logging_handler", "--db", str(app_db), "export", "-o", "-",
          "--format", "json"],

@@ -12,7 +12,7 @@ from sqlite_logging_handler.cli import main
 
 from .conftest import rows
 
-T0 = 1_790_000_000.0  # a fixed epoch: buckets of 100 s from here
+T0 = 1_790_000_040.0  # a fixed epoch on a round time: buckets of 2 min from here
 
 
 class _Marks(HTMLParser):
@@ -41,13 +41,13 @@ def _build(db_path) -> None:
     plan = {  # offset: levels logged there
         10: [logging.INFO] * 3 + [logging.ERROR],
         150: [logging.INFO, logging.WARNING],
-        420: [logging.ERROR, logging.ERROR],
+        480: [logging.ERROR, logging.ERROR],
         600: [logging.INFO],
     }
     for offset, levels in plan.items():
         for level in levels:
             handler.handle(_record(offset, level))
-    for offset, value in [(20, 10.0), (30, 30.0), (40, 20.0), (590, 5.0)]:
+    for offset, value in [(20, 10.0), (30, 30.0), (40, 20.0), (610, 5.0)]:
         handler.handle(_record(offset, logging.INFO, metric=("latency", value, "ms")))
     handler.close()
 

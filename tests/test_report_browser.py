@@ -219,7 +219,7 @@ def test_a_spike_links_to_its_records(browser, page_file, report_db):
     assert page.url.endswith(f"#bucket-{bucket}")
     section = page.locator(f"#bucket-{bucket}")
     assert section.is_visible()
-    words = shlex.split(section.locator("code").inner_text())
+    words = shlex.split(section.locator("code").first.inner_text())
     since, until = words[words.index("--since") + 1], words[words.index("--until") + 1]
     (count, errors), *_ = query(
         report_db,

@@ -39,7 +39,7 @@ def register(command: Register) -> None:
         "--buckets",
         type=bounded_int(MAX_BUCKETS),
         default=60,
-        help="time buckets, up to 1000 (default: 60)",
+        help="about this many time buckets, of a round width, up to 1000 (default: 60)",
     )
 
     demo = command("demo", _demo, "log records and metrics from several threads, then summarise")
