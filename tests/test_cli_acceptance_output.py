@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from sqlite_logging_handler import MetricsAdapter, SQLiteHandler
+from sqlite_logging_handler._words import number
 
 from ._cli_acceptance import make_app_db, sqlite_logs
 from .conftest import PYTHON, child_env, make_logger
@@ -106,12 +107,39 @@ def test_the_plot_sums_counters_and_shows_the_median_of_other_values(kinds_db):
     title, (first, second) = _plotted(kinds_db, "requests")
     assert title.startswith("requests (total per bucket, ")
     assert (
-        title
-        == f"requests (total per bucket, {min(first, second):g} .. {max(first, second):g} count)"
+        title == f"requests (total per bucket, {number(min(first, second), 4)} .. "
+        f"{number(max(first, second), 4)} count)"
     )
     for name in ("queue_depth", "latency"):
         title, (first, second) = _plotted(kinds_db, name)
-        assert title.startswith(f"{name} (median (p50) per bucket, {min(first, second):g} .. ")
+        assert title.startswith(
+            f"{name} (median (p50) per bucket, {number(min(first, second), 4)} .. "
+        )
+
+
+def test_the_plot_covers_the_period_asked_for_and_rounds_its_label(db_path):
+    """Values of one moment, ``--since 1h``: one bar at the end of the hour, not 40 (#15).
+
+    Before, the buckets ran from the first value to the last (a millisecond), and the
+    label gave ``1234.57``, unrounded and without the separators of the rest of the CLI.
+    """
+    handler = SQLiteHandler(db_path)
+    metrics = MetricsAdapter(make_logger(handler))
+    for _ in range(4):
+        metrics.record("latency", 1234.56789, "ms")
+    handler.close()
+    out = sqlite_logs("--db", str(db_path), "metrics", "latency", "--since", "1h", "--plot")
+    assert out.returncode == 0, out.stderr
+    title, line = out.stdout.splitlines()[-2:]
+    assert title == "latency (median (p50) per bucket, 1,235 .. 1,235 ms)"
+    bars = line[2:]
+    assert len(bars) == 40 and bars[:-1] == " " * 39 and bars[-1] != " ", repr(line)
+    ended = sqlite_logs(
+        "--db", str(db_path), "metrics", "latency", "--since", "1h", "--until", "+1h", "--plot"
+    ).stdout.splitlines()[-1][2:]
+    assert ended.index(ended.strip()) == 19, repr(ended)  # now: the middle of two hours
+    unbounded = sqlite_logs("--db", str(db_path), "metrics", "latency", "--plot")
+    assert unbounded.stdout.splitlines()[-1][2:].strip()  # the data's own span
 
 
 def test_the_plot_and_the_report_sum_up_a_metric_by_the_one_rule(kinds_db, tmp_path):
