@@ -142,6 +142,30 @@ def test_the_plot_covers_the_period_asked_for_and_rounds_its_label(db_path):
     assert unbounded.stdout.splitlines()[-1][2:].strip()  # the data's own span
 
 
+def test_metrics_tables_write_numbers_with_separators_and_json_keeps_them_whole(db_path):
+    """A gauge of 1234567.5 was ``1.23457e+06`` in every column of the table (#15)."""
+    handler = SQLiteHandler(db_path)
+    metrics = MetricsAdapter(make_logger(handler))
+    metrics.gauge("bytes_in_use", 1234567.5)
+    metrics.gauge("ratio", 0.123456789)
+    handler.close()
+    table = sqlite_logs("--db", str(db_path), "metrics").stdout
+    assert "e+" not in table and "e-" not in table, table
+    (big,) = [line for line in table.splitlines() if line.startswith("bytes_in_use")]
+    assert big.split()[2:9] == ["1,234,568"] * 7, big  # sum, min, avg, p50, p95, p99, max
+    (small,) = [line for line in table.splitlines() if line.startswith("ratio")]
+    assert small.split()[2] == "0.123457", small
+    as_json = [
+        json.loads(line)
+        for line in sqlite_logs("--db", str(db_path), "metrics", "--json").stdout.splitlines()
+    ]
+    assert {row["metric_name"]: row["max"] for row in as_json} == {
+        "bytes_in_use": 1234567.5, "ratio": 0.123456789,
+    }  # fmt: skip
+    as_csv = sqlite_logs("--db", str(db_path), "metrics", "--csv").stdout
+    assert "1234567.5" in as_csv and "0.123456789" in as_csv
+
+
 def test_the_plot_and_the_report_sum_up_a_metric_by_the_one_rule(kinds_db, tmp_path):
     from sqlite_logging_handler._aggregates import bucket_statistic
 
