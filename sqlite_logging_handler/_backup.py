@@ -120,11 +120,12 @@ def _backup(conn: sqlite3.Connection, path: str, progress: BackupProgress | None
     )
     total = max(pages - free, 1)
     failure: list[BaseException] = []
-    finished = threading.Event()
+    finished, cancelled = threading.Event(), threading.Event()
 
     def vacuum_into() -> None:
         try:
-            conn.execute("VACUUM INTO ?", (path,))
+            if not cancelled.is_set():  # else the caller gave up (and removed ``path``)
+                conn.execute("VACUUM INTO ?", (path,))
         except BaseException as exc:  # raised on the caller's thread
             failure.append(exc)
         finally:
@@ -133,15 +134,17 @@ def _backup(conn: sqlite3.Connection, path: str, progress: BackupProgress | None
     if progress is not None:
         progress(0, total)
     worker = threading.Thread(target=vacuum_into, name="sqlite-logging-backup", daemon=True)
-    worker.start()
     try:
+        worker.start()  # inside: a Ctrl-C while it starts must stop it too
         while not finished.wait(_INTERVAL):
             if progress is not None:
                 progress(min(os.path.getsize(path) // page_size, total), total)
     except BaseException:
-        while worker.is_alive():  # again, in case the statement had not begun yet
+        cancelled.set()
+        while not finished.wait(_INTERVAL):  # again, in case the statement had not begun
             conn.interrupt()
-            worker.join(_INTERVAL)
+            if worker.ident is None and not worker.is_alive():
+                break  # the thread never started
         raise
     worker.join()
     if failure:
