@@ -1,4 +1,4 @@
-"""Backing a log database up: SQLite's online backup API, into a destination fit for it.
+"""Backing a log database up: one consistent copy (``VACUUM INTO``), into a fit destination.
 
 The destination is checked before anything is written, and every refusal or failure
 is a ``SQLiteLoggingError`` naming the destination and the cause, as the handler's own
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from collections.abc import Callable
 
 from . import _whole, schema
@@ -32,7 +33,7 @@ __all__ = ["BackupProgress", "check_destination", "copy"]
 
 #: Called during a backup with (pages copied, pages in all).
 BackupProgress = Callable[[int, int], object]
-_STEP = 1024  # pages copied between two progress calls
+_INTERVAL = 0.1  # seconds between two looks at the copy's size
 _HEADER = b"SQLite format 3\x00"
 _WAL_HEADER = 32  # bytes of a -wal file that holds no frame
 
@@ -79,7 +80,7 @@ def copy(
     target = _whole.target_of(destination)
     try:
         if _whole.direct(target):
-            _backup(conn, target, progress)
+            _backup_in_one_step(conn, target, progress)
             return
         partial = _whole.partial_name(target)
         try:
@@ -100,16 +101,74 @@ def copy(
 
 
 def _backup(conn: sqlite3.Connection, path: str, progress: BackupProgress | None) -> None:
-    """SQLite's online backup of ``conn`` into the database file ``path``."""
+    """A consistent copy of ``conn``'s database into the empty file ``path``.
+
+    ``VACUUM INTO``: one statement in one read transaction, so the copy is the database
+    as of one moment, and writers are neither waited for (WAL) nor restart it. (SQLite's
+    online backup API in steps, which reported progress before, starts over whenever
+    another connection writes between two steps: a busy database was never copied.)
+    The copy is compacted, as ``vacuum`` would leave it.
+
+    The statement runs on a thread of its own (``conn`` is shared between threads; the
+    caller holds it); this thread measures the copy by the size of ``path`` for
+    ``progress``. Whatever ends this thread's wait (an exception ``progress`` raises, a
+    Ctrl-C) interrupts the statement, waits for it to stop, and is raised.
+    """
+    page_size, pages, free = (
+        int(conn.execute(f"PRAGMA {name}").fetchone()[0])
+        for name in ("page_size", "page_count", "freelist_count")
+    )
+    total = max(pages - free, 1)
+    failure: list[BaseException] = []
+    finished, cancelled = threading.Event(), threading.Event()
+
+    def vacuum_into() -> None:
+        try:
+            if not cancelled.is_set():  # else the caller gave up (and removed ``path``)
+                conn.execute("VACUUM INTO ?", (path,))
+        except BaseException as exc:  # raised on the caller's thread
+            failure.append(exc)
+        finally:
+            finished.set()
+
+    if progress is not None:
+        progress(0, total)
+    worker = threading.Thread(target=vacuum_into, name="sqlite-logging-backup", daemon=True)
+    try:
+        worker.start()  # inside: a Ctrl-C while it starts must stop it too
+        while not finished.wait(_INTERVAL):
+            if progress is not None:
+                progress(min(os.path.getsize(path) // page_size, total), total)
+    except BaseException:
+        cancelled.set()
+        while not finished.wait(_INTERVAL):  # again, in case the statement had not begun
+            conn.interrupt()
+            if worker.ident is None and not worker.is_alive():
+                break  # the thread never started
+        raise
+    worker.join()
+    if failure:
+        raise failure[0]
+    if progress is not None:
+        progress(total, total)
+
+
+def _backup_in_one_step(
+    conn: sqlite3.Connection, path: str, progress: BackupProgress | None
+) -> None:
+    """SQLite's online backup of ``conn`` into ``path`` in one step (one read transaction).
+
+    For a destination that is not a regular file (``_whole.direct``: a device, a FIFO),
+    which ``VACUUM INTO`` cannot write; no progress in between.
+    """
     target = sqlite3.connect(path)
     try:
-        conn.backup(
-            target,
-            pages=_STEP if progress else -1,
-            progress=(lambda _, left, total: progress(total - left, total)) if progress else None,
-        )
+        conn.backup(target, pages=-1)
     finally:
         target.close()
+    if progress is not None:
+        total = int(conn.execute("PRAGMA page_count").fetchone()[0])
+        progress(total, total)
 
 
 def _copy_into(complete: str, destination: str) -> None:

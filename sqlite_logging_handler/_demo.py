@@ -20,6 +20,7 @@ from typing import Any, TextIO
 
 from ._render import shown, shown_thread, shown_time
 from ._terminal import visible
+from ._words import number
 from .handler import SQLiteHandler
 from .metrics import MetricsAdapter
 from .query import LogStore
@@ -206,8 +207,9 @@ def _print_summary(
     print("\n📉 Sample Metrics:", file=out)
     for name, summary in store.metric_summary(since=started).items():
         print(
-            f"   {visible(name)}: {summary['count']:,} values, avg {summary['avg']:.1f}, "
-            f"p50 {summary['p50']:g}, p95 {summary['p95']:g}, p99 {summary['p99']:g} "
+            f"   {visible(name)}: {summary['count']:,} values, avg {number(summary['avg'])}, "
+            f"p50 {number(summary['p50'])}, p95 {number(summary['p95'])}, "
+            f"p99 {number(summary['p99'])} "
             f"{visible(summary['unit'] or '')}",
             file=out,
         )

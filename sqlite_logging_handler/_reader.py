@@ -96,16 +96,17 @@ class Reader:
     def backup(
         self, destination: str | os.PathLike[str], *, progress: BackupProgress | None = None
     ) -> None:
-        """Copy the database to ``destination`` with SQLite's online backup API.
+        """Copy the database to ``destination`` with SQLite's ``VACUUM INTO``.
 
-        One consistent snapshot, taken while writers go on: it holds every record
-        committed before it began. An existing ``destination`` is replaced, as ``cp``
-        replaces a file, if it is empty or a log database; any other file there is
-        left alone. Nothing is left behind if the copy fails (see ``_backup``).
+        One consistent snapshot (one read transaction), taken while writers go on: it
+        holds every record committed before it began. An existing ``destination`` is
+        replaced, as ``cp`` replaces a file, if it is empty or a log database; any
+        other file there is left alone. Nothing is left behind if the copy fails (see ``_backup``).
 
         Args:
             destination: the path of the copy.
-            progress: called with (pages copied, pages in all) as the copy goes.
+            progress: called with (pages copied, pages in all) as the copy goes, on
+                this thread; an exception it raises stops the copy and is raised.
 
         Raises:
             SQLiteLoggingError: ``destination`` cannot be written, or must not be

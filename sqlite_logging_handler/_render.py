@@ -17,6 +17,7 @@ from ._rows import log_row, metric_row
 from ._terminal import visible
 from ._text import readable_json_text
 from ._times import format_time, stored_epoch
+from ._words import number
 from .query import LogRow, MetricRow
 
 __all__ = [
@@ -127,7 +128,7 @@ def _cell(value: Any) -> str:
     if value is None:
         return MISSING
     if isinstance(value, float):
-        return f"{value:,.6g}" if abs(value) < 1e15 else f"{value:.6g}"
+        return number(value)  # as every number a person reads: 1,234,568, not 1.23457e+06
     if isinstance(value, dict | list):
         return visible(json.dumps(value, ensure_ascii=False))
     return visible(value)

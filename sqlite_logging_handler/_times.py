@@ -37,7 +37,8 @@ TIME_FORMS = (
     "'2026-11-30 17:00:00.123+01:00'; without a zone, local time), a relative time "
     "('90s', '15m', '2h', '7d', '2w', '1h30m', '3 days ago'), 'now', 'today', "
     "'yesterday', 'tomorrow', a month ('2026-11': its first day), a time of today "
-    "('17:00'), or epoch seconds ('1764522000' or '@1764522000')"
+    "('17:00'), a basic ISO 8601 date ('20261130': 8 digits), or epoch seconds "
+    "('@1764522000'; a bare number of 9 digits or more, '1764522000', too)"
 )
 #: What an age (a length of time) may be written as.
 AGE_FORMS = (
@@ -60,7 +61,12 @@ _UNIT = "|".join(sorted(_UNITS, key=len, reverse=True))
 _AMOUNT = re.compile(rf"(\d+(?:\.\d+)?)\s*({_UNIT})", re.IGNORECASE)
 _DURATION = re.compile(rf"(?:\d+(?:\.\d+)?\s*(?:{_UNIT})\s*)+", re.IGNORECASE)
 _RELATIVE = re.compile(r"([-+]?)\s*(.+?)(\s+ago)?", re.IGNORECASE)
-_EPOCH = re.compile(r"@?\s*-?\d+(?:\.\d+)?")
+_EPOCH = re.compile(r"@\s*-?\d+(?:\.\d+)?")
+_BARE_NUMBER = re.compile(r"[-+]?(\d*)(?:\.\d+)?")
+_BASIC_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})")
+# Epoch seconds written as a bare number have 9 digits or more (1973-03-03 on): fewer
+# digits are more likely a date or an age than a moment of 1970.
+_EPOCH_DIGITS = 9
 _SECONDS = re.compile(r"\d+(?:\.\d+)?")
 _DAYS = {"today": 0, "yesterday": -1, "tomorrow": 1}
 # ISO 8601's calendar month ("2026-11"): its first day, local time.
@@ -136,10 +142,44 @@ def _text_epoch(text: str, now: float) -> float | None:
         return _local_epoch(datetime.combine(day, clock()))
     if _EPOCH.fullmatch(text):
         return float(text.lstrip("@ "))
+    if (number := _BARE_NUMBER.fullmatch(text)) and number[1]:
+        return _bare_number(text, number[1])
     if (relative := _RELATIVE.fullmatch(text)) and _DURATION.fullmatch(relative[2]):
         seconds = _seconds(relative[2])
         return now + seconds if relative[1] == "+" and not relative[3] else now - seconds
     return _iso_epoch(text, now)
+
+
+def _bare_number(text: str, digits: str) -> float:
+    """A number without ``@``: a basic ISO 8601 date (8 digits) or epoch seconds (9+).
+
+    As GNU ``date -d 20261130`` reads it, 8 digits are a date, ``YYYYMMDD`` (local
+    midnight). Epoch seconds need 9 digits or more (from 1973-03-03) or ``@``; any
+    other bare number (``3600``, ``-5``, ``20261130.5``) is refused, naming the forms
+    it may have meant, rather than read as a moment of 1970.
+
+    Raises:
+        ValueError: 8 digits that are not a date, or a number that is neither.
+    """
+    if text == digits and (date := _BASIC_DATE.fullmatch(text)):
+        try:
+            moment = datetime(int(date[1]), int(date[2]), int(date[3]))
+        except ValueError:
+            msg = (
+                f"cannot read {text!r} as a time: 8 digits are a date (YYYYMMDD, as "
+                f"'20261130'), and this is not one; for epoch seconds write '@{text}'"
+            )
+            raise ValueError(msg) from None
+        return _local_epoch(moment)
+    if text == text.lstrip("+-") and len(digits) >= _EPOCH_DIGITS:
+        return float(text)
+    msg = (
+        f"cannot read {text!r} as a time: a bare number is epoch seconds only with 9 "
+        f"digits or more; write '@{text.lstrip('+')}' for epoch seconds, "
+        f"'{text.lstrip('+-')}s' for that many seconds ago, or a date as YYYYMMDD or "
+        "YYYY-MM-DD"
+    )
+    raise ValueError(msg)
 
 
 def _iso_epoch(text: str, now: float) -> float | None:

@@ -34,20 +34,27 @@ def noun_for(n: float, noun: str, plural: str | None = None) -> str:
     return noun if n == 1 else (plural or noun + "s")
 
 
-def number(value: float) -> str:
-    """``value`` with thousands separators and at most six significant digits.
+def number(value: float, digits: int = 6) -> str:
+    """``value`` with thousands separators and at most ``digits`` significant digits.
 
-    No exponent for everyday magnitudes (from 0.0001 to below 10**15).
+    The one way every human-readable number is written (the report, and the command
+    line's tables, plots and progress); ``--json``/``--csv`` keep full precision. No
+    exponent for everyday magnitudes (from 0.0001 to below 10**15), and a whole part
+    longer than ``digits`` is kept whole, rounded to a whole number (``1,234,568``):
+    digits are dropped after the point only, never made up before it.
 
     Args:
         value: any finite number.
+        digits: significant digits at most (6; 4 for a short label).
 
     Returns:
         ``"12,345"``, ``"1,234.57"``, ``"0.25"``, ``"-3"``; ``"1.2e-07"`` for a tiny one.
     """
     if value != 0 and not 1e-4 <= abs(value) < 1e15:
         return f"{value:.3g}"
-    rounded = float(f"{value:.6g}")
+    if abs(value) >= 10**digits:
+        return f"{round(value):,}"
+    rounded = float(f"{value:.{digits}g}")
     if rounded.is_integer():
         return f"{int(rounded):,}"
     return f"{rounded:,.10f}".rstrip("0")

@@ -371,7 +371,7 @@ class SQLiteHandler(Pipeline):
     def backup(self, destination: str | os.PathLike[str], timeout: float = 60.0) -> None:
         """Copy the database, with everything emitted before the call, to ``destination``.
 
-        Uses SQLite's online backup API: one consistent snapshot, while logging goes on.
+        Uses SQLite's ``VACUUM INTO``: one consistent snapshot, while logging goes on.
         Raises ``SQLiteLoggingError`` when called on the handler's own threads (in a
         hook, say): it would wait for the writer it runs on.
         """

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from sqlite_logging_handler import MetricsAdapter, SQLiteHandler
+from sqlite_logging_handler._words import number
 
 from ._cli_acceptance import make_app_db, sqlite_logs
 from .conftest import PYTHON, child_env, make_logger
@@ -106,12 +107,63 @@ def test_the_plot_sums_counters_and_shows_the_median_of_other_values(kinds_db):
     title, (first, second) = _plotted(kinds_db, "requests")
     assert title.startswith("requests (total per bucket, ")
     assert (
-        title
-        == f"requests (total per bucket, {min(first, second):g} .. {max(first, second):g} count)"
+        title == f"requests (total per bucket, {number(min(first, second), 4)} .. "
+        f"{number(max(first, second), 4)} count)"
     )
     for name in ("queue_depth", "latency"):
         title, (first, second) = _plotted(kinds_db, name)
-        assert title.startswith(f"{name} (median (p50) per bucket, {min(first, second):g} .. ")
+        assert title.startswith(
+            f"{name} (median (p50) per bucket, {number(min(first, second), 4)} .. "
+        )
+
+
+def test_the_plot_covers_the_period_asked_for_and_rounds_its_label(db_path):
+    """Values of one moment, ``--since 1h``: one bar at the end of the hour, not 40 (#15).
+
+    Before, the buckets ran from the first value to the last (a millisecond), and the
+    label gave ``1234.57``, unrounded and without the separators of the rest of the CLI.
+    """
+    handler = SQLiteHandler(db_path)
+    metrics = MetricsAdapter(make_logger(handler))
+    for _ in range(4):
+        metrics.record("latency", 1234.56789, "ms")
+    handler.close()
+    out = sqlite_logs("--db", str(db_path), "metrics", "latency", "--since", "1h", "--plot")
+    assert out.returncode == 0, out.stderr
+    title, line = out.stdout.splitlines()[-2:]
+    assert title == "latency (median (p50) per bucket, 1,235 .. 1,235 ms)"
+    bars = line[2:]
+    assert len(bars) == 40 and bars[:-1] == " " * 39 and bars[-1] != " ", repr(line)
+    ended = sqlite_logs(
+        "--db", str(db_path), "metrics", "latency", "--since", "1h", "--until", "+1h", "--plot"
+    ).stdout.splitlines()[-1][2:]
+    assert ended.index(ended.strip()) == 19, repr(ended)  # now: the middle of two hours
+    unbounded = sqlite_logs("--db", str(db_path), "metrics", "latency", "--plot")
+    assert unbounded.stdout.splitlines()[-1][2:].strip()  # the data's own span
+
+
+def test_metrics_tables_write_numbers_with_separators_and_json_keeps_them_whole(db_path):
+    """A gauge of 1234567.5 was ``1.23457e+06`` in every column of the table (#15)."""
+    handler = SQLiteHandler(db_path)
+    metrics = MetricsAdapter(make_logger(handler))
+    metrics.gauge("bytes_in_use", 1234567.5)
+    metrics.gauge("ratio", 0.123456789)
+    handler.close()
+    table = sqlite_logs("--db", str(db_path), "metrics").stdout
+    assert "e+" not in table and "e-" not in table, table
+    (big,) = [line for line in table.splitlines() if line.startswith("bytes_in_use")]
+    assert big.split()[2:9] == ["1,234,568"] * 7, big  # sum, min, avg, p50, p95, p99, max
+    (small,) = [line for line in table.splitlines() if line.startswith("ratio")]
+    assert small.split()[2] == "0.123457", small
+    as_json = [
+        json.loads(line)
+        for line in sqlite_logs("--db", str(db_path), "metrics", "--json").stdout.splitlines()
+    ]
+    assert {row["metric_name"]: row["max"] for row in as_json} == {
+        "bytes_in_use": 1234567.5, "ratio": 0.123456789,
+    }  # fmt: skip
+    as_csv = sqlite_logs("--db", str(db_path), "metrics", "--csv").stdout
+    assert "1234567.5" in as_csv and "0.123456789" in as_csv
 
 
 def test_the_plot_and_the_report_sum_up_a_metric_by_the_one_rule(kinds_db, tmp_path):

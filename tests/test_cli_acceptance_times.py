@@ -103,6 +103,35 @@ def test_prune_older_than_takes_absolute_times_as_since_does(aged_db):
     assert _would_delete(aged_db, shown).endswith(f"older than {shown}\n")
 
 
+def test_eight_digits_are_a_basic_iso_date_not_epoch_seconds_of_1970(aged_db):
+    """``20261130`` is a date, as ``date -d`` reads it; it was read as 1970-08-23 (#15)."""
+    twenty_days_ago = datetime.fromtimestamp(time.time() - 20 * 86400)
+    basic, extended = twenty_days_ago.strftime("%Y%m%d"), twenty_days_ago.strftime("%Y-%m-%d")
+    assert parse_time(basic) == parse_time(extended)
+    assert _would_delete(aged_db, basic) == _would_delete(aged_db, extended)
+    assert _would_delete(aged_db, basic).startswith("would delete 1 log rows")
+    with LogStore(str(aged_db)) as store:
+        assert sorted(row.message for row in store.logs(since=basic)) == ["0d", "10d"]
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("20261131", "8 digits are a date (YYYYMMDD"),
+        ("3600", "write '@3600' for epoch seconds, '3600s' for that many seconds ago"),
+        ("-5", "write '@-5' for epoch seconds"),
+        ("20261130.5", "epoch seconds only with 9 digits or more"),
+    ],
+)
+def test_a_short_bare_number_is_refused_naming_what_it_may_have_meant(aged_db, value, says):
+    result = sqlite_logs("--db", str(aged_db), "query", "--since", value)
+    assert result.returncode == 2
+    assert says in result.stderr
+    with pytest.raises(ValueError, match=re.escape(says)):
+        parse_time(value)
+    assert parse_time(f"@{value}") is not None  # the explicit form is epoch seconds
+
+
 def test_prune_refuses_a_time_in_the_future_and_reads_nothing_else(aged_db):
     future = sqlite_logs("--db", str(aged_db), "prune", "--older-than", "+1h")
     assert future.returncode == 2

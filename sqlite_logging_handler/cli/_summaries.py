@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
 from .. import _render, maintenance
 from .._aggregates import KINDS_SQL, bucket_sql, bucket_statistic
+from .._times import parse_epoch
+from .._words import number
 from ..query import LogStore, _metric_filters
 from ._args import Register, add_time_range, bounded_int, check_database, extra
 from ._output import say_error
@@ -153,7 +156,7 @@ def _plot(
     statistic = bucket_statistic(kinds.get(name))
     values = _buckets(store, args, name, statistic)
     shown = [v for v in values if v is not None]
-    span = f"{min(shown):g} .. {max(shown):g}" if shown else "no values"
+    span = f"{number(min(shown), 4)} .. {number(max(shown), 4)}" if shown else "no values"
     what = "total per bucket" if statistic == "sum" else "median (p50) per bucket"
     unit = _render.visible(summary["unit"] or "")
     print(f"\n{_render.visible(name)} ({what}, {span}{' ' + unit if unit else ''})", file=out)
@@ -163,8 +166,14 @@ def _plot(
 def _buckets(
     store: LogStore, args: argparse.Namespace, name: str, statistic: str
 ) -> list[float | None]:
-    """The metric's ``statistic`` in ``--buckets`` equal time buckets, computed in SQLite."""
-    where = _metric_filters(name, args.since, args.until, _tags(args))
+    """The metric's ``statistic`` in ``--buckets`` equal time buckets, computed in SQLite.
+
+    The buckets cover the period asked for, as ``report``'s do: from ``--since`` (else
+    the first value) to ``--until`` (else now, after a ``--since``; else the last value).
+    """
+    now = time.time()  # relative bounds count back from the same moment as the query's
+    since, until = parse_epoch(args.since, now=now), parse_epoch(args.until, now=now)
+    where = _metric_filters(name, since, until, _tags(args))
     first, last = store.sql(
         f"SELECT MIN(created), MAX(created) FROM metrics {where.sql()}", where.params
     )[0]
@@ -172,6 +181,8 @@ def _buckets(
     values: list[float | None] = [None] * count
     if first is None:
         return []
+    first = first if since is None else since
+    last = until if until is not None else (now if since is not None else last)
     width = max((last - first) / count, 1e-9)
     bucket = f"max(0, min({count - 1}, CAST((created - {first!r}) / {width!r} AS INTEGER)))"
     for row in store.sql(bucket_sql(where.sql(), bucket), where.params):

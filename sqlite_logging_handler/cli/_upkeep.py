@@ -206,7 +206,6 @@ def _backup_to_stdout(path: str, out: TextIO) -> int:
     with tempfile.TemporaryDirectory(prefix="sqlite-logs-") as scratch:
         copy = os.path.join(scratch, "backup.db")
         with LogStore(path) as store:
-            # Stepped only for someone watching: a step lets writers restart the copy.
             store.backup(
                 copy,
                 progress=(lambda done, total: _pages(progress, done, total))
