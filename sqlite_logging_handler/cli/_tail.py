@@ -123,6 +123,7 @@ def _follow_file(args: argparse.Namespace, out: TextIO) -> None:
 def _follow_name(args: argparse.Namespace, out: TextIO) -> None:
     """``-F``: follow whatever log database has the name, waiting when there is none."""
     path = database(args)
+    _never_one(args, path)
     said = ""
     store: LogStore | None = None
     anchor = Anchor()
@@ -149,6 +150,7 @@ def _follow_name(args: argparse.Namespace, out: TextIO) -> None:
                     _note(f"{path!r} has been replaced; following the new file")
                     anchor = Anchor()
                 store, said = _reopen_by_name(store, path)
+                appeared = store is None  # gone in between: whatever comes next is new
                 continue
             if change in (MOVED, REMOVED):
                 _forget_companions(path, following.companions)
