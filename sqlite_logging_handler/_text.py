@@ -31,6 +31,7 @@ __all__ = [
     "readable_json",
     "readable_json_text",
     "readable_text",
+    "stream",
 ]
 
 _ERRORS = "sqlite_logging_handler.readable"
@@ -123,8 +124,22 @@ def iterate(conn: sqlite3.Connection, sql: str, params: Iterable[Any]) -> Iterat
     transaction, so that when a value is not UTF-8 the query runs again on the same
     rows with ``readable_text`` and goes on after those already yielded.
     """
-    values = list(params)
     conn.execute("BEGIN")
+    try:
+        yield from stream(conn, sql, params)
+    finally:
+        if conn.in_transaction:
+            conn.execute("COMMIT")
+
+
+def stream(conn: sqlite3.Connection, sql: str, params: Iterable[Any]) -> Iterator[Any]:
+    """``iterate``'s rows, in a read transaction ``conn`` is already in (the caller's).
+
+    A value that is not UTF-8 makes the query run again with ``readable_text`` (the
+    same rows: the transaction holds one snapshot), going on after those yielded.
+    """
+    values = list(params)
+    previous = conn.text_factory
     try:
         yielded = 0
         cursor = conn.execute(sql, values)
@@ -143,8 +158,7 @@ def iterate(conn: sqlite3.Connection, sql: str, params: Iterable[Any]) -> Iterat
             yielded += len(rows)
             yield from rows
     finally:
-        if conn.in_transaction:
-            conn.execute("COMMIT")
+        conn.text_factory = previous
 
 
 def _skip(cursor: sqlite3.Cursor, count: int) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import operator
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, Unpack
+from typing import Any, NamedTuple, Unpack
 
 from . import schema
 from ._aggregates import summary_sql, units_sql
@@ -34,6 +34,15 @@ __all__ = [
     "read_rows",
     "release_readers",
 ]
+
+
+class TailSQL(NamedTuple):
+    """``LogStore._tail_sql``'s statements and the filters' parameters."""
+
+    bound: str
+    last: str
+    after: str
+    params: list[Any]
 
 
 class LogStore(Reader):
@@ -231,13 +240,16 @@ class LogStore(Reader):
     def _max_id(self) -> int:
         return int(self._query("SELECT coalesce(MAX(id), 0) FROM logs", ())[0][0])
 
-    def _tail_sql(self, **filters: Unpack[LogFilters]) -> tuple[str, str, list[Any]]:
-        """For ``sqlite-logs tail -f``: the SQL of the last rows, and of the rows after one.
+    def _tail_sql(self, **filters: Unpack[LogFilters]) -> TailSQL:
+        """For ``sqlite-logs tail``: the SQL of the last rows, and of the rows after one.
 
-        Run in one read transaction with a check of the file (``cli._follow_watch``).
-        Returns ``(last, after, params)``: ``last`` takes ``[top, *params, n]`` (the
-        last ``n`` matching rows up to the id ``top``, newest first, as ``logs()``
-        orders them), ``after`` takes ``[after, top, *params]`` (those in between, by id).
+        Run in one read transaction (for ``-f``, with a check of the file:
+        ``cli._follow_watch``), in constant memory whatever ``-n``: ``bound`` takes
+        ``[top, *params, n - 1]`` and gives the ``(timestamp, id)`` of the ``n``-th
+        newest matching row up to the id ``top`` (none: there are fewer), ``last``
+        takes ``[top, *params, timestamp, timestamp, id]`` and gives the matching rows
+        from that one on, oldest first (``""`` and ``INT64_MIN``: all of them), and
+        ``after`` takes ``[after, top, *params]`` (those in between, by id).
         """
         where = self._log_filters(
             filters.get("level"), filters.get("min_level"), filters.get("logger"),
@@ -245,17 +257,18 @@ class LogStore(Reader):
             filters.get("thread"), filters.get("extra"),
             trace_id=filters.get("trace_id"), search=filters.get("search"),
         )  # fmt: skip
-        last, _ = ordered(
-            f"SELECT {LOG_SELECT} FROM logs WHERE {' AND '.join(['id <= ?', *where.conditions])}",
-            [],
-            True,
-            None,
+        upto = " AND ".join(["id <= ?", *where.conditions])
+        bound = (
+            f"SELECT timestamp, id FROM logs WHERE {upto}"
+            " ORDER BY timestamp DESC, id DESC LIMIT 1 OFFSET ?"
+        )
+        last = (
+            f"SELECT {LOG_SELECT} FROM logs WHERE {upto}"
+            " AND timestamp >= ? AND (timestamp > ? OR id >= ?) ORDER BY timestamp, id"
         )
         after = " AND ".join(["id > ?", "id <= ?", *where.conditions])
-        return (
-            f"{last} LIMIT ?",
-            f"SELECT {LOG_SELECT} FROM logs WHERE {after} ORDER BY id",
-            [*where.params],
+        return TailSQL(
+            bound, last, f"SELECT {LOG_SELECT} FROM logs WHERE {after} ORDER BY id", where.params
         )
 
     def metrics(

@@ -30,14 +30,16 @@ import argparse
 import os
 import sqlite3
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TextIO
 
 from .. import _render, schema
+from .._binds import INT64_MIN
 from .._rows import LogRow, log_row
 from .._terminal import use_colour
-from .._text import fetch_all
-from ..query import LogStore
+from .._text import stream
+from ..query import LogStore, TailSQL
 from ._args import filters
 
 __all__ = [
@@ -52,6 +54,7 @@ __all__ = [
     "Following",
     "companions",
     "identity",
+    "last_rows",
 ]
 
 POLL = 0.25  # seconds between two looks at the file
@@ -80,10 +83,12 @@ class Anchor:
     """What was seen of the content followed: a later look at the file must agree with it.
 
     A new one (``started`` False) stands for a content not looked at yet: its first
-    look prints its last ``-n`` records.
+    look prints its last ``-n`` records, or with ``from_start`` all of them (a
+    database that appeared where there was none: every record of it is new).
     """
 
     started: bool = False
+    from_start: bool = False
     instance: str | None = None  # log_metadata's instance_id: copies of one database share it
     seen: int = 0  # id of the newest row looked at (0: none yet)
     seen_created: float | None = None
@@ -159,42 +164,48 @@ class Following:
             if now is not None and now[:2] == self.identity:
                 self.companions = companions(self._path) or self.companions
             try:
-                rows = self._next_rows()
+                shown = self._show_next(lambda row: self._print(row, colour))
             except sqlite3.Error:  # the file changed under the query (a copy half done)
                 return self._judge()
-            if rows is None:
+            self._out.flush()
+            if shown is None:
                 return self._judge()
-            for row in rows:
-                print(_render.log_line(row, colour, utc=self._args.utc), file=self._out, flush=True)
-                self.anchor.printed, self.anchor.printed_created = row.id, row.created
-            if not rows:
+            if not shown:
                 threading.Event().wait(POLL)
 
-    def _next_rows(self) -> list[LogRow] | None:
-        """The records to print next, read with the check in one snapshot; None: replaced."""
-        last_sql, after_sql, params = self._sql
-        anchor = self.anchor
+    def _print(self, row: LogRow, colour: bool) -> None:
+        print(_render.log_line(row, colour, utc=self._args.utc), file=self._out)
+        self.anchor.printed, self.anchor.printed_created = row.id, row.created
+
+    def _show_next(self, show: Callable[[LogRow], None]) -> bool | None:
+        """Show the records next, read with the check in one snapshot; None: replaced.
+
+        The records are shown as they are read, in the read transaction: constant
+        memory whatever ``-n`` or the burst. Returns whether any was.
+        """
+        sql, anchor = self._sql, self.anchor
+        shown = False
         with self._store._read_transaction() as conn:
             state = tuple(conn.execute(_STATE, (anchor.seen, anchor.printed)).fetchone())
             if anchor.differs(state):
                 return None
             top, top_created = state[4] or 0, state[5]
-            if not anchor.started:
-                count = self._args.n
-                found = fetch_all(conn, last_sql, [top, *params, count])[0] if count else []
-                rows = [log_row(row) for row in reversed(found)]
+            if not anchor.started and anchor.from_start:
+                rows = stream(conn, sql.after, [INT64_MIN, top, *sql.params])
+            elif not anchor.started:
+                rows = last_rows(conn, sql, top, self._args.n)
             elif top > anchor.seen:
-                rows = [
-                    log_row(row)
-                    for row in fetch_all(conn, after_sql, [anchor.seen, top, *params])[0]
-                ]
+                rows = stream(conn, sql.after, [anchor.seen, top, *sql.params])
             else:
-                rows = []
+                rows = iter(())
+            for row in rows:
+                show(log_row(row))
+                shown = True
         if not anchor.started:
             anchor.started, anchor.instance = True, state[0]
         if top > anchor.seen:  # not back after a prune of the newest rows
             anchor.seen, anchor.seen_created = top, top_created
-        return rows
+        return shown
 
     def _fresh_look(self) -> str:
         """``_SAME``, ``REWRITTEN``, or "" (unreadable), from a new connection to the file.
@@ -272,3 +283,17 @@ def companions(path: str) -> dict[str, tuple[int, int]]:
         if seen is not None:
             found[suffix] = seen
     return found
+
+
+def last_rows(conn: sqlite3.Connection, sql: TailSQL, top: int, count: int) -> Iterator[Any]:
+    """The last ``count`` matching rows up to the id ``top``, oldest first, streamed.
+
+    ``conn`` is in a read transaction: the bound found and the rows streamed after it
+    are of one snapshot. Constant memory: the ``count``-th newest row's place is found
+    first, then the rows from it on are read in order.
+    """
+    if count <= 0:
+        return iter(())
+    found = conn.execute(sql.bound, [top, *sql.params, count - 1]).fetchone()
+    timestamp, first = (found[0], found[1]) if found is not None else ("", INT64_MIN)
+    return stream(conn, sql.last, [top, *sql.params, timestamp, timestamp, first])

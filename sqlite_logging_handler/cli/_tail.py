@@ -2,7 +2,11 @@
 
 ``-F`` is ``tail -F``: it waits for a database that does not exist yet (or is not yet
 a log database), and when the file is replaced, truncated or removed it says so and
-follows whatever log database has that name next, starting with its last records.
+follows whatever log database has that name next. One that appears where there was
+none is shown from its first record (all of it is new, as ``tail -F`` shows a file
+that appears); one copied or renamed over the followed one, from its last ``-n``
+records (a restore: records already seen). A path that can never be a database (a
+directory, say) is an error at once.
 
 ``-f`` is ``tail -f``: it follows the file it opened. When that file's content is
 replaced in place (``cp backup.db app.db``, ``cp other.db app.db``: same inode, other
@@ -25,10 +29,19 @@ import threading
 from typing import TextIO
 
 from .. import _render, schema
+from .._binds import INT64_MAX
 from .._terminal import use_colour
 from ..exceptions import SQLiteLoggingError
 from ._args import CommandLineStore as LogStore  # its errors' hints name the flags
-from ._args import Register, add_filters, check_database, database, filters, row_count
+from ._args import (
+    Register,
+    _what_is_there,
+    add_filters,
+    check_database,
+    database,
+    filters,
+    row_count,
+)
 from ._follow_watch import (
     MOVED,
     POLL,
@@ -40,6 +53,7 @@ from ._follow_watch import (
     Anchor,
     Following,
     identity,
+    last_rows,
 )
 
 __all__ = ["register"]
@@ -69,8 +83,12 @@ def _tail(args: argparse.Namespace, out: TextIO) -> int:
     else:
         with LogStore(check_database(args)) as store:
             colour = use_colour(out, args.color)
-            for row in reversed(store.logs(**filters(args), limit=args.n) if args.n else []):
-                print(_render.log_line(row, colour, utc=args.utc), file=out, flush=True)
+            sql = store._tail_sql(**filters(args))
+            with store._read_transaction() as conn:  # constant memory, whatever -n
+                for row in last_rows(conn, sql, INT64_MAX, args.n):
+                    line = _render.log_line(store._log_row(row), colour, utc=args.utc)
+                    print(line, file=out)
+            out.flush()
     return 0
 
 
@@ -105,14 +123,18 @@ def _follow_file(args: argparse.Namespace, out: TextIO) -> None:
 def _follow_name(args: argparse.Namespace, out: TextIO) -> None:
     """``-F``: follow whatever log database has the name, waiting when there is none."""
     path = database(args)
+    _never_one(args, path)
     said = ""
     store: LogStore | None = None
     anchor = Anchor()
+    appeared = False  # no log database was at the name: the next one's records are all new
     try:
         while True:
             if store is None:
                 store, reason = _open(path)
                 if store is None:
+                    _never_one(args, path)
+                    appeared = True
                     if reason != said:
                         _note(f"{reason}; waiting for it")
                         said = reason
@@ -120,7 +142,7 @@ def _follow_name(args: argparse.Namespace, out: TextIO) -> None:
                     continue
                 if said:
                     _note(f"{path!r} has appeared; following it")
-                said, anchor = "", Anchor()
+                said, anchor = "", Anchor(from_start=appeared)
             following = Following(store, path, args, out, by_name=True, anchor=anchor)
             change = following.run()
             if change in (UNCHANGED, REWRITTEN):
@@ -128,11 +150,13 @@ def _follow_name(args: argparse.Namespace, out: TextIO) -> None:
                     _note(f"{path!r} has been replaced; following the new file")
                     anchor = Anchor()
                 store, said = _reopen_by_name(store, path)
+                appeared = store is None  # gone in between: whatever comes next is new
                 continue
             if change in (MOVED, REMOVED):
                 _forget_companions(path, following.companions)
             store.close()
             store = None
+            appeared = change != MOVED  # renamed over: a replacement, shown from its last -n
             if change == REMOVED:
                 _note(f"{path!r} has been removed; waiting for it to come back")
                 said = f"no log database at {path!r} yet"
@@ -185,6 +209,22 @@ def _open(path: str) -> tuple[LogStore | None, str]:
         return LogStore(path), ""
     except (OSError, SQLiteLoggingError) as exc:  # being created, or not ours (yet)
         return None, f"{path!r} is not a log database yet" if _being_created(path) else str(exc)
+
+
+def _never_one(args: argparse.Namespace, path: str) -> None:
+    """Raise ``check_database``'s error if no database can ever be at ``path``.
+
+    A directory, a file that is not a regular one, a path under a file: waiting for
+    them would be forever. A path whose directory does not exist yet may still get
+    one (``mkdir -p logs`` and an application starting), so ``-F`` waits for it, as
+    ``tail -F`` does.
+
+    Raises:
+        FileNotFoundError: the path is one of those, or ``--db ''``.
+    """
+    there = _what_is_there(path) if not os.path.isfile(path) else ""
+    if args.db == "" or (there and not there.startswith(": there is no directory")):
+        check_database(args)
 
 
 def _being_created(path: str) -> bool:
