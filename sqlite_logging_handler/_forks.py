@@ -20,7 +20,7 @@ _PAUSE_TIMEOUT = 5.0  # seconds a fork waits for one reader's running query
 class Reader(Protocol):
     """What a reader offers: the lock its queries hold, and a way to drop its connection."""
 
-    _lock: threading.Lock
+    _lock: threading.RLock
 
     def _disconnect(self) -> None: ...
 

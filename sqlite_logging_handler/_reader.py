@@ -54,7 +54,10 @@ class Reader:
             raise FileNotFoundError(msg)
         self.database = path
         self._before_query = before_query
-        self._lock = threading.Lock()
+        # Re-entrant: a Ctrl-C or SIGTERM raised (as KeyboardInterrupt, cli's Terminated)
+        # inside contextlib's __exit__ can leave _read_transaction's generator suspended,
+        # holding the lock; close() on the same thread must not then wait for ever.
+        self._lock = threading.RLock()
         self._closed = threading.Event()
         self._access = open_reader(path)  # also where SQLite cannot read it in place
         self._uri = self._access.uri

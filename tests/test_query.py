@@ -405,3 +405,30 @@ def test_follow_stops_cleanly_on_keyboard_interrupt(db_path):
         safety.cancel()
         store.close()
         signal.signal(signal.SIGINT, previous)
+
+
+def test_close_after_a_read_transaction_left_by_an_interrupt_does_not_hang(tmp_path):
+    """A Ctrl-C or SIGTERM (the CLI's Terminated) raised inside contextlib's __exit__
+    leaves the read transaction's generator suspended, holding the store's lock:
+    close() on that thread waited for ever (``tail -n`` hung after SIGTERM)."""
+    db = tmp_path / "app.db"
+    handler = SQLiteHandler(db)
+    make_logger(handler).warning("one")
+    handler.close()
+    script = (
+        "import sys\n"
+        "from sqlite_logging_handler import LogStore\n"
+        "store = LogStore(sys.argv[1])\n"
+        "left = store._read_transaction()\n"
+        "left.__enter__()  # as if interrupted before its __exit__ resumed it\n"
+        "store.close()\n"
+        "print('closed')\n"
+    )
+    done = subprocess.run(
+        [PYTHON, "-c", script, str(db)],
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.stdout == "closed\n", done.stderr
