@@ -236,5 +236,8 @@ def test_flush_waits_for_a_close_a_hook_began(tmp_path):
     """A hook's close() meanwhile: flush() waits for it, then stats() add up."""
     done = run_child(tmp_path, HOOK_CLOSES_THEN_FLUSH)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["True", "5000", "5000", "0", "0"], done.stderr
-    assert count(tmp_path / "t.db", "work %") == 5000
+    ok, emitted, written, dropped, failed = done.stdout.split()
+    assert (ok, emitted, failed) == ("True", "5000", "0"), done.stderr
+    # Records logged after the close ended (a slow machine) are dropped and counted.
+    assert int(written) + int(dropped) == 5000, done.stdout
+    assert count(tmp_path / "t.db", "work %") == int(written)

@@ -143,7 +143,8 @@ def test_prune_refuses_a_time_in_the_future_and_reads_nothing_else(aged_db):
         bad.stderr.split("--older-than: ")[1].split(" (see:")[0]
         == (since.stderr.split("--since: ")[1].split(" (see:")[0])
     )
-    assert len(LogStore(aged_db).logs()) == 3
+    with LogStore(aged_db) as store:
+        assert len(store.logs()) == 3
 
 
 @pytest.mark.parametrize(
