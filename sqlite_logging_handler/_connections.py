@@ -11,11 +11,13 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 from urllib.parse import quote, unquote
 
 __all__ = [
+    "busy_timeout",
     "connect",
     "database_uri",
     "display_name",
@@ -83,3 +85,18 @@ def retry_while_busy(action: Callable[[], _T], timeout: float) -> _T:
         except sqlite3.OperationalError as exc:
             if not is_busy(exc) or time.monotonic() >= deadline:
                 raise
+
+
+@contextmanager
+def busy_timeout(conn: sqlite3.Connection, seconds: float) -> Iterator[None]:
+    """Wait at most ``seconds`` for another connection's lock within the block.
+
+    Sets ``PRAGMA busy_timeout`` (sqlite.org/pragma.html#pragma_busy_timeout) for the
+    block and puts the connection's own back after it.
+    """
+    before = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
+    conn.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
+    try:
+        yield
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {before}")

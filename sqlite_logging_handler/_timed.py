@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from . import schema
+from ._connections import busy_timeout
 from ._stderr import Reporter
 from ._transactions import Transactions, WriterClosedError
 from ._worker import Worker
@@ -49,6 +50,9 @@ RELEASE_MEMORY_EVERY = 1.0
 #: row, so this bounds the growth to a few MiB. Each release costs the next commit
 #: a few page reads (the right edges of the B-trees), from the OS's cache.
 RELEASE_MEMORY_ROWS = 10_000
+#: Seconds close() waits for readers so that its checkpoint can empty the WAL (a
+#: follower such as ``tail -F`` reads for milliseconds every quarter of a second).
+CLOSE_CHECKPOINT_WAIT = 1.0
 
 
 class Call:
@@ -161,13 +165,18 @@ class TimedWork(Transactions):
         Runs as a ``Call`` (holding the connection already), so a short-lived program
         prunes too, and the last connection to close finds the WAL already copied: a
         copy of the database file alone holds every row, even where another connection
-        keeps the WAL alive. The checkpoint never waits for readers.
+        keeps the WAL alive. The checkpoint also empties the WAL (TRUNCATE), waiting
+        for readers at most ``CLOSE_CHECKPOINT_WAIT``: frames left in a WAL that a
+        reader (``tail -F``) keeps alive would be read over a file copied onto the
+        database later (``cp backup.db app.db``: "mispairing",
+        sqlite.org/howtocorrupt.html). Past the wait it copies what it can (PASSIVE).
         """
         try:
             if self._maintain is not None and self.batches != self._upkept_batches:
                 self._upkeep(conn, True)
             if self._path is not None:
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                with busy_timeout(conn, CLOSE_CHECKPOINT_WAIT):
+                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         except Exception as exc:
             self._after_reporter.report(1, exc)
 

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from . import schema
+from ._connections import busy_timeout
 from .query import parse_age
 
 __all__ = [
@@ -212,12 +213,8 @@ def checkpoint(
     if wait is None:
         busy, frames, done = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
         return Checkpoint(bool(busy), int(frames), int(done))
-    busy_timeout = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
-    conn.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
-    try:
+    with busy_timeout(conn, wait):
         return checkpoint(conn, mode)
-    finally:
-        conn.execute(f"PRAGMA busy_timeout = {busy_timeout}")
 
 
 class SpaceReturned(NamedTuple):
