@@ -22,7 +22,7 @@ import pytest
 
 from sqlite_logging_handler import LogStore, MetricsAdapter, SQLiteHandler
 
-from .conftest import PYTHON, child_env, make_logger
+from .conftest import PYTHON, child_env, make_logger, sqlite_logs
 
 pytestmark = pytest.mark.slow
 _WAIT = 60.0  # seconds: a watchdog, never reached when the follower works
@@ -189,16 +189,6 @@ def test_ctrl_c_on_a_terminal_exits_130(app_db):
 # -- options whose value starts with '-', and time ranges ------------------------------------
 
 
-def sqlite_logs(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [PYTHON, "-m", "sqlite_logging_handler", *args],
-        env=child_env(),
-        capture_output=True,
-        text=True,
-        timeout=_WAIT,
-    )
-
-
 @pytest.mark.parametrize(
     "args",
     [
@@ -214,14 +204,7 @@ def test_values_starting_with_a_dash_are_read_as_values(app_db, args):
     """As getopt reads them (journalctl --since -2h, git log, tail -n)."""
     if "-1.db" in args:
         shutil.copyfile(app_db, app_db.parent / "-1.db")
-        result = subprocess.run(
-            [PYTHON, "-m", "sqlite_logging_handler", *args],
-            env=child_env(),
-            capture_output=True,
-            text=True,
-            timeout=_WAIT,
-            cwd=app_db.parent,
-        )
+        result = sqlite_logs(*args, cwd=app_db.parent)
     else:
         result = sqlite_logs("--db", str(app_db), *args)
     assert result.returncode == 0, result.stderr
@@ -251,16 +234,11 @@ def test_until_before_since_is_an_error(app_db, command):
 
 
 def test_dash_is_stdout_for_every_command_with_an_output_path(app_db, tmp_path):
-    report = subprocess.run(
-        [PYTHON, "-m", "sqlite_logging_handler", "--db", str(app_db), "report", "-o", "-"],
-        env=child_env(), capture_output=True, text=True, timeout=_WAIT, cwd=tmp_path,
-    )  # fmt: skip
+    report = sqlite_logs("--db", str(app_db), "report", "-o", "-", cwd=tmp_path)
     assert report.returncode == 0, report.stderr
     assert report.stdout.startswith("<!DOCTYPE html>") and 'data-records="2"' in report.stdout
-    export = subprocess.run(
-        [PYTHON, "-m", "sqlite_logging_handler", "--db", str(app_db), "export", "-o", "-",
-         "--format", "json"],
-        env=child_env(), capture_output=True, text=True, timeout=_WAIT, cwd=tmp_path,
+    export = sqlite_logs(
+        "--db", str(app_db), "export", "-o", "-", "--format", "json", cwd=tmp_path
     )  # fmt: skip
     assert export.returncode == 0, export.stderr
     assert [row["message"] for row in json.loads(export.stdout)] == ["first", "second"]

@@ -21,7 +21,7 @@ import pytest
 from sqlite_logging_handler import SQLiteHandler, schema
 from sqlite_logging_handler._derived import BACKFILL_CHUNK
 
-from .conftest import PYTHON, child_env
+from .conftest import PYTHON, child_env, sqlite_logs
 from .test_hostile_reading import Terminal
 from .test_schema import make_seed_database
 
@@ -43,16 +43,6 @@ def _big_seed(path: Path, doublings: int = 16) -> int:
     )
     conn.close()
     return total
-
-
-def sqlite_logs(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [PYTHON, "-m", "sqlite_logging_handler", *args],
-        env=child_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_ensure_schema_reports_rows_filled_in_then_indexes_built(tmp_path: Path) -> None:
