@@ -136,13 +136,17 @@ class LogStore(Reader):
 
     def count_logs(self, **filters: Unpack[LogFilters]) -> int:
         """How many log rows match ``filters`` (those of ``logs()``, by keyword)."""
-        where = self._log_filters(
+        where = self._keyword_filters(filters)
+        return int(self._query(f"SELECT COUNT(*) FROM logs {where.sql()}", where.params)[0][0])
+
+    def _keyword_filters(self, filters: LogFilters) -> Where:
+        """``_log_filters`` of the filters given by keyword (``count_logs``, ``_tail_sql``)."""
+        return self._log_filters(
             filters.get("level"), filters.get("min_level"), filters.get("logger"),
             filters.get("since"), filters.get("until"), filters.get("contains"),
             filters.get("thread"), filters.get("extra"),
             trace_id=filters.get("trace_id"), search=filters.get("search"),
         )  # fmt: skip
-        return int(self._query(f"SELECT COUNT(*) FROM logs {where.sql()}", where.params)[0][0])
 
     def _log_filters(self, *filters: Any, trace_id: str | None, search: str | None) -> Where:
         """The WHERE clause of the log filters, after checking a full-text query."""
@@ -212,8 +216,7 @@ class LogStore(Reader):
         if not 0 < poll_interval < float("inf"):
             msg = f"poll_interval must be a positive number of seconds, not {poll_interval!r}"
             raise ValueError(msg)
-        conditions = " AND ".join(["id > ?", "id <= ?", *where.conditions])
-        sql = f"SELECT {LOG_SELECT} FROM logs WHERE {conditions} ORDER BY id"
+        sql = _logs_between(where)
         if after_id is None:
             start = self._max_id()  # now, not at the first next()
         else:  # ids are 64-bit: any integer beyond is before or after them all
@@ -251,12 +254,7 @@ class LogStore(Reader):
         from that one on, oldest first (``""`` and ``INT64_MIN``: all of them), and
         ``after`` takes ``[after, top, *params]`` (those in between, by id).
         """
-        where = self._log_filters(
-            filters.get("level"), filters.get("min_level"), filters.get("logger"),
-            filters.get("since"), filters.get("until"), filters.get("contains"),
-            filters.get("thread"), filters.get("extra"),
-            trace_id=filters.get("trace_id"), search=filters.get("search"),
-        )  # fmt: skip
+        where = self._keyword_filters(filters)
         upto = " AND ".join(["id <= ?", *where.conditions])
         bound = (
             f"SELECT timestamp, id FROM logs WHERE {upto}"
@@ -266,10 +264,7 @@ class LogStore(Reader):
             f"SELECT {LOG_SELECT} FROM logs WHERE {upto}"
             " AND timestamp >= ? AND (timestamp > ? OR id >= ?) ORDER BY timestamp, id"
         )
-        after = " AND ".join(["id > ?", "id <= ?", *where.conditions])
-        return TailSQL(
-            bound, last, f"SELECT {LOG_SELECT} FROM logs WHERE {after} ORDER BY id", where.params
-        )
+        return TailSQL(bound, last, _logs_between(where), where.params)
 
     def metrics(
         self,
@@ -370,6 +365,15 @@ def _select_logs(where: Where, newest_first: bool, limit: int | None) -> tuple[s
     """The log query of ``where``, in time order, limited."""
     sql = f"SELECT {LOG_SELECT} FROM logs {where.sql()}"
     return ordered(sql, where.params, newest_first, limit)
+
+
+def _logs_between(where: Where) -> str:
+    """The log rows of ``where`` after one id up to another, by id: ``[after, top, *params]``.
+
+    What ``follow()`` polls, and ``tail -f`` reads after the last row it looked at.
+    """
+    conditions = " AND ".join(["id > ?", "id <= ?", *where.conditions])
+    return f"SELECT {LOG_SELECT} FROM logs WHERE {conditions} ORDER BY id"
 
 
 def _metric_filters(name: object, since: TimeBound, until: TimeBound, tags: object) -> Where:

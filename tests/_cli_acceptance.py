@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import subprocess
 
 from sqlite_logging_handler import MetricsAdapter, SQLiteHandler
 
-from .conftest import PYTHON, child_env, make_logger
+from .conftest import make_logger
+from .conftest import sqlite_logs as sqlite_logs  # for the acceptance tests
 
 NEW_YORK = "America/New_York"
 
@@ -15,23 +15,6 @@ COMMANDS = (
     ["tail"], ["query"], ["stats"], ["metrics"], ["export"], ["report", "-o", "-"],
     ["prune", "--keep-rows", "1"], ["backup", "copy.db"], ["vacuum"], ["upgrade"],
 )  # fmt: skip
-
-
-def sqlite_logs(
-    *args: str, env: dict[str, str] | None = None, **kw
-) -> subprocess.CompletedProcess[str]:
-    """``sqlite-logs ARGS`` in a subprocess, without $SQLITE_LOGS_DB unless ``env`` sets it."""
-    environment = child_env()
-    environment.pop("SQLITE_LOGS_DB", None)
-    environment.update(env or {})
-    return subprocess.run(
-        [PYTHON, "-m", "sqlite_logging_handler", *args],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        **kw,
-    )
 
 
 def make_app_db(db_path):

@@ -13,8 +13,10 @@ import itertools
 import logging
 import os
 import sqlite3
+import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -141,3 +143,30 @@ def child_env() -> dict[str, str]:
 
 
 PYTHON = sys.executable
+
+
+def sqlite_logs(
+    *args: str, env: dict[str, str] | None = None, tz: str | None = None, **kw: Any
+) -> subprocess.CompletedProcess[str]:
+    """``sqlite-logs ARGS`` as a user runs it: a subprocess, its output captured as text.
+
+    Args:
+        args: the command line after ``sqlite-logs``.
+        env: variables set on top of ``child_env()``, from which $SQLITE_LOGS_DB is
+            removed (a test names its database, or sets it here).
+        tz: $TZ, if given.
+        kw: more of ``subprocess.run``'s arguments (``cwd``, ``input``).
+    """
+    environment = child_env()
+    environment.pop("SQLITE_LOGS_DB", None)
+    environment.update(env or {})
+    if tz is not None:
+        environment["TZ"] = tz
+    return subprocess.run(
+        [PYTHON, "-m", "sqlite_logging_handler", *args],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        **kw,
+    )

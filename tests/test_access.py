@@ -19,7 +19,7 @@ import pytest
 
 from sqlite_logging_handler import LogStore, SchemaVersionError, SQLiteHandler, SQLiteLoggingError
 
-from .conftest import PYTHON, child_env, make_logger, rows
+from .conftest import PYTHON, child_env, make_logger, rows, sqlite_logs
 
 pytestmark = pytest.mark.slow
 
@@ -253,16 +253,6 @@ def layout(path: Path) -> list[tuple[object, ...]]:
     return [tuple(r) for r in rows(path, "SELECT type, name, sql FROM sqlite_master")] + [
         (rows(path, "PRAGMA user_version")[0][0],)
     ]
-
-
-def sqlite_logs(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [PYTHON, "-m", "sqlite_logging_handler", *args],
-        env=child_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.mark.parametrize("user_version", [0, 3])

@@ -10,28 +10,17 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from sqlite_logging_handler import LogStore, SQLiteHandler, SQLiteLoggingError
 
-from .conftest import PYTHON, child_env, make_logger, rows
+from .conftest import make_logger, rows, sqlite_logs
 from .test_access import ReadOnlyPlace, logged
 from .test_access import read_only as read_only  # the fixture
 
 pytestmark = pytest.mark.slow
-
-
-def sqlite_logs(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [PYTHON, "-m", "sqlite_logging_handler", *args],
-        env=child_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ import pytest
 
 from sqlite_logging_handler import LogStore, MetricsAdapter, SQLiteHandler, __version__
 
-from .conftest import PYTHON, child_env, make_logger, rows
+from .conftest import PYTHON, child_env, make_logger, rows, sqlite_logs
 from .test_hostile_reading import Terminal
 
 pytestmark = pytest.mark.slow
@@ -30,22 +30,6 @@ pytestmark = pytest.mark.slow
 NEW_YORK = "America/New_York"
 # 2026-11-30 17:00:00 UTC = 12:00 in New York (EST, UTC-05:00)
 NOON_NY = 1796058000.0
-
-
-def sqlite_logs(*args: str, tz: str | None = None, env: dict[str, str] | None = None, **kw):
-    environment = dict(env) if env is not None else child_env()
-    if env is None:
-        environment.pop("SQLITE_LOGS_DB", None)
-    if tz is not None:
-        environment["TZ"] = tz
-    return subprocess.run(
-        [PYTHON, "-m", "sqlite_logging_handler", *args],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        **kw,
-    )
 
 
 def record(log: logging.Logger, level: int, message: str, created: float, **extra) -> None:

@@ -9,81 +9,20 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import shutil
 import signal
 import sqlite3
 import subprocess
-import threading
 from pathlib import Path
-from typing import IO
 
 import pytest
 
 from sqlite_logging_handler import LogStore, MetricsAdapter, SQLiteHandler
 
-from .conftest import PYTHON, child_env, make_logger
+from ._follow import WAIT, Follower, write
+from .conftest import PYTHON, child_env, make_logger, sqlite_logs
 
 pytestmark = pytest.mark.slow
-_WAIT = 60.0  # seconds: a watchdog, never reached when the follower works
-
-
-def write(db: Path, *messages: str) -> None:
-    """Log ``messages`` into ``db`` and close, as an application's run does."""
-    handler = SQLiteHandler(db)
-    log = make_logger(handler)
-    for message in messages:
-        log.warning(message)
-    handler.close()
-
-
-class Follower:
-    """``sqlite-logs --db DB tail FLAG``, its stdout and stderr read line by line."""
-
-    def __init__(self, db: Path, *args: str) -> None:
-        self.process = subprocess.Popen(
-            [PYTHON, "-m", "sqlite_logging_handler", "--db", str(db), "tail", *args],
-            env=child_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.out: queue.Queue[str] = queue.Queue()
-        self.err: queue.Queue[str] = queue.Queue()
-        self.pumps = [
-            threading.Thread(target=self._pump, args=(stream, lines), daemon=True)
-            for stream, lines in ((self.process.stdout, self.out), (self.process.stderr, self.err))
-        ]
-        for pump in self.pumps:
-            pump.start()
-
-    @staticmethod
-    def _pump(stream: IO[str] | None, lines: queue.Queue[str]) -> None:
-        assert stream is not None
-        for line in stream:
-            lines.put(line.rstrip("\n"))
-        lines.put("<EOF>")
-
-    def line(self) -> str:
-        return self.out.get(timeout=_WAIT)
-
-    def note(self) -> str:
-        return self.err.get(timeout=_WAIT)
-
-    def messages(self, count: int) -> list[str]:
-        return [self.line().rsplit("] ", 1)[1] for _ in range(count)]
-
-    def stop(self, *, terminate: bool = True) -> int:
-        """End the follower (unless it ends by itself); its exit status."""
-        if terminate and self.process.poll() is None:
-            self.process.terminate()
-        status = self.process.wait(timeout=_WAIT)
-        for pump in self.pumps:
-            pump.join(timeout=_WAIT)
-        for stream in (self.process.stdout, self.process.stderr):
-            assert stream is not None
-            stream.close()
-        return status
 
 
 @pytest.fixture
@@ -157,7 +96,7 @@ def test_ctrl_c_ends_a_follow_with_130(app_db, args, ready):
                 assert follower.messages(1) == ["tick"]
         follower.process.send_signal(signal.SIGINT)
         assert follower.stop(terminate=False) == 130
-        assert follower.err.get(timeout=_WAIT) == "<EOF>"  # nothing said, no traceback
+        assert follower.err.get(timeout=WAIT) == "<EOF>"  # nothing said, no traceback
     finally:
         follower.stop()
 
@@ -179,7 +118,7 @@ def test_ctrl_c_on_a_terminal_exits_130(app_db):
         while b"second" not in seen:
             seen += os.read(leader, 4096)
         os.killpg(process.pid, signal.SIGINT)
-        assert process.wait(timeout=_WAIT) == 130
+        assert process.wait(timeout=WAIT) == 130
     finally:
         if process.poll() is None:
             process.kill()
@@ -187,16 +126,6 @@ def test_ctrl_c_on_a_terminal_exits_130(app_db):
 
 
 # -- options whose value starts with '-', and time ranges ------------------------------------
-
-
-def sqlite_logs(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [PYTHON, "-m", "sqlite_logging_handler", *args],
-        env=child_env(),
-        capture_output=True,
-        text=True,
-        timeout=_WAIT,
-    )
 
 
 @pytest.mark.parametrize(
@@ -214,14 +143,7 @@ def test_values_starting_with_a_dash_are_read_as_values(app_db, args):
     """As getopt reads them (journalctl --since -2h, git log, tail -n)."""
     if "-1.db" in args:
         shutil.copyfile(app_db, app_db.parent / "-1.db")
-        result = subprocess.run(
-            [PYTHON, "-m", "sqlite_logging_handler", *args],
-            env=child_env(),
-            capture_output=True,
-            text=True,
-            timeout=_WAIT,
-            cwd=app_db.parent,
-        )
+        result = sqlite_logs(*args, cwd=app_db.parent)
     else:
         result = sqlite_logs("--db", str(app_db), *args)
     assert result.returncode == 0, result.stderr
@@ -251,16 +173,11 @@ def test_until_before_since_is_an_error(app_db, command):
 
 
 def test_dash_is_stdout_for_every_command_with_an_output_path(app_db, tmp_path):
-    report = subprocess.run(
-        [PYTHON, "-m", "sqlite_logging_handler", "--db", str(app_db), "report", "-o", "-"],
-        env=child_env(), capture_output=True, text=True, timeout=_WAIT, cwd=tmp_path,
-    )  # fmt: skip
+    report = sqlite_logs("--db", str(app_db), "report", "-o", "-", cwd=tmp_path)
     assert report.returncode == 0, report.stderr
     assert report.stdout.startswith("<!DOCTYPE html>") and 'data-records="2"' in report.stdout
-    export = subprocess.run(
-        [PYTHON, "-m", "sqlite_logging_handler", "--db", str(app_db), "export", "-o", "-",
-         "--format", "json"],
-        env=child_env(), capture_output=True, text=True, timeout=_WAIT, cwd=tmp_path,
+    export = sqlite_logs(
+        "--db", str(app_db), "export", "-o", "-", "--format", "json", cwd=tmp_path
     )  # fmt: skip
     assert export.returncode == 0, export.stderr
     assert [row["message"] for row in json.loads(export.stdout)] == ["first", "second"]
@@ -268,7 +185,7 @@ def test_dash_is_stdout_for_every_command_with_an_output_path(app_db, tmp_path):
     with open(copy, "wb") as target:
         backup = subprocess.run(
             [PYTHON, "-m", "sqlite_logging_handler", "--db", str(app_db), "backup", "-"],
-            env=child_env(), stdout=target, stderr=subprocess.PIPE, timeout=_WAIT, cwd=tmp_path,
+            env=child_env(), stdout=target, stderr=subprocess.PIPE, timeout=WAIT, cwd=tmp_path,
         )  # fmt: skip
     assert backup.returncode == 0, backup.stderr
     conn = sqlite3.connect(copy)

@@ -9,19 +9,16 @@ Each case runs ``sqlite-logs`` as a user does, in a subprocess, on real files.
 from __future__ import annotations
 
 import os
-import queue
 import sqlite3
 import subprocess
-import threading
 from pathlib import Path
-from typing import IO
 
 import pytest
 
-from .conftest import PYTHON, child_env
+from ._follow import Follower, message
+from .conftest import PYTHON, child_env, sqlite_logs
 
 pytestmark = pytest.mark.slow
-_WAIT = 60.0  # seconds: a watchdog, never reached when the follower works
 _THREADS, _EACH = 4, 3000
 
 # An application that starts as soon as it is run: its threads log at once, then it ends.
@@ -46,51 +43,6 @@ handler.close()
 """
 
 
-class Follower:
-    """``sqlite-logs --db DB tail ARGS``, its stdout and stderr read line by line."""
-
-    def __init__(self, db: Path, *args: str) -> None:
-        self.process = subprocess.Popen(
-            [PYTHON, "-m", "sqlite_logging_handler", "--db", str(db), "tail", *args],
-            env=child_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.out: queue.Queue[str] = queue.Queue()
-        self.err: queue.Queue[str] = queue.Queue()
-        self.pumps = [
-            threading.Thread(target=self._pump, args=(stream, lines), daemon=True)
-            for stream, lines in ((self.process.stdout, self.out), (self.process.stderr, self.err))
-        ]
-        for pump in self.pumps:
-            pump.start()
-
-    @staticmethod
-    def _pump(stream: IO[str] | None, lines: queue.Queue[str]) -> None:
-        assert stream is not None
-        for line in stream:
-            lines.put(line.rstrip("\n"))
-        lines.put("<EOF>")
-
-    def messages(self, count: int) -> list[str]:
-        return [self.out.get(timeout=_WAIT).rsplit("] ", 1)[1] for _ in range(count)]
-
-    def note(self) -> str:
-        return self.err.get(timeout=_WAIT)
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.terminate()
-        status = self.process.wait(timeout=_WAIT)
-        for pump in self.pumps:
-            pump.join(timeout=_WAIT)
-        for stream in (self.process.stdout, self.process.stderr):
-            assert stream is not None
-            stream.close()
-        return status
-
-
 def write_burst(db: Path, each: int = _EACH) -> None:
     """Run the writer: ``_THREADS`` threads log ``each`` records each into ``db``."""
     subprocess.run(
@@ -109,8 +61,8 @@ def until_the_end(follower: Follower) -> list[str]:
 
 def assert_every_record_once_in_order(messages: list[str]) -> None:
     by_thread: dict[str, list[int]] = {}
-    for message in messages:
-        thread, number = message.split()
+    for shown in messages:
+        thread, number = shown.split()
         by_thread.setdefault(thread, []).append(int(number))
     assert by_thread == {f"t{k}": list(range(_EACH)) for k in range(_THREADS)}
 
@@ -151,14 +103,8 @@ def test_tail_F_on_what_can_never_be_a_database_fails_as_other_commands_do(tmp_p
     make(path)
     if said.startswith("is a file"):
         path = tmp_path / "afile" / "x.db"
-    follow = subprocess.run(
-        [PYTHON, "-m", "sqlite_logging_handler", "--db", str(path), "tail", "-F"],
-        env=child_env(), capture_output=True, text=True, timeout=_WAIT,
-    )  # fmt: skip
-    plain = subprocess.run(
-        [PYTHON, "-m", "sqlite_logging_handler", "--db", str(path), "tail"],
-        env=child_env(), capture_output=True, text=True, timeout=_WAIT,
-    )  # fmt: skip
+    follow = sqlite_logs("--db", str(path), "tail", "-F")
+    plain = sqlite_logs("--db", str(path), "tail")
     assert (follow.returncode, follow.stdout) == (1, "")
     assert follow.stderr == plain.stderr
     assert said in follow.stderr and len(follow.stderr.splitlines()) == 1
@@ -248,6 +194,6 @@ def test_tail_with_a_large_n_streams_in_constant_memory(many_db, tmp_path, args,
     ][::-1]
     conn.close()
     shown = kept.read_text().splitlines()
-    assert [line.rsplit("] ", 1)[1] for line in shown] == expected
+    assert [message(line) for line in shown] == expected
     peak_kb = int(measured.stdout)
     assert peak_kb < 60_000, f"peak RSS {peak_kb:,} KB for {count:,} rows"

@@ -10,11 +10,8 @@ pipe so that the order of notes and records is the order the user sees.
 from __future__ import annotations
 
 import logging
-import queue
 import shutil
 import sqlite3
-import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -23,26 +20,17 @@ import pytest
 from sqlite_logging_handler import LogStore, SQLiteHandler, maintenance
 from sqlite_logging_handler.exceptions import SQLiteLoggingError
 
-from .conftest import PYTHON, child_env, make_logger
+from ._follow import WAIT, Follower, write
+from .conftest import make_logger, sqlite_logs
 
 pytestmark = pytest.mark.slow
-_WAIT = 60.0  # seconds: a watchdog, never reached when the follower works
 _SOON = 5.0  # seconds: "within about a second", with room for a loaded machine
 _REPLACED = "has been replaced"
 
 
-def write(db: Path, *messages: str, level: int = logging.WARNING) -> None:
-    """Log ``messages`` into ``db`` and close, as an application's run does."""
-    handler = SQLiteHandler(db)
-    log = make_logger(handler)
-    for message in messages:
-        log.log(level, message)
-    handler.close()
-
-
 def checkpoint(db: Path) -> None:
     """Empty ``db``'s WAL into the file, as a writer's upkeep does (waits out readers)."""
-    conn = sqlite3.connect(db, timeout=_WAIT)
+    conn = sqlite3.connect(db, timeout=WAIT)
     try:
         for _ in range(400):
             if maintenance.checkpoint(conn, wait=0.1).complete:
@@ -64,54 +52,6 @@ def caught_up(follower: Follower, db: Path, message: str, level: int = logging.W
     assert follower.next() == message
     checkpoint(db)
     time.sleep(4 * 0.25)  # four of the follower's polls
-
-
-class Follower:
-    """``sqlite-logs --db DB tail ARGS``: its stdout and stderr, in one pipe, by line."""
-
-    def __init__(self, db: Path, *args: str) -> None:
-        self.process = subprocess.Popen(
-            [PYTHON, "-m", "sqlite_logging_handler", "--db", str(db), "tail", *args],
-            env=child_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.pump = threading.Thread(target=self._pump, daemon=True)
-        self.pump.start()
-
-    def _pump(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.put(line.rstrip("\n"))
-        self.lines.put("<EOF>")
-
-    def next(self, timeout: float = _WAIT) -> str:
-        """The next line: a record's message, or a note as it is."""
-        line = self.lines.get(timeout=timeout)
-        return line if line.startswith(("sqlite-logs:", "<EOF>")) else line.rsplit("] ", 1)[1]
-
-    def until(self, last: str) -> list[str]:
-        """The lines up to and including ``last``."""
-        seen = [self.next()]
-        while seen[-1] != last:
-            assert seen[-1] != "<EOF>", seen
-            seen.append(self.next())
-        return seen
-
-    def stop(self) -> list[str]:
-        """End the follower; the lines it wrote that were not read."""
-        if self.process.poll() is None:
-            self.process.terminate()
-        self.process.wait(timeout=_WAIT)
-        self.pump.join(timeout=_WAIT)
-        assert self.process.stdout is not None
-        self.process.stdout.close()
-        rest = []
-        while (line := self.next(timeout=0)) != "<EOF>":
-            rest.append(line)
-        return rest
 
 
 @pytest.fixture
@@ -145,10 +85,7 @@ def sources(tmp_path: Path, app_db: Path) -> dict[str, tuple[Path, str]]:
     shutil.copyfile(walled, tmp_path / "walled-main.db")
     holder.close()
     made = tmp_path / "made.db"  # written by `sqlite-logs backup`, as a user may restore
-    result = subprocess.run(
-        [PYTHON, "-m", "sqlite_logging_handler", "--db", str(more), "backup", str(made)],
-        env=child_env(), capture_output=True, text=True, timeout=_WAIT,
-    )  # fmt: skip
+    result = sqlite_logs("--db", str(more), "backup", str(made))
     assert result.returncode == 0, result.stderr
     return {
         "more": (more, "other 49"),
@@ -159,44 +96,32 @@ def sources(tmp_path: Path, app_db: Path) -> dict[str, tuple[Path, str]]:
     }
 
 
-@pytest.mark.parametrize("source", ["more", "fewer", "older", "walled", "backup"])
+@pytest.mark.parametrize(
+    ("source", "how"),
+    [("more", "cp"), ("fewer", "cp"), ("older", "cp"), ("walled", "cp"), ("backup", "cp"),
+     ("more", "sqlite-logs backup")],
+)  # fmt: skip
 @pytest.mark.parametrize("flag", ["-f", "-F"])
-def test_content_copied_over_is_shown_soon_without_any_write(app_db, sources, flag, source):
+def test_content_copied_over_is_shown_soon_without_any_write(app_db, sources, flag, source, how):
+    """``cp``, or a restore by ``sqlite-logs --db other.db backup app.db`` (in place)."""
     path, last = sources[source]
-    follower = Follower(app_db, flag, "-n", "1")
+    follower = Follower(app_db, flag, "-n", "1", merged=True)
     try:
         assert follower.next() == "app 2"
         caught_up(follower, app_db, "app 3")
-        inode = app_db.stat().st_ino
-        shutil.copyfile(path, app_db)  # cp: the same file, another content
-        assert app_db.stat().st_ino == inode
+        if how == "cp":
+            inode = app_db.stat().st_ino
+            shutil.copyfile(path, app_db)  # cp: the same file, another content
+            assert app_db.stat().st_ino == inode
+        else:  # through SQLite, in place
+            result = sqlite_logs("--db", str(path), "backup", str(app_db))
+            assert result.returncode == 0, result.stderr
         assert _REPLACED in follower.next(timeout=_SOON)
         assert follower.next() == last  # the new content's last -n
         write(app_db, "after the copy")
         assert follower.next() == "after the copy"
     finally:
-        assert follower.stop() == []
-
-
-@pytest.mark.parametrize("flag", ["-f", "-F"])
-def test_sqlite_logs_backup_over_the_file_is_noticed(app_db, sources, flag):
-    """A restore by ``sqlite-logs --db other.db backup app.db``: through SQLite, in place."""
-    follower = Follower(app_db, flag, "-n", "1")
-    try:
-        assert follower.next() == "app 2"
-        caught_up(follower, app_db, "app 3")
-        result = subprocess.run(
-            [PYTHON, "-m", "sqlite_logging_handler", "--db", str(sources["more"][0]), "backup",
-             str(app_db)],
-            env=child_env(), capture_output=True, text=True, timeout=_WAIT,
-        )  # fmt: skip
-        assert result.returncode == 0, result.stderr
-        assert _REPLACED in follower.next(timeout=_SOON)
-        assert follower.next() == "other 49"
-        write(app_db, "after the restore")
-        assert follower.next() == "after the restore"
-    finally:
-        assert follower.stop() == []
+        assert follower.unread() == []
 
 
 @pytest.mark.parametrize("flag", ["-f", "-F"])
@@ -206,7 +131,7 @@ def test_with_a_filter_the_new_content_is_shown_soon(app_db, tmp_path, flag):
     other = tmp_path / "other.db"
     write(other, "other error", level=logging.ERROR)
     write(other, *(f"other {n}" for n in range(30)))
-    follower = Follower(app_db, flag, "-n", "1", "--level", "ERROR")
+    follower = Follower(app_db, flag, "-n", "1", "--level", "ERROR", merged=True)
     try:
         assert follower.next() == "app error"
         caught_up(follower, app_db, "app error 2", logging.ERROR)
@@ -217,7 +142,7 @@ def test_with_a_filter_the_new_content_is_shown_soon(app_db, tmp_path, flag):
         write(app_db, "after the copy", level=logging.ERROR)
         assert follower.next() == "after the copy"
     finally:
-        assert follower.stop() == []
+        assert follower.unread() == []
 
 
 @pytest.mark.parametrize("how", ["cp", "backup"])
@@ -235,7 +160,7 @@ def test_copies_followed_by_writes_never_show_a_record_under_the_wrong_content(
     backup API, in place) can be written to at once.
     """
     contents = [sources["more"], sources["older"]]  # every copy changes the content
-    follower = Follower(app_db, flag, "-n", "1")
+    follower = Follower(app_db, flag, "-n", "1", merged=True)
     try:
         assert follower.next() == "app 2"
         for turn in range(25):
@@ -252,7 +177,7 @@ def test_copies_followed_by_writes_never_show_a_record_under_the_wrong_content(
             assert _REPLACED in seen[0], seen
             assert seen[1:] in ([last, written], [written]), seen
     finally:
-        assert follower.stop() == []
+        assert follower.unread() == []
 
 
 def write_when_readable(db: Path, message: str) -> None:
@@ -271,7 +196,7 @@ def write_when_readable(db: Path, message: str) -> None:
 @pytest.mark.parametrize("flag", ["-f", "-F"])
 def test_a_writer_with_checkpoints_is_followed_without_a_false_alarm(app_db, flag):
     """The application's own writes and checkpoints change the file too: not a copy."""
-    follower = Follower(app_db, flag, "-n", "1")
+    follower = Follower(app_db, flag, "-n", "1", merged=True)
     handler = SQLiteHandler(app_db)
     try:
         assert follower.next() == "app 2"
@@ -285,12 +210,12 @@ def test_a_writer_with_checkpoints_is_followed_without_a_false_alarm(app_db, fla
         assert follower.until("steady 299") == [f"steady {n}" for n in range(300)]
     finally:
         handler.close()
-        assert follower.stop() == []
+        assert follower.unread() == []
 
 
 def test_a_copy_sqlite_cannot_read_ends_tail_f_saying_why(app_db, sources):
     """A copy over a file whose WAL still holds frames (docs/cli.md): not silence."""
-    follower = Follower(app_db, "-f", "-n", "1")
+    follower = Follower(app_db, "-f", "-n", "1", merged=True)
     try:
         assert follower.next() == "app 2"
         write(app_db, "app 3")  # its frames stay in the WAL: the follower has it open
@@ -302,7 +227,7 @@ def test_a_copy_sqlite_cannot_read_ends_tail_f_saying_why(app_db, sources):
                 f"sqlite-logs: error: {str(app_db)!r} has been replaced in place by a file "
                 "that cannot be read as a log database ("
             ), said
-            assert follower.process.wait(timeout=_WAIT) == 1
+            assert follower.process.wait(timeout=WAIT) == 1
         else:  # SQLite read the pair as a database after all
             assert _REPLACED in said, said
             assert not follower.next().startswith("app "), "a record of the old content"

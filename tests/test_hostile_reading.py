@@ -22,6 +22,7 @@ import time
 import tty
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import IO
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -55,13 +56,16 @@ class Terminal:
     so a ``\\r`` we read was written by the program.
     """
 
-    def __init__(self, *args: str, stderr_on_terminal: bool = False) -> None:
+    def __init__(
+        self, *args: str, stderr_on_terminal: bool = False, stdout: IO[bytes] | None = None
+    ) -> None:
+        """Start ``sqlite-logs ARGS``; ``stdout``: a file its stdout goes to instead."""
         self.master, slave = pty.openpty()
         tty.setraw(slave)
         self.process = subprocess.Popen(
             [PYTHON, "-m", "sqlite_logging_handler", *args],
             stdin=subprocess.DEVNULL,
-            stdout=slave,
+            stdout=slave if stdout is None else stdout,
             stderr=slave if stderr_on_terminal else subprocess.PIPE,
             env=child_env(),
         )

@@ -8,12 +8,8 @@ as ``-``, and a thread without a name (the seed's rows) by its id.
 
 from __future__ import annotations
 
-import os
-import pty
 import re
 import sqlite3
-import subprocess
-import tty
 from pathlib import Path
 
 import pytest
@@ -21,7 +17,7 @@ import pytest
 from sqlite_logging_handler import SQLiteHandler, schema
 from sqlite_logging_handler._derived import BACKFILL_CHUNK
 
-from .conftest import PYTHON, child_env
+from .conftest import sqlite_logs
 from .test_hostile_reading import Terminal
 from .test_schema import make_seed_database
 
@@ -43,16 +39,6 @@ def _big_seed(path: Path, doublings: int = 16) -> int:
     )
     conn.close()
     return total
-
-
-def sqlite_logs(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [PYTHON, "-m", "sqlite_logging_handler", *args],
-        env=child_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_ensure_schema_reports_rows_filled_in_then_indexes_built(tmp_path: Path) -> None:
@@ -148,29 +134,11 @@ def test_prune_shows_the_free_pages_it_returns_on_a_terminal(tmp_path: Path) -> 
 def test_backup_to_stdout_shows_its_progress_on_a_terminal(tmp_path: Path) -> None:
     path = tmp_path / "logs.db"
     _logged_rows(path, 30_000)
-    master, slave = pty.openpty()
-    tty.setraw(slave)
     copy = tmp_path / "copy.db"
     with open(copy, "wb") as out:
-        process = subprocess.Popen(
-            [PYTHON, "-m", "sqlite_logging_handler", "--db", str(path), "backup", "-"],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=slave,
-            env=child_env(),
-        )
-        os.close(slave)
-        shown = b""
-        while True:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:  # EIO: the program ended and the terminal closed
-                break
-            if not chunk:
-                break
-            shown += chunk
-        assert process.wait(timeout=60) == 0
-    os.close(master)
+        terminal = Terminal("--db", str(path), "backup", "-", stdout=out, stderr_on_terminal=True)
+        code, shown, _ = terminal.finish()
+    assert code == 0
     assert re.search(rb"backing up: ([\d,]+) of \1 pages \(100%\)", shown), shown
     conn = sqlite3.connect(copy)
     assert conn.execute("SELECT COUNT(*) FROM logs").fetchone()[0] >= 30_000

@@ -30,13 +30,13 @@ import argparse
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, TextIO
 
 from .. import _render, schema
 from .._binds import INT64_MIN
-from .._rows import LogRow, log_row
+from .._rows import LogRow
 from .._terminal import use_colour
 from .._text import stream
 from ..query import LogStore, TailSQL
@@ -140,6 +140,7 @@ class Following:
         self.identity = identity(path)
         self.companions = companions(path)  # the followed file's -wal and -shm, as seen
         self._sql = store._tail_sql(**filters(args))
+        self._colour = use_colour(out, args.color)
         self.why = ""  # what SQLite said of the file, when it is UNREADABLE
 
     def run(self) -> str:
@@ -151,20 +152,19 @@ class Following:
         # The main file as the store's connection last saw it; None: not known, since the
         # file may have changed after the store opened, so the first look is a fresh one.
         known: tuple[int, int, int, int, int] | None = None
-        colour = use_colour(self._out, self._args.color)
         while True:
             now = _signature(self._path)
             if now is None or now[:2] != self.identity:
                 if self._by_name:
                     return self._judge()
-            elif now != known:  # written, checkpointed, or copied over: look afresh
-                if now[2] < _SMALLEST or self._fresh_look() != _SAME:
-                    return self._judge()
-                known = now
-            if now is not None and now[:2] == self.identity:
+            else:
+                if now != known:  # written, checkpointed, or copied over: look afresh
+                    if now[2] < _SMALLEST or self._fresh_look() != _SAME:
+                        return self._judge()
+                    known = now
                 self.companions = companions(self._path) or self.companions
             try:
-                shown = self._show_next(lambda row: self._print(row, colour))
+                shown = self._show_next()
             except sqlite3.Error:  # the file changed under the query (a copy half done)
                 return self._judge()
             self._out.flush()
@@ -173,14 +173,14 @@ class Following:
             if not shown:
                 threading.Event().wait(POLL)
 
-    def _print(self, row: LogRow, colour: bool) -> None:
-        print(_render.log_line(row, colour, utc=self._args.utc), file=self._out)
+    def _print(self, row: LogRow) -> None:
+        print(_render.log_line(row, self._colour, utc=self._args.utc), file=self._out)
         self.anchor.printed, self.anchor.printed_created = row.id, row.created
 
-    def _show_next(self, show: Callable[[LogRow], None]) -> bool | None:
-        """Show the records next, read with the check in one snapshot; None: replaced.
+    def _show_next(self) -> bool | None:
+        """Print the records next, read with the check in one snapshot; None: replaced.
 
-        The records are shown as they are read, in the read transaction: constant
+        The records are printed as they are read, in the read transaction: constant
         memory whatever ``-n`` or the burst. Returns whether any was.
         """
         sql, anchor = self._sql, self.anchor
@@ -199,7 +199,7 @@ class Following:
             else:
                 rows = iter(())
             for row in rows:
-                show(log_row(row))
+                self._print(self._store._log_row(row))
                 shown = True
         if not anchor.started:
             anchor.started, anchor.instance = True, state[0]
