@@ -66,8 +66,7 @@ def usage_error(message: str, prog: str) -> None:
     ``sqlite-logs: error: MESSAGE (see: sqlite-logs tail --help)``; the caller exits 2.
     ``prog`` is the command's own (``sqlite-logs tail``), for the hint.
     """
-    hint = f"{prog} --help".replace("sqlite-logs sqlite-logs", "sqlite-logs")
-    say_error(f"sqlite-logs: error: {visible(message)} (see: {hint})")
+    say_error(f"sqlite-logs: error: {visible(message)} (see: {prog} --help)")
 
 
 def say_error(line: str) -> None:
