@@ -55,7 +55,10 @@ class Terminal:
     so a ``\\r`` we read was written by the program.
     """
 
-    def __init__(self, *args: str, stderr_on_terminal: bool = False) -> None:
+    def __init__(
+        self, *args: str, stderr_on_terminal: bool = False, env: dict[str, str] | None = None
+    ) -> None:
+        """``env``: the child's environment (default: ``child_env()``)."""
         self.master, slave = pty.openpty()
         tty.setraw(slave)
         self.process = subprocess.Popen(
@@ -63,7 +66,7 @@ class Terminal:
             stdin=subprocess.DEVNULL,
             stdout=slave,
             stderr=slave if stderr_on_terminal else subprocess.PIPE,
-            env=child_env(),
+            env=child_env() if env is None else env,
         )
         os.close(slave)
         self.output = b""
