@@ -7,9 +7,11 @@ import subprocess
 
 from sqlite_logging_handler import MetricsAdapter, SQLiteHandler
 
-from .conftest import PYTHON, child_env, make_logger
+from .conftest import child_env, make_logger
+from .test_cli_as_used import NEW_YORK
+from .test_cli_as_used import sqlite_logs as run_sqlite_logs
 
-NEW_YORK = "America/New_York"
+__all__ = ["COMMANDS", "NEW_YORK", "help_default", "make_app_db", "parsers", "sqlite_logs"]
 
 COMMANDS = (
     ["tail"], ["query"], ["stats"], ["metrics"], ["export"], ["report", "-o", "-"],
@@ -20,18 +22,13 @@ COMMANDS = (
 def sqlite_logs(
     *args: str, env: dict[str, str] | None = None, **kw
 ) -> subprocess.CompletedProcess[str]:
-    """``sqlite-logs ARGS`` in a subprocess, without $SQLITE_LOGS_DB unless ``env`` sets it."""
+    """``sqlite-logs ARGS`` in a subprocess, without $SQLITE_LOGS_DB unless ``env`` sets it.
+
+    ``env`` adds to the test environment (``test_cli_as_used.sqlite_logs`` replaces it).
+    """
     environment = child_env()
     environment.pop("SQLITE_LOGS_DB", None)
-    environment.update(env or {})
-    return subprocess.run(
-        [PYTHON, "-m", "sqlite_logging_handler", *args],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        **kw,
-    )
+    return run_sqlite_logs(*args, env={**environment, **(env or {})}, **kw)
 
 
 def make_app_db(db_path):

@@ -32,7 +32,9 @@ NEW_YORK = "America/New_York"
 NOON_NY = 1796058000.0
 
 
-def sqlite_logs(*args: str, tz: str | None = None, env: dict[str, str] | None = None, **kw):
+def sqlite_logs(
+    *args: str, tz: str | None = None, env: dict[str, str] | None = None, **kw
+) -> subprocess.CompletedProcess[str]:
     environment = dict(env) if env is not None else child_env()
     if env is None:
         environment.pop("SQLITE_LOGS_DB", None)
