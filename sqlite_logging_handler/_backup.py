@@ -82,18 +82,8 @@ def copy(
         if _whole.direct(target):
             _backup_in_one_step(conn, target, progress)
             return
-        partial = _whole.partial_name(target)
-        try:
-            _whole.create(partial, target)
+        with _whole.written_whole(target, place=_into_place) as partial:
             _backup(conn, partial, progress)
-            if _has_content(target):
-                _copy_into(partial, target)
-                os.remove(partial)
-            else:
-                os.replace(partial, target)
-        except BaseException as exc:
-            _whole.discard(partial, exc)
-            raise
     except (sqlite3.Error, OSError) as exc:
         cause = write_error_cause(destination, exc)
         msg = f"cannot back up {schema.display_name(source)!r} to {destination!r}: {cause}"
@@ -171,12 +161,17 @@ def _backup_in_one_step(
         progress(total, total)
 
 
-def _copy_into(complete: str, destination: str) -> None:
-    """Replace the database ``destination`` with the database ``complete``, atomically.
+def _into_place(complete: str, destination: str) -> None:
+    """Put the complete copy in place: renamed onto ``destination``, or copied into it.
 
-    One backup step of every page: SQLite writes it in one transaction of
-    ``destination``'s own, so an error or a kill leaves ``destination`` as it was.
+    Over an existing SQLite database (one with content, as checked), one backup step
+    of every page: SQLite writes it in one transaction of ``destination``'s own (which
+    takes care of its journal or WAL, and of a process that has it open), so an error
+    or a kill leaves ``destination`` as it was.
     """
+    if not _has_content(destination):
+        os.replace(complete, destination)
+        return
     source = sqlite3.connect(complete)
     try:
         target = sqlite3.connect(destination)
@@ -186,6 +181,7 @@ def _copy_into(complete: str, destination: str) -> None:
             target.close()
     finally:
         source.close()
+    os.remove(complete)
 
 
 def _has_content(path: str) -> bool:

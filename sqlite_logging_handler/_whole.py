@@ -23,11 +23,9 @@ import contextlib
 import os
 import secrets
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
-__all__ = [
-    "SUFFIX", "create", "direct", "discard", "partial_name", "target_of", "written_whole"
-]  # fmt: skip
+__all__ = ["SUFFIX", "direct", "target_of", "written_whole"]
 
 #: How a temporary file's name ends: ``.NAME.XXXXXXXXXXXX.partial``.
 SUFFIX = ".partial"
@@ -48,7 +46,7 @@ def direct(destination: str) -> bool:
     return not stat.S_ISREG(mode)
 
 
-def partial_name(destination: str) -> str:
+def _partial_name(destination: str) -> str:
     """A new temporary file's path beside ``destination`` (nothing is created yet).
 
     The name is chosen before the file is created so that a caller's ``try`` covers
@@ -58,7 +56,7 @@ def partial_name(destination: str) -> str:
     return os.path.join(folder, f".{name}.{secrets.token_hex(6)}{SUFFIX}")
 
 
-def create(partial: str, destination: str) -> None:
+def _create(partial: str, destination: str) -> None:
     """Create the empty file ``partial``, with ``destination``'s permission bits if it exists.
 
     Raises:
@@ -77,7 +75,7 @@ def create(partial: str, destination: str) -> None:
         os.close(fd)
 
 
-def discard(partial: str, exc: BaseException) -> None:
+def _discard(partial: str, exc: BaseException) -> None:
     """Remove the temporary file ``partial`` (and SQLite's files beside it) after ``exc``.
 
     Unless ``exc`` says ``partial`` existed before: then it is someone else's.
@@ -90,13 +88,17 @@ def discard(partial: str, exc: BaseException) -> None:
 
 
 @contextlib.contextmanager
-def written_whole(destination: str) -> Iterator[str]:
-    """The path to write ``destination``'s new content to; renamed onto it at the end.
+def written_whole(
+    destination: str, place: Callable[[str, str], object] = os.replace
+) -> Iterator[str]:
+    """The path to write ``destination``'s new content to; put in its place at the end.
 
-    The block writes the whole file at the path given (and closes it). If the block
-    raises anything (``KeyboardInterrupt`` included), the temporary file is removed
-    and ``destination`` is left as it was. A ``destination`` that is not a regular
-    file (``direct``) is given as it is.
+    The block writes the whole file at the path given (and closes it); then
+    ``place(path, destination)`` puts it in place (default: renamed onto it; a backup
+    over an existing database copies it in instead). If the block or ``place`` raises
+    anything (``KeyboardInterrupt`` included), the temporary file is removed and
+    ``destination`` is left as it was. A ``destination`` that is not a regular file
+    (``direct``) is given as it is.
 
     Raises:
         OSError: the temporary file cannot be created or renamed.
@@ -105,11 +107,11 @@ def written_whole(destination: str) -> Iterator[str]:
     if direct(target):
         yield target
         return
-    partial = partial_name(target)
+    partial = _partial_name(target)
     try:
-        create(partial, target)
+        _create(partial, target)
         yield partial
-        os.replace(partial, target)
+        place(partial, target)
     except BaseException as exc:
-        discard(partial, exc)
+        _discard(partial, exc)
         raise

@@ -6,10 +6,10 @@ import argparse
 
 from sqlite_logging_handler import MetricsAdapter, SQLiteHandler
 
-from .conftest import make_logger
-from .conftest import sqlite_logs as sqlite_logs  # for the acceptance tests
+from .conftest import make_logger, sqlite_logs
+from .test_cli_as_used import NEW_YORK
 
-NEW_YORK = "America/New_York"
+__all__ = ["COMMANDS", "NEW_YORK", "help_default", "make_app_db", "parsers", "sqlite_logs"]
 
 COMMANDS = (
     ["tail"], ["query"], ["stats"], ["metrics"], ["export"], ["report", "-o", "-"],

@@ -124,6 +124,30 @@ def make_logger(handler: logging.Handler) -> logging.Logger:
     return log
 
 
+def doubled_log_database(path: Path, doublings: int) -> None:
+    """A log database at ``path`` of ``2**doublings`` log rows, quick to make at any size.
+
+    One record (a 316-character message, an extra) logged through ``SQLiteHandler``,
+    then doubled with SQL ``doublings`` times: 2**17 rows are about 90 MB. Checkpointed,
+    so the file itself holds every row.
+    """
+    handler = SQLiteHandler(str(path))
+    log = make_logger(handler)
+    log.warning("request handled " + "x" * 300, extra={"user_id": 7})
+    handler.close()
+    log.removeHandler(handler)
+    conn = sqlite3.connect(path)
+    try:
+        info = conn.execute("PRAGMA table_info(logs)")
+        columns = ", ".join(row[1] for row in info if row[1] != "id")
+        for _ in range(doublings):
+            conn.execute(f"INSERT INTO logs ({columns}) SELECT {columns} FROM logs")
+            conn.commit()
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+
+
 def rows(db_path, sql: str = "SELECT * FROM logs ORDER BY id", params=()) -> list[sqlite3.Row]:
     """Rows read through a fresh sqlite3 connection, as a user would check."""
     conn = sqlite3.connect(db_path)

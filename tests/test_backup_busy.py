@@ -9,7 +9,6 @@ Real processes: an application logging through ``SQLiteHandler`` and committing 
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 import subprocess
 import time
@@ -17,13 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from sqlite_logging_handler import SQLiteHandler
-
-from .conftest import PYTHON, child_env
+from .conftest import PYTHON, child_env, doubled_log_database, rows
 
 pytestmark = pytest.mark.slow
 
 _DOUBLINGS = 17  # 131,072 log rows, about 90 MB
+_COUNT = "SELECT COUNT(*) FROM logs"
 _BOUND = 60.0  # seconds: a copy of 90 MB takes well under one, even on a slow machine
 
 _APPLICATION = """
@@ -43,34 +41,9 @@ while True:
 """
 
 
-def _big_database(path: Path) -> None:
-    handler = SQLiteHandler(str(path))
-    logger = logging.getLogger("test_backup_busy.big")
-    logger.propagate = False
-    logger.addHandler(handler)
-    logger.warning("request handled " + "x" * 300, extra={"user_id": 7})
-    handler.close()
-    logger.removeHandler(handler)
-    conn = sqlite3.connect(path)
-    columns = ", ".join(row[1] for row in conn.execute("PRAGMA table_info(logs)") if row[1] != "id")
-    for _ in range(_DOUBLINGS):
-        conn.execute(f"INSERT INTO logs ({columns}) SELECT {columns} FROM logs")
-        conn.commit()
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    conn.close()
-
-
-def _count(path: Path) -> int:
-    conn = sqlite3.connect(path)
-    try:
-        return int(conn.execute("SELECT COUNT(*) FROM logs").fetchone()[0])
-    finally:
-        conn.close()
-
-
 def test_backup_of_a_database_written_every_20ms_finishes(tmp_path: Path) -> None:
     source = tmp_path / "app.db"
-    _big_database(source)
+    doubled_log_database(source, _DOUBLINGS)
     application = subprocess.Popen(
         [PYTHON, "-c", _APPLICATION, str(source)],
         env=child_env(),
@@ -80,7 +53,7 @@ def test_backup_of_a_database_written_every_20ms_finishes(tmp_path: Path) -> Non
     try:
         assert application.stdout is not None
         assert application.stdout.readline() == "ready\n"
-        before = _count(source)
+        before = rows(source, _COUNT)[0][0]
         copy = tmp_path / "bk.db"
         started = time.monotonic()
         backup = subprocess.run(
@@ -92,7 +65,7 @@ def test_backup_of_a_database_written_every_20ms_finishes(tmp_path: Path) -> Non
         )
         took = time.monotonic() - started
         assert backup.returncode == 0, backup.stderr
-        after = _count(source)
+        after = rows(source, _COUNT)[0][0]
     finally:
         application.kill()
         application.wait()

@@ -7,15 +7,14 @@ Each runs ``sqlite-logs`` as a user does (a subprocess, or ``main()``), on real 
 from __future__ import annotations
 
 import os
-import pty
 import re
 import subprocess
-import tty
 
 import pytest
 
 from ._cli_acceptance import make_app_db, sqlite_logs
 from .conftest import PYTHON, child_env
+from .test_hostile_reading import Terminal
 
 pytestmark = pytest.mark.slow
 
@@ -159,30 +158,11 @@ def test_an_error_on_a_closed_stderr_keeps_its_status(command, status, app_db, t
 
 def _on_a_terminal(args: list[str], env: dict[str, str]) -> bytes:
     """What ``sqlite-logs`` writes to stdout when it is a terminal (raw mode)."""
-    leader, follower = pty.openpty()
-    tty.setraw(follower)
     environment = child_env()
     for name in ("NO_COLOR", "FORCE_COLOR", "TERM"):
         environment.pop(name, None)
-    process = subprocess.Popen(
-        [PYTHON, "-m", "sqlite_logging_handler", *args],
-        stdin=subprocess.DEVNULL,
-        stdout=follower,
-        stderr=subprocess.DEVNULL,
-        env={**environment, **env},
-    )
-    os.close(follower)
-    output = b""
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # EIO: it ended, and the terminal closed
-            break
-        if not chunk:
-            break
-        output += chunk
-    assert process.wait(timeout=60) == 0
-    os.close(leader)
+    code, output, _ = Terminal(*args, env={**environment, **env}).finish()
+    assert code == 0
     return output
 
 

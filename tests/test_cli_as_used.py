@@ -483,3 +483,14 @@ def test_the_demo_says_what_happened(tmp_path):
     assert "⏳" not in out + result.stderr and "storing" not in out + result.stderr  # piped
     samples = out.split("Sample Logs:")[1].split("\n\n")[0].splitlines()[1:]
     assert len({line.split()[3] for line in samples}) == 3  # one row from each thread
+
+
+def test_the_demo_shows_its_progress_on_a_terminal(tmp_path):
+    """While the threads log, a line redrawn in place on a terminal's stderr (#15)."""
+    db = tmp_path / "demo.db"
+    args = ("demo", "--db", str(db), "--threads", "2", "--duration", "1")
+    code, output, _ = Terminal(*args, stderr_on_terminal=True).finish()
+    assert code == 0, output
+    shown = re.findall(rb"\r\xe2\x8f\xb3 +[\d.]+s  ([\d,]+) records and \1 metric values logged "
+                       rb"by 2 threads", output)  # fmt: skip
+    assert len(shown) >= 2, output  # redrawn, every quarter of a second

@@ -57,9 +57,14 @@ class Terminal:
     """
 
     def __init__(
-        self, *args: str, stderr_on_terminal: bool = False, stdout: IO[bytes] | None = None
+        self,
+        *args: str,
+        stderr_on_terminal: bool = False,
+        stdout: IO[bytes] | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
-        """Start ``sqlite-logs ARGS``; ``stdout``: a file its stdout goes to instead."""
+        """Start ``sqlite-logs ARGS``; ``stdout``: a file its stdout goes to instead;
+        ``env``: the child's environment (default: ``child_env()``)."""
         self.master, slave = pty.openpty()
         tty.setraw(slave)
         self.process = subprocess.Popen(
@@ -67,7 +72,7 @@ class Terminal:
             stdin=subprocess.DEVNULL,
             stdout=slave if stdout is None else stdout,
             stderr=slave if stderr_on_terminal else subprocess.PIPE,
-            env=child_env(),
+            env=child_env() if env is None else env,
         )
         os.close(slave)
         self.output = b""

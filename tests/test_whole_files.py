@@ -10,11 +10,9 @@ signals, a database big enough that the copy takes a while.
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import resource
 import signal
-import sqlite3
 import subprocess
 import time
 from collections.abc import Callable
@@ -24,7 +22,7 @@ import pytest
 
 from sqlite_logging_handler import LogStore, SQLiteHandler, SQLiteLoggingError
 
-from .conftest import PYTHON, child_env
+from .conftest import PYTHON, child_env, doubled_log_database, make_logger
 
 pytestmark = pytest.mark.slow
 
@@ -35,20 +33,7 @@ _DOUBLINGS = 18  # 262,144 log rows, about 180 MB: a backup takes a good fractio
 def big_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A log database of 262,144 rows (one logged record, doubled with SQL)."""
     path = tmp_path_factory.mktemp("big") / "big.db"
-    handler = SQLiteHandler(str(path))
-    logger = logging.getLogger("test_whole_files.big")
-    logger.propagate = False
-    logger.addHandler(handler)
-    logger.warning("request handled " + "x" * 300, extra={"user_id": 7})
-    handler.close()
-    logger.removeHandler(handler)
-    conn = sqlite3.connect(path)
-    columns = ", ".join(row[1] for row in conn.execute("PRAGMA table_info(logs)") if row[1] != "id")
-    for _ in range(_DOUBLINGS):
-        conn.execute(f"INSERT INTO logs ({columns}) SELECT {columns} FROM logs")
-        conn.commit()
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    conn.close()
+    doubled_log_database(path, _DOUBLINGS)
     return path
 
 
@@ -91,7 +76,7 @@ def _snapshot(folder: Path) -> dict[str, str]:
     }
 
 
-def _older_backup(big_db: Path, destination: Path) -> None:
+def _older_backup(destination: Path) -> None:
     """An older, small log database at ``destination`` (a backup may replace it)."""
     handler = SQLiteHandler(str(destination))
     handler.close()
@@ -130,7 +115,7 @@ def test_an_interrupted_backup_leaves_nothing_and_an_older_backup_as_it_was(
 ) -> None:
     destination = tmp_path / "bk.db"
     if existing:
-        _older_backup(big_db, destination)
+        _older_backup(destination)
     before = _snapshot(tmp_path)
 
     def command(target: Path) -> list[str]:
@@ -176,7 +161,7 @@ def test_a_write_failing_mid_way_leaves_the_destination_as_it_was(
     """
     destination = tmp_path / "out"
     if command[0] == "backup":
-        _older_backup(big_db, destination)
+        _older_backup(destination)
     else:
         destination.write_text("the previous file\n")
     before = _snapshot(tmp_path)
@@ -197,12 +182,8 @@ def test_outputs_that_are_not_regular_files_are_written_directly(big_db: Path) -
 
 def _logged(database: Path, message: str) -> None:
     handler = SQLiteHandler(str(database))
-    logger = logging.getLogger("test_whole_files.logged")
-    logger.propagate = False
-    logger.addHandler(handler)
-    logger.warning(message)
+    make_logger(handler).warning(message)
     handler.close()
-    logger.removeHandler(handler)
 
 
 def test_a_symbolic_link_is_written_through(tmp_path: Path) -> None:
@@ -235,7 +216,7 @@ def test_log_store_backup_interrupted_leaves_nothing(big_db: Path, tmp_path: Pat
     with LogStore(str(big_db)) as store, pytest.raises(KeyboardInterrupt):
         store.backup(destination, progress=progress)
     assert os.listdir(tmp_path) == []
-    _older_backup(big_db, destination)
+    _older_backup(destination)
     before = _snapshot(tmp_path)
     calls.clear()
     with LogStore(str(big_db)) as store, pytest.raises(KeyboardInterrupt):

@@ -20,7 +20,7 @@ import os
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
-from typing import NoReturn, TextIO
+from typing import NoReturn
 
 from .. import __version__
 from .._terminal import COLOUR_CHOICES, visible
@@ -29,7 +29,7 @@ from ..shipping.command import add_ship_command
 from . import _reading, _showcase, _summaries, _tail, _upkeep
 from ._args import DATABASE_VARIABLE, Command, Register, database, empty_time_range
 from ._dashes import with_attached_values
-from ._output import os_reason, say_error, usage_error
+from ._output import os_reason, say_error, silence, usage_error
 from ._signals import Terminated, ended_by_signals
 
 __all__ = ["database", "main"]
@@ -56,8 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _main(argv)
     except BrokenPipeError:
-        _silence(sys.stdout, sys.__stdout__)
-        _silence(sys.stderr, sys.__stderr__)
+        silence(sys.stdout, sys.__stdout__)
+        silence(sys.stderr, sys.__stderr__)
         return _SIGPIPE_STATUS
 
 
@@ -116,18 +116,6 @@ def _error(exc: BaseException) -> None:
     elif isinstance(exc, OSError) and exc.strerror:
         text = exc.strerror
     say_error(f"sqlite-logs: error: {visible(text)}")
-
-
-def _silence(stream: TextIO | None, own: TextIO | None) -> None:
-    """Point the process's own ``stream`` at /dev/null: flushing it at exit fails no more."""
-    if stream is None or stream is not own:
-        return  # not the process's own stream (a caller's StringIO)
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, stream.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):
-        pass
 
 
 class _Parser(argparse.ArgumentParser):

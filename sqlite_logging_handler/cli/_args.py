@@ -91,13 +91,13 @@ def _what_is_there(path: str) -> str:
         return ": it is a directory"
     if os.path.exists(path):
         return ": it is not a regular file"
-    parent = os.path.dirname(os.path.abspath(path))
-    while not os.path.exists(parent):
+    folder = parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(parent):  # the nearest ancestor there is
         parent = os.path.dirname(parent)
     if not os.path.isdir(parent):
         return f": {parent!r} is a file, not a directory"
-    if os.path.abspath(os.path.dirname(os.path.abspath(path))) != parent:
-        return f": there is no directory {os.path.dirname(os.path.abspath(path))!r}"
+    if parent != folder:
+        return f": there is no directory {folder!r}"
     return ""
 
 

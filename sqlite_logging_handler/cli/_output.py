@@ -16,7 +16,9 @@ from .. import _whole
 from .._terminal import visible
 from ..exceptions import SQLiteLoggingError
 
-__all__ = ["STDOUT", "os_reason", "output_file", "say_error", "to_stdout", "usage_error"]
+__all__ = [
+    "STDOUT", "os_reason", "output_file", "say_error", "silence", "to_stdout", "usage_error"
+]  # fmt: skip
 
 #: The output path that means stdout.
 STDOUT = "-"
@@ -66,8 +68,7 @@ def usage_error(message: str, prog: str) -> None:
     ``sqlite-logs: error: MESSAGE (see: sqlite-logs tail --help)``; the caller exits 2.
     ``prog`` is the command's own (``sqlite-logs tail``), for the hint.
     """
-    hint = f"{prog} --help".replace("sqlite-logs sqlite-logs", "sqlite-logs")
-    say_error(f"sqlite-logs: error: {visible(message)} (see: {hint})")
+    say_error(f"sqlite-logs: error: {visible(message)} (see: {prog} --help)")
 
 
 def say_error(line: str) -> None:
@@ -79,10 +80,23 @@ def say_error(line: str) -> None:
     try:
         print(line, file=sys.stderr, flush=True)
     except BrokenPipeError:
-        if sys.stderr is sys.__stderr__ and sys.stderr is not None:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stderr.fileno())
-            os.close(devnull)
+        silence(sys.stderr, sys.__stderr__)
+
+
+def silence(stream: TextIO | None, own: TextIO | None) -> None:
+    """Point the process's own ``stream`` at /dev/null: flushing it at exit fails no more.
+
+    ``own`` is the process's own (``sys.__stdout__``, ``sys.__stderr__``); a stream that
+    is not it (a caller's StringIO) is left alone.
+    """
+    if stream is None or stream is not own:
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def _ours(filename: object, path: str) -> bool:

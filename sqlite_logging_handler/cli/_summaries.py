@@ -143,17 +143,24 @@ def _metrics(args: argparse.Namespace, out: TextIO) -> int:
         ]
         print(_render.table(_COLUMNS, rows, right=range(1, 9)), file=out)
         if args.plot:
+            kinds = {metric: kind for metric, kind, _ in store.sql(KINDS_SQL)}  # one scan
             for name in summary:
-                _plot(store, args, name, summary[name], out)
+                _plot(store, args, name, summary[name], bucket_statistic(kinds.get(name)), out)
     return 0
 
 
 def _plot(
-    store: LogStore, args: argparse.Namespace, name: str, summary: dict[str, Any], out: TextIO
+    store: LogStore,
+    args: argparse.Namespace,
+    name: str,
+    summary: dict[str, Any],
+    statistic: str,
+    out: TextIO,
 ) -> None:
-    """A sparkline of the metric over time, summed up per bucket as the report does."""
-    kinds = {metric: kind for metric, kind, _ in store.sql(KINDS_SQL)}
-    statistic = bucket_statistic(kinds.get(name))
+    """A sparkline of the metric over time: its ``statistic`` per bucket, as the report's.
+
+    ``statistic`` is ``bucket_statistic`` of the metric's kind: ``"sum"`` or ``"p50"``.
+    """
     values = _buckets(store, args, name, statistic)
     shown = [v for v in values if v is not None]
     span = f"{number(min(shown), 4)} .. {number(max(shown), 4)}" if shown else "no values"

@@ -72,7 +72,11 @@ def _prune(args: argparse.Namespace, out: TextIO) -> int:
     if args.older_than is None and args.keep_rows is None:
         usage_error("give --older-than and/or --keep-rows", "sqlite-logs prune")
         return 2
-    cutoff = _cutoff(args)
+    # One "now" for the check, the count and the deletion; --older-than read as --since.
+    args.now = time.time()
+    older_than = args.older_than
+    cutoff = None if older_than is None else parse_epoch(older_than, now=args.now)
+    args.cutoff = cutoff
     if cutoff is not None and cutoff > args.now:
         shown = format_time(cutoff, utc=args.utc)
         usage_error(
@@ -123,19 +127,13 @@ def _print_space(path: str, before: int, returned: maintenance.SpaceReturned, ou
         )
 
 
-def _cutoff(args: argparse.Namespace) -> float | None:
-    """The epoch ``--older-than`` names, read as ``--since`` is, from one "now" (args.now)."""
-    args.now = time.time()
-    return None if args.older_than is None else parse_epoch(args.older_than, now=args.now)
-
-
 def _prune_rows(
     conn: sqlite3.Connection, args: argparse.Namespace, *, dry_run: bool = False
 ) -> dict[str, int]:
-    cutoff = None if args.older_than is None else parse_epoch(args.older_than, now=args.now)
+    """``maintenance.prune`` as ``_prune`` read it: before ``args.cutoff``, ``--keep-rows``."""
     return maintenance.prune(
         conn,
-        older_than=None if cutoff is None else args.now - cutoff,
+        older_than=None if args.cutoff is None else args.now - args.cutoff,
         keep_rows=args.keep_rows,
         dry_run=dry_run,
         now=args.now,
