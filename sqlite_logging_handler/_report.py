@@ -26,7 +26,7 @@ from ._charts import (
     rate_chart,
     volume_chart,
 )
-from ._report_buckets import RECORDS_HEADING, bucket_records, ranked_buckets
+from ._report_buckets import RECORDS_HEADING, bucket_records, ranked_buckets, record_counts
 from ._report_period import choose_buckets
 from ._report_style import HEAD
 from ._report_tables import empty, loggers, top_errors
@@ -175,11 +175,7 @@ def metric_series(
 
 
 def _totals(store: LogStore, where: tuple[float, float]) -> dict[str, int]:
-    logs, errors = store.sql(
-        "SELECT COUNT(*), COALESCE(SUM(levelno >= 40), 0) FROM logs "
-        "WHERE created >= ? AND created < ?",
-        where,
-    )[0]
+    logs, errors = record_counts(store, where)
     (metrics,) = store.sql(
         "SELECT COUNT(*) FROM metrics WHERE created >= ? AND created < ?", where
     )[0]

@@ -21,7 +21,7 @@ from ._times import format_time
 from ._words import counted, number
 from .query import LogStore
 
-__all__ = ["RECORDS_HEADING", "STANDS_OUT", "bucket_records", "ranked_buckets"]
+__all__ = ["RECORDS_HEADING", "STANDS_OUT", "bucket_records", "ranked_buckets", "record_counts"]
 
 RECORDS_HEADING = "Records of the moments to read first"
 
@@ -105,7 +105,7 @@ def bucket_records(store: LogStore, axis: TimeAxis, reasons: dict[int, str]) -> 
             f"WHERE created >= ? AND created < ? ORDER BY levelno DESC, id LIMIT {_TOP}",
             (start, end),
         )
-        total, errors = _counts(store, (start, end))
+        total, errors = record_counts(store, (start, end))
         lines = "".join(
             f'<tr>{time_cell(created, axis.utc, "time")}<td data-label="level">'
             f'<span class="level" style="color:{level_colour(levelno)}">{_text(level)}'
@@ -126,7 +126,9 @@ def bucket_records(store: LogStore, axis: TimeAxis, reasons: dict[int, str]) -> 
     if not sections:  # the whole period's records, to read them all
         last = axis.buckets.count - 1
         period = (axis.buckets.bounds(0)[0], axis.buckets.bounds(last)[1])
-        total, errors = _counts(store, (axis.buckets.edges(0)[0], axis.buckets.edges(last)[1]))
+        total, errors = record_counts(
+            store, (axis.buckets.edges(0)[0], axis.buckets.edges(last)[1])
+        )
         commands = _commands(store.database, period, total, errors)
         return (
             f'<section id="records" class="empty-section"><h2>{RECORDS_HEADING}</h2>'
@@ -143,7 +145,7 @@ def bucket_records(store: LogStore, axis: TimeAxis, reasons: dict[int, str]) -> 
     )
 
 
-def _counts(store: LogStore, where: tuple[float, float]) -> tuple[int, int]:
+def record_counts(store: LogStore, where: tuple[float, float]) -> tuple[int, int]:
     """The records with ``created`` in ``where`` (``a <= created < b``), and their errors."""
     total, errors = store.sql(
         "SELECT COUNT(*), COALESCE(SUM(levelno >= 40), 0) FROM logs "
