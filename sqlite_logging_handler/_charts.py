@@ -243,8 +243,12 @@ def metric_chart(
     ticks = number_ticks(max((p95 for _, (_, p95) in points), default=0.0), unit or "",
                          bottom=min((p50 for _, (p50, _) in points), default=0.0))  # fmt: skip
     scale = (ticks[0][0], ticks[-1][0])
-    band = [(axis.x(i), _y(p95, *scale)) for i, (_, p95) in points]
-    band += [(axis.x(i), _y(p50, *scale)) for i, (p50, _) in reversed(points)]
+    spots = [(axis.x(i), p50, p95) for i, (p50, p95) in points]
+    if len(points) == 1:  # a lone bucket: its band spans the bucket, not a line of no width
+        ((i, (p50, p95)),) = points
+        spots = [(axis.x(i, False), p50, p95), (axis.x(i + 1, False), p50, p95)]
+    band = [(x, _y(p95, *scale)) for x, _, p95 in spots]
+    band += [(x, _y(p50, *scale)) for x, p50, _ in reversed(spots)]
     shape = " ".join(f"{x:.2f},{y:.2f}" for x, y in band)
     marks = [f'<polygon class="band" points="{shape}" fill="{_METRIC_COLOUR}" fill-opacity="0.2"/>']
     marks.append(

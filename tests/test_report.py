@@ -154,3 +154,15 @@ def test_top_errors_name_each_logger_whole_most_errors_first(db_path, tmp_path):
     row = page[start : page.index("</td>", start)]
     names = [part.split("</div>")[0] for part in row.split('<div class="name">')[1:]]
     assert names == ["billing,eu", "jobs", "app"]  # a comma in a name does not split it
+
+
+def test_a_metric_in_a_single_bucket_has_its_p50_to_p95_band(db_path, tmp_path):
+    handler = SQLiteHandler(db_path)
+    for i, value in enumerate([10.0, 20.0, 30.0, 40.0]):  # all in one second: one bucket
+        handler.handle(_record(i * 0.1, logging.INFO, metric=("latency", value, "ms")))
+    handler.close()
+    _, tags = _report(db_path, tmp_path, "--utc")
+    (band,) = [a["points"] for t, a in tags if t == "polygon" and a.get("class") == "band"]
+    corners = [tuple(map(float, point.split(","))) for point in band.split()]
+    xs, ys = {x for x, _ in corners}, {y for _, y in corners}
+    assert len(xs) == 2 and len(ys) == 2, corners  # an area from p50 to p95, not a line
