@@ -199,11 +199,11 @@ def _summary(span: Buckets, totals: dict[str, int], utc: bool) -> str:
 
 
 def _duration(seconds: float) -> str:
-    """A bucket's width: ``1 s``, ``1.5 min``, ``2 h``, ``1,200 d``."""
+    """A bucket's width: ``1 s``, ``1.5 min``, ``2 h``, ``1,825 d`` (whole digits all kept)."""
     for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
         if seconds >= size:
-            return f"{number(float(f'{seconds / size:.3g}'))} {unit}"
-    return f"{number(float(f'{seconds:.3g}'))} s"
+            return f"{number(seconds / size, 3)} {unit}"
+    return f"{number(seconds, 3)} s"
 
 
 def _text(value: object) -> str:
