@@ -12,7 +12,6 @@ only a page with nothing at all is a single line, with no links.
 
 from __future__ import annotations
 
-import html
 from collections import defaultdict
 
 from ._aggregates import KINDS_SQL, bucket_sql, bucket_statistic, units_sql
@@ -22,6 +21,7 @@ from ._charts import (
     Buckets,
     TimeAxis,
     counter_chart,
+    html_text,
     metric_chart,
     rate_chart,
     volume_chart,
@@ -30,7 +30,6 @@ from ._report_buckets import RECORDS_HEADING, bucket_records, ranked_buckets, re
 from ._report_period import choose_buckets
 from ._report_style import HEAD
 from ._report_tables import empty, loggers, top_errors
-from ._terminal import visible
 from ._times import format_time
 from ._words import counted, noun_for, number
 from .query import LogStore
@@ -59,9 +58,9 @@ def render_report(
     """
     span = choose_buckets(store, since, until, buckets, utc=utc)
     title = f"Logs and metrics: {store.database}"
-    parts = [HEAD.format(title=_text(title)), f"<h1>{_text(title)}</h1>"]
+    parts = [HEAD.format(title=html_text(title)), f"<h1>{html_text(title)}</h1>"]
     if span is None:
-        parts.append(f'<p class="empty">{_text(_nothing_in(since, until, utc))}</p>')
+        parts.append(f'<p class="empty">{html_text(_nothing_in(since, until, utc))}</p>')
     else:
         parts += _body(store, span, until, utc)
     parts.append("</body></html>\n")
@@ -204,10 +203,6 @@ def _duration(seconds: float) -> str:
         if seconds >= size:
             return f"{number(seconds / size, 3)} {unit}"
     return f"{number(seconds, 3)} s"
-
-
-def _text(value: object) -> str:
-    return html.escape(visible(value), quote=False)
 
 
 _NAV = (
