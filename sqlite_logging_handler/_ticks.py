@@ -53,10 +53,7 @@ def number_ticks(
     if step < 1 or not float(step).is_integer():
         decimals = max(decimals, len(f"{step:.10g}".partition(".")[2]))
     suffix = "%" if unit == "%" else (f" {unit}" if unit else "")
-    return [
-        (i * step / scale, f"{i * step + 0.0:,.{decimals}f}{suffix}")
-        for i in range(first, last + 1)
-    ]
+    return [(i * step / scale, f"{i * step:,.{decimals}f}{suffix}") for i in range(first, last + 1)]
 
 
 def _nice_step(rough: float) -> float:
