@@ -26,6 +26,8 @@ __all__ = [
     "Buckets",
     "TimeAxis",
     "counter_chart",
+    "html_attr",
+    "html_text",
     "level_colour",
     "metric_chart",
     "rate_chart",
@@ -177,16 +179,17 @@ def volume_chart(counts: dict[str, tuple[int | None, list[int]]], axis: TimeAxis
             height = n / top * _H
             below[index] += height
             bar = (
-                f'<rect class="bar" data-bucket="{index}" data-level="{_attr(level)}" '
+                f'<rect class="bar" data-bucket="{index}" data-level="{html_attr(level)}" '
                 f'data-count="{n}" x="{axis.x(index, False):.2f}" y="{_H - below[index]:.2f}" '
                 f'width="{max(width * 0.9, 0.5):.2f}" height="{height:.2f}" '
-                f'fill="{level_colour(levelno)}"><title>{_text(axis.label(index))}: '
-                f"{n:,} {_text(level)}</title></rect>"
+                f'fill="{level_colour(levelno)}"><title>{html_text(axis.label(index))}: '
+                f"{n:,} {html_text(level)}</title></rect>"
             )
             marks.append(_linked(bar, index, axis))
     legend = " ".join(
-        f'<span class="key" data-level="{_attr(level)}" data-count="{sum(column)}">'
-        f'<i style="background:{level_colour(levelno)}"></i>{_text(level)} {sum(column):,}</span>'
+        f'<span class="key" data-level="{html_attr(level)}" data-count="{sum(column)}">'
+        f'<i style="background:{level_colour(levelno)}"></i>{html_text(level)} '
+        f"{sum(column):,}</span>"
         for level, (levelno, column) in counts.items()
     )
     return _chart("volume", VOLUME_HEADING, legend, ticks, marks, axis)
@@ -205,8 +208,8 @@ def counter_chart(name: str, unit: str | None, sums: Sequence[float], axis: Time
             f'x="{axis.x(index, False):.2f}" y="{min(_y(total, *scale), _y(0, *scale)):.2f}" '
             f'width="{max(width * 0.9, 0.5):.2f}" '
             f'height="{abs(_y(total, *scale) - _y(0, *scale)):.2f}" '
-            f'fill="{_METRIC_COLOUR}"><title>{_text(axis.label(index))}: {number(total)}'
-            f"{_text(f' {unit}' if unit else '')}</title></rect>",
+            f'fill="{_METRIC_COLOUR}"><title>{html_text(axis.label(index))}: {number(total)}'
+            f"{html_text(f' {unit}' if unit else '')}</title></rect>",
             index,
             axis,
         )
@@ -243,8 +246,12 @@ def metric_chart(
     ticks = number_ticks(max((p95 for _, (_, p95) in points), default=0.0), unit or "",
                          bottom=min((p50 for _, (p50, _) in points), default=0.0))  # fmt: skip
     scale = (ticks[0][0], ticks[-1][0])
-    band = [(axis.x(i), _y(p95, *scale)) for i, (_, p95) in points]
-    band += [(axis.x(i), _y(p50, *scale)) for i, (p50, _) in reversed(points)]
+    spots = [(axis.x(i), p50, p95) for i, (p50, p95) in points]
+    if len(points) == 1:  # a lone bucket: its band spans the bucket, not a line of no width
+        ((i, (p50, p95)),) = points
+        spots = [(axis.x(i, False), p50, p95), (axis.x(i + 1, False), p50, p95)]
+    band = [(x, _y(p95, *scale)) for x, _, p95 in spots]
+    band += [(x, _y(p50, *scale)) for x, p50, _ in reversed(spots)]
     shape = " ".join(f"{x:.2f},{y:.2f}" for x, y in band)
     marks = [f'<polygon class="band" points="{shape}" fill="{_METRIC_COLOUR}" fill-opacity="0.2"/>']
     marks.append(
@@ -283,18 +290,18 @@ def _chart(
         f"{html.escape(label)}</span>"
         for value, label in ticks
     )
-    name = f' data-name="{_attr(data_name)}"' if data_name is not None else f' id="{kind}"'
+    name = f' data-name="{html_attr(data_name)}"' if data_name is not None else f' id="{kind}"'
     # The value axis as wide as its longest label (11 px text in 14 px ``ch``), so that
     # "3,000,000,000 bytes" is not cut off at the page's edge in a narrow window.
     longest = max(len(label) for _, label in ticks) * 0.85
     columns = f"max(3em, calc({longest:.1f}ch + 0.6em)) minmax(0, 1fr)"
     return (
-        f'<section class="chart {kind}"{name}><h2>{_text(heading)}</h2>'
+        f'<section class="chart {kind}"{name}><h2>{html_text(heading)}</h2>'
         f'<div class="legend">{legend}</div>'
         f'<div class="frame" style="grid-template-columns:{columns}">'
         f'<div class="y-axis">{labels}</div>'
         f'<svg class="plot" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_W:.0f} {_H:.0f}" '
-        f'preserveAspectRatio="none" role="img" aria-label="{_attr(heading)}">'
+        f'preserveAspectRatio="none" role="img" aria-label="{html_attr(heading)}">'
         f"{grid}{''.join(marks)}</svg>{axis.ticks()}</div></section>"
     )
 
@@ -304,7 +311,7 @@ def _point(kind: str, x: float, y: float, colour: str, data: str, title: str) ->
     return (
         f'<line class="{kind}" {data} x1="{x:.2f}" y1="{y:.2f}" x2="{x:.2f}" y2="{y:.2f}" '
         f'stroke="{colour}" stroke-width="6" stroke-linecap="round" '
-        f'vector-effect="non-scaling-stroke"><title>{_text(title)}</title></line>'
+        f'vector-effect="non-scaling-stroke"><title>{html_text(title)}</title></line>'
     )
 
 
@@ -325,9 +332,11 @@ def _y(value: float, low: float, high: float) -> float:
     return _H - (value - low) / ((high - low) or 1.0) * _H
 
 
-def _text(value: object) -> str:
+def html_text(value: object) -> str:
+    """``value`` as HTML text: through ``visible()``, then escaped (every report module)."""
     return html.escape(visible(value), quote=False)
 
 
-def _attr(value: object) -> str:
+def html_attr(value: object) -> str:
+    """``value`` as an HTML attribute's value (quotes escaped too)."""
     return html.escape(visible(value), quote=True)

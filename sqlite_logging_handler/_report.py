@@ -12,25 +12,24 @@ only a page with nothing at all is a single line, with no links.
 
 from __future__ import annotations
 
-import html
 from collections import defaultdict
 
-from ._aggregates import KINDS_SQL, bucket_statistic, nearest_rank
+from ._aggregates import KINDS_SQL, bucket_sql, bucket_statistic, units_sql
 from ._charts import (
     RATE_HEADING,
     VOLUME_HEADING,
     Buckets,
     TimeAxis,
     counter_chart,
+    html_text,
     metric_chart,
     rate_chart,
     volume_chart,
 )
-from ._report_buckets import RECORDS_HEADING, bucket_records, ranked_buckets
+from ._report_buckets import RECORDS_HEADING, bucket_records, ranked_buckets, record_counts
 from ._report_period import choose_buckets
 from ._report_style import HEAD
 from ._report_tables import empty, loggers, top_errors
-from ._terminal import visible
 from ._times import format_time
 from ._words import counted, noun_for, number
 from .query import LogStore
@@ -59,9 +58,9 @@ def render_report(
     """
     span = choose_buckets(store, since, until, buckets, utc=utc)
     title = f"Logs and metrics: {store.database}"
-    parts = [HEAD.format(title=_text(title)), f"<h1>{_text(title)}</h1>"]
+    parts = [HEAD.format(title=html_text(title)), f"<h1>{html_text(title)}</h1>"]
     if span is None:
-        parts.append(f'<p class="empty">{_text(_nothing_in(since, until, utc))}</p>')
+        parts.append(f'<p class="empty">{html_text(_nothing_in(since, until, utc))}</p>')
     else:
         parts += _body(store, span, until, utc)
     parts.append("</body></html>\n")
@@ -96,12 +95,11 @@ def _body(store: LogStore, span: Buckets, until: float | None, utc: bool) -> lis
         parts.append(empty("top-errors", "Most frequent errors", quiet))
         parts.append(empty("loggers", "Noisiest loggers", quiet))
     kinds = _kinds(store)
-    counters = metric_totals(store, span, where)
     metrics = [
-        counter_chart(name, unit, counters[name], axis)
-        if bucket_statistic(kinds.get(name)) == "sum" and name in counters
-        else metric_chart(name, unit, values, axis)
-        for name, (unit, values) in metric_percentiles(store, span, where).items()
+        counter_chart(name, unit, sums, axis)
+        if bucket_statistic(kinds.get(name)) == "sum"
+        else metric_chart(name, unit, pairs, axis)
+        for name, (unit, sums, pairs) in metric_series(store, span, where).items()
     ]
     if metrics:
         parts.append(f'<div id="metrics">{"".join(metrics)}</div>')
@@ -117,20 +115,6 @@ def _body(store: LogStore, span: Buckets, until: float | None, utc: bool) -> lis
 def _kinds(store: LogStore) -> dict[str, str | None]:
     """Each metric's kind, as last recorded (``counter``, ``gauge``, ``histogram``)."""
     return {name: kind for name, kind, _ in store.sql(KINDS_SQL)}
-
-
-def metric_totals(
-    store: LogStore, buckets: Buckets, where: tuple[float, float]
-) -> dict[str, list[float]]:
-    """Per metric: the sum of its values in each bucket (a counter's total then)."""
-    totals: dict[str, list[float]] = defaultdict(lambda: [0.0] * buckets.count)
-    for name, index, total in store.sql(
-        f"SELECT metric_name, {buckets.sql()} AS b, SUM(value) FROM metrics "
-        "WHERE created >= ? AND created < ? GROUP BY metric_name, b",
-        where,
-    ):
-        totals[name][index] = total
-    return dict(totals)
 
 
 # -- numbers ---------------------------------------------------------------------------
@@ -169,44 +153,28 @@ def error_rates(
     return rates
 
 
-def metric_percentiles(
+def metric_series(
     store: LogStore, buckets: Buckets, where: tuple[float, float]
-) -> dict[str, tuple[str | None, list[tuple[float, float] | None]]]:
-    """Per metric: its unit, and per bucket (p50, p95), nearest-rank, as metric_summary."""
-    rows = store.sql(
-        f"""
-        WITH ranked AS (
-            SELECT metric_name, {buckets.sql()} AS b, value,
-                   ROW_NUMBER() OVER (PARTITION BY metric_name, {buckets.sql()}
-                                      ORDER BY value) AS rn,
-                   COUNT(*) OVER (PARTITION BY metric_name, {buckets.sql()}) AS n
-            FROM metrics WHERE created >= ? AND created < ?
-        )
-        SELECT metric_name, b, {nearest_rank(50)}, {nearest_rank(95)}
-        FROM ranked GROUP BY metric_name, b ORDER BY metric_name, b
-        """,
-        where,
-    )
-    series: dict[str, list[tuple[float, float] | None]] = defaultdict(
-        lambda: [None] * buckets.count
-    )
-    for name, index, p50, p95 in rows:
-        series[name][index] = (p50, p95)
-    units = {
-        name: unit
-        for name, unit, _ in store.sql(
-            "SELECT metric_name, unit, MAX(id) FROM metrics GROUP BY metric_name"
-        )
-    }
-    return {name: (units.get(name), values) for name, values in series.items()}
+) -> dict[str, tuple[str | None, list[float], list[tuple[float, float] | None]]]:
+    """Per metric: its unit, its sum per bucket, and per bucket (p50, p95), nearest-rank.
+
+    One pass of ``_aggregates.bucket_sql`` (the SQL ``metrics --plot`` runs, and
+    nearest rank as ``metric_summary``): a counter is charted by its sums, any other
+    metric by its p50 inside its p50-p95 band.
+    """
+    sums: dict[str, list[float]] = defaultdict(lambda: [0.0] * buckets.count)
+    pairs: dict[str, list[tuple[float, float] | None]] = defaultdict(lambda: [None] * buckets.count)
+    for name, index, total, p50, p95 in store.sql(
+        bucket_sql("WHERE created >= ? AND created < ?", buckets.sql()), where
+    ):
+        sums[name][index] = total
+        pairs[name][index] = (p50, p95)
+    units = {name: unit for name, unit, _ in store.sql(units_sql(""))}
+    return {name: (units.get(name), sums[name], pairs[name]) for name in pairs}
 
 
 def _totals(store: LogStore, where: tuple[float, float]) -> dict[str, int]:
-    logs, errors = store.sql(
-        "SELECT COUNT(*), COALESCE(SUM(levelno >= 40), 0) FROM logs "
-        "WHERE created >= ? AND created < ?",
-        where,
-    )[0]
+    logs, errors = record_counts(store, where)
     (metrics,) = store.sql(
         "SELECT COUNT(*) FROM metrics WHERE created >= ? AND created < ?", where
     )[0]
@@ -230,15 +198,11 @@ def _summary(span: Buckets, totals: dict[str, int], utc: bool) -> str:
 
 
 def _duration(seconds: float) -> str:
-    """A bucket's width: ``1 s``, ``1.5 min``, ``2 h``, ``1,200 d``."""
+    """A bucket's width: ``1 s``, ``1.5 min``, ``2 h``, ``1,825 d`` (whole digits all kept)."""
     for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
         if seconds >= size:
-            return f"{number(float(f'{seconds / size:.3g}'))} {unit}"
-    return f"{number(float(f'{seconds:.3g}'))} s"
-
-
-def _text(value: object) -> str:
-    return html.escape(visible(value), quote=False)
+            return f"{number(seconds / size, 3)} {unit}"
+    return f"{number(seconds, 3)} s"
 
 
 _NAV = (

@@ -10,18 +10,16 @@ which find exactly what its heading counts (``Buckets`` bound whole milliseconds
 
 from __future__ import annotations
 
-import html
 import math
 import shlex
 
-from ._charts import TimeAxis, level_colour
+from ._charts import TimeAxis, html_text, level_colour
 from ._report_tables import message_cell, name_html, time_cell
-from ._terminal import visible
 from ._times import format_time
 from ._words import counted, number
 from .query import LogStore
 
-__all__ = ["RECORDS_HEADING", "STANDS_OUT", "bucket_records", "ranked_buckets"]
+__all__ = ["RECORDS_HEADING", "STANDS_OUT", "bucket_records", "ranked_buckets", "record_counts"]
 
 RECORDS_HEADING = "Records of the moments to read first"
 
@@ -105,10 +103,10 @@ def bucket_records(store: LogStore, axis: TimeAxis, reasons: dict[int, str]) -> 
             f"WHERE created >= ? AND created < ? ORDER BY levelno DESC, id LIMIT {_TOP}",
             (start, end),
         )
-        total, errors = _counts(store, (start, end))
+        total, errors = record_counts(store, (start, end))
         lines = "".join(
             f'<tr>{time_cell(created, axis.utc, "time")}<td data-label="level">'
-            f'<span class="level" style="color:{level_colour(levelno)}">{_text(level)}'
+            f'<span class="level" style="color:{level_colour(levelno)}">{html_text(level)}'
             f'</span></td><td class="logger">{name_html(module)}</td>'
             f"<td>{message_cell(message)}</td></tr>"
             for created, _, level, levelno, module, message in rows
@@ -116,9 +114,9 @@ def bucket_records(store: LogStore, axis: TimeAxis, reasons: dict[int, str]) -> 
         commands = _commands(store.database, axis.buckets.bounds(index), total, errors)
         sections.append(
             f'<section class="bucket" id="bucket-{index}" data-bucket="{index}" '
-            f'data-records="{total}" data-errors="{errors}"><h3>{_text(axis.label(index))}: '
+            f'data-records="{total}" data-errors="{errors}"><h3>{html_text(axis.label(index))}: '
             f"{counted(total, 'record')}, {number(errors)} at ERROR or above</h3>"
-            f'<p class="why" data-why="{why.partition(":")[0]}">Listed as {_text(why)}.</p>'
+            f'<p class="why" data-why="{why.partition(":")[0]}">Listed as {html_text(why)}.</p>'
             f'<table class="records cards"><colgroup><col class="time"><col class="level">'
             f'<col class="logger"><col></colgroup>{lines}</table>'
             f"<p>Most severe first, at most {_TOP}; all of them: {commands}</p></section>"
@@ -126,7 +124,9 @@ def bucket_records(store: LogStore, axis: TimeAxis, reasons: dict[int, str]) -> 
     if not sections:  # the whole period's records, to read them all
         last = axis.buckets.count - 1
         period = (axis.buckets.bounds(0)[0], axis.buckets.bounds(last)[1])
-        total, errors = _counts(store, (axis.buckets.edges(0)[0], axis.buckets.edges(last)[1]))
+        total, errors = record_counts(
+            store, (axis.buckets.edges(0)[0], axis.buckets.edges(last)[1])
+        )
         commands = _commands(store.database, period, total, errors)
         return (
             f'<section id="records" class="empty-section"><h2>{RECORDS_HEADING}</h2>'
@@ -143,7 +143,7 @@ def bucket_records(store: LogStore, axis: TimeAxis, reasons: dict[int, str]) -> 
     )
 
 
-def _counts(store: LogStore, where: tuple[float, float]) -> tuple[int, int]:
+def record_counts(store: LogStore, where: tuple[float, float]) -> tuple[int, int]:
     """The records with ``created`` in ``where`` (``a <= created < b``), and their errors."""
     total, errors = store.sql(
         "SELECT COUNT(*), COALESCE(SUM(levelno >= 40), 0) FROM logs "
@@ -155,10 +155,10 @@ def _counts(store: LogStore, where: tuple[float, float]) -> tuple[int, int]:
 
 def _commands(database: str, bounds: tuple[float, float], total: int, errors: int) -> str:
     """The commands listing the ``total`` records in ``bounds``, then its ``errors``."""
-    shown = f"<code>{_text(_command(database, *bounds, total))}</code>"
+    shown = f"<code>{html_text(_command(database, *bounds, total))}</code>"
     if 0 < errors < total:
         errors_only = _command(database, *bounds, errors, "ERROR")
-        shown += f"; those at ERROR or above: <code>{_text(errors_only)}</code>"
+        shown += f"; those at ERROR or above: <code>{html_text(errors_only)}</code>"
     return shown
 
 
@@ -178,7 +178,3 @@ def _command(database: str, start: float, end: float, count: int, level: str = "
     if level:
         words += ["--min-level", level]
     return shlex.join([*words, "--limit", str(count)])
-
-
-def _text(value: object) -> str:
-    return html.escape(visible(value), quote=False)

@@ -15,9 +15,9 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 from ._charts import Buckets
+from ._ticks import utc_offset
 from .query import LogStore
 
 __all__ = ["MOST", "choose_buckets", "round_widths"]
@@ -94,8 +94,7 @@ def _origin(epoch: float, utc: bool) -> float:
     """An epoch at midnight, on a Monday, of the clock shown, near ``epoch``."""
     if utc:
         return _MONDAY
-    offset = datetime.fromtimestamp(epoch, UTC).astimezone().utcoffset()  # as format_time
-    return _MONDAY - (offset.total_seconds() if offset is not None else 0.0)
+    return _MONDAY - utc_offset(epoch)
 
 
 def _millis(epoch: float) -> float:

@@ -9,9 +9,9 @@ show says why (``empty``): every part the page's navigation links to is on the p
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
+from ._charts import html_attr, html_text
 from ._terminal import visible
 from ._times import format_time
 from ._words import number
@@ -26,8 +26,8 @@ _TITLE_CHARS = 2000  # of a long message, in its tooltip
 def empty(section_id: str, heading: str, why: str) -> str:
     """A section with its heading and one line saying why it has nothing to show."""
     return (
-        f'<section id="{section_id}" class="empty-section"><h2>{_text(heading)}</h2>'
-        f'<p class="empty">{_text(why)}</p></section>'
+        f'<section id="{section_id}" class="empty-section"><h2>{html_text(heading)}</h2>'
+        f'<p class="empty">{html_text(why)}</p></section>'
     )
 
 
@@ -95,7 +95,7 @@ def loggers(store: LogStore, where: tuple[float, float]) -> str:
         return empty("loggers", "Noisiest loggers", "No log records in this period.")
     total = sum(row[1] for row in rows) or 1
     body = "".join(
-        f'<tr data-logger="{_attr(name)}" data-count="{n}"><td class="logger">{name_html(name)}'
+        f'<tr data-logger="{html_attr(name)}" data-count="{n}"><td class="logger">{name_html(name)}'
         f'</td><td class="n" data-label="records">{number(n)}</td>'
         f'<td class="n" data-label="errors">{number(errors)}</td>'
         f'<td class="n" data-label="warnings">{number(warnings)}</td>'
@@ -115,7 +115,7 @@ def loggers(store: LogStore, where: tuple[float, float]) -> str:
 def time_cell(epoch: float, utc: bool, label: str, *, title: str | None = None) -> str:
     """A table cell with the whole time, which may wrap between its date and its clock."""
     date, _, clock = format_time(epoch, utc=utc).partition(" ")
-    tip = f' title="{_attr(title)}"' if title else ""
+    tip = f' title="{html_attr(title)}"' if title else ""
     return (
         f'<td class="time" data-label="{label}"{tip}><span>{date}</span> <span>{clock}</span></td>'
     )
@@ -123,7 +123,7 @@ def time_cell(epoch: float, utc: bool, label: str, *, title: str | None = None) 
 
 def name_html(name: object) -> str:
     """A logger name that may wrap after each dot, slash or colon, never inside a part."""
-    text = _text(name)
+    text = html_text(name)
     for mark in ".", "/", ":":
         text = text.replace(mark, f"{mark}<wbr>")
     return text
@@ -133,7 +133,7 @@ def message_cell(message: object, kind: str = "message") -> str:
     """A message cut after a few lines (the page's CSS), with the whole in its tooltip."""
     text = visible(message)
     tip = text if len(text) <= _TITLE_CHARS else text[:_TITLE_CHARS] + "…"
-    return f'<div class="{kind}" title="{_attr(tip)}">{_text(text)}</div>'
+    return f'<div class="{kind}" title="{html_attr(tip)}">{html_text(text)}</div>'
 
 
 def _example(kind: str, message: Any) -> str:
@@ -146,11 +146,3 @@ def _some(names: list[Any], most: int = 3) -> str:
     shown = "".join(f'<div class="name">{name_html(name)}</div>' for name in names[:most])
     more = len(names) - most
     return shown + (f'<div class="more">and {number(more)} more</div>' if more > 0 else "")
-
-
-def _text(value: object) -> str:
-    return html.escape(visible(value), quote=False)
-
-
-def _attr(value: object) -> str:
-    return html.escape(visible(value), quote=True)

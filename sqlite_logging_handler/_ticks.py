@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["number_ticks", "time_ticks"]
+__all__ = ["number_ticks", "time_ticks", "utc_offset"]
 
 _NICE = (1.0, 2.0, 2.5, 5.0, 10.0)
 _TIME_STEPS = (
@@ -53,10 +53,7 @@ def number_ticks(
     if step < 1 or not float(step).is_integer():
         decimals = max(decimals, len(f"{step:.10g}".partition(".")[2]))
     suffix = "%" if unit == "%" else (f" {unit}" if unit else "")
-    return [
-        (i * step / scale, f"{i * step + 0.0:,.{decimals}f}{suffix}")
-        for i in range(first, last + 1)
-    ]
+    return [(i * step / scale, f"{i * step:,.{decimals}f}{suffix}") for i in range(first, last + 1)]
 
 
 def _nice_step(rough: float) -> float:
@@ -160,7 +157,8 @@ def _calendar_ticks(start: float, end: float, rough: float, utc: bool) -> tuple[
     return [_epoch(w, utc) for w in walls], months * 30.44 * 86400
 
 
-def _utc_offset(epoch: float) -> float:
+def utc_offset(epoch: float) -> float:
+    """Local time's offset from UTC at ``epoch``, in seconds (as ``format_time`` shows it)."""
     local = datetime.fromtimestamp(epoch, UTC).astimezone()
     offset = local.utcoffset()
     return offset.total_seconds() if offset is not None else 0.0

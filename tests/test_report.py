@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from html.parser import HTMLParser
 
@@ -126,8 +127,21 @@ def test_report_of_a_quiet_period_says_so(db_path, tmp_path):
         "No records or metrics from 2026-01-01 00:00:00.000Z to 2026-01-02 12:00:00.000Z." in page
     )
     assert not [t for t, _ in tags if t == "svg"]
-    page, _ = _report(db_path, tmp_path, "--utc", "--since", "2100-01-01T00:00Z")
-    assert "No records or metrics from 2100-01-01 00:00:00.000Z to now." in page
+    page, _ = _report(db_path, tmp_path, "--utc", "--since", "1h")  # only --since: to now
+    assert re.search(r"No records or metrics from \S+ \S+Z to now\.", page)
+
+
+def test_report_since_a_future_time_is_an_error(db_path, tmp_path, capsys):
+    SQLiteHandler(db_path).close()
+    out = tmp_path / "report.html"
+    since = "2100-01-01T00:00Z"  # with --since alone, the period ends now: before it starts
+    assert main(["--db", str(db_path), "--utc", "report", "-o", str(out), "--since", since]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("sqlite-logs: error: now (") and error.endswith(
+        f"is not after --since {since!r} (2100-01-01 00:00:00.000Z): no time is left between "
+        "them (see: sqlite-logs report --help)\n"
+    )
+    assert not out.exists()
 
 
 def test_report_since_leaves_older_records_out(db_path, tmp_path):
@@ -154,3 +168,15 @@ def test_top_errors_name_each_logger_whole_most_errors_first(db_path, tmp_path):
     row = page[start : page.index("</td>", start)]
     names = [part.split("</div>")[0] for part in row.split('<div class="name">')[1:]]
     assert names == ["billing,eu", "jobs", "app"]  # a comma in a name does not split it
+
+
+def test_a_metric_in_a_single_bucket_has_its_p50_to_p95_band(db_path, tmp_path):
+    handler = SQLiteHandler(db_path)
+    for i, value in enumerate([10.0, 20.0, 30.0, 40.0]):  # all in one second: one bucket
+        handler.handle(_record(i * 0.1, logging.INFO, metric=("latency", value, "ms")))
+    handler.close()
+    _, tags = _report(db_path, tmp_path, "--utc")
+    (band,) = [a["points"] for t, a in tags if t == "polygon" and a.get("class") == "band"]
+    corners = [tuple(map(float, point.split(","))) for point in band.split()]
+    xs, ys = {x for x, _ in corners}, {y for _, y in corners}
+    assert len(xs) == 2 and len(ys) == 2, corners  # an area from p50 to p95, not a line

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from sqlite_logging_handler import SQLiteHandler
+from sqlite_logging_handler._report import render_report
+from sqlite_logging_handler.query import LogStore
 
 from .conftest import PYTHON, child_env
 
@@ -93,3 +95,11 @@ def test_a_chosen_start_cuts_the_first_bucket_short(tmp_path):
     assert 'data-records="600"' in page  # 17:03:07.250 up to 17:13:07.250, one a second
     inner = [edge for edge in _edges(page) if edge % 1]  # only the period's own ends
     assert set(inner) <= {17 * 3600 + 187.25, 17 * 3600 + 787.25}, inner
+
+
+def test_a_width_of_years_is_said_in_whole_days(tmp_path):
+    db = tmp_path / "app.db"
+    _write(db, T, 250 * 365 * 86400.0, 2)  # two records 250 years apart: 5-year buckets
+    with LogStore(db) as store:
+        page = render_report(store, utc=True)
+    assert " buckets of 1,825 d:" in page  # not "1,820 d": three digits of 1,825

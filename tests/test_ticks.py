@@ -73,7 +73,7 @@ def test_values_below_zero_get_ticks_below_zero():
     assert ticks[0][0] <= -50 and ticks[-1][0] == 0
     assert _labels(ticks) == ["-60 C", "-40 C", "-20 C", "0 C"]
     assert _labels(number_ticks(5, bottom=-3, integer=True)) == ["-4", "-2", "0", "2", "4", "6"]
-    assert "-0" not in _labels(number_ticks(0.5, bottom=-0.5))
+    assert _labels(number_ticks(0.5, bottom=-0.5)) == ["-0.50", "-0.25", "0.00", "0.25", "0.50"]
 
 
 def test_no_time_tick_is_finer_than_a_bucket():

@@ -242,17 +242,22 @@ def empty_time_range(args: argparse.Namespace) -> str:
 
     ``--until`` at or before ``--since`` is a mistake (the bounds swapped), not a
     question whose answer is "nothing": ``git log`` and ``journalctl`` refuse it too.
+    A command whose period ends now when only ``--since`` is given (its parser's
+    default ``ends_now=True``: ``report``) is held to that end: ``--since`` in the
+    future leaves it no time either.
     """
     since, until = getattr(args, "since", None), getattr(args, "until", None)
-    if since is None or until is None:
+    if since is None or (until is None and not getattr(args, "ends_now", False)):
         return ""
     now = time.time()  # both relative bounds count back from the same moment
-    start, end = parse_epoch(since, now=now), parse_epoch(until, now=now)
+    start = parse_epoch(since, now=now)
+    end = now if until is None else parse_epoch(until, now=now)
     if start is None or end is None or start < end:
         return ""
     utc = bool(getattr(args, "utc", False))
+    bound = "now" if until is None else f"--until {until!r}"
     return (
-        f"--until {until!r} ({format_time(end, utc=utc)}) is not after --since {since!r} "
+        f"{bound} ({format_time(end, utc=utc)}) is not after --since {since!r} "
         f"({format_time(start, utc=utc)}): no time is left between them"
     )
 

@@ -35,6 +35,7 @@ def register(command: Register) -> None:
         help="the HTML file to write; -: stdout (default: report.html)",
     )
     add_time_range(report)
+    report.set_defaults(ends_now=True)  # --since alone: to now (empty_time_range checks it)
     report.add_argument(
         "--buckets",
         type=bounded_int(MAX_BUCKETS),
