@@ -173,9 +173,11 @@ def test_one_line_at_close_agrees_with_stats_and_names_the_lock(
     stats = handler.stats()
     assert stats["failed"] == failed_at_close >= 500  # later records: dropped, not failed
     assert stats["written"] + stats["dropped"] + stats["failed"] == stats["emitted"]
-    (line,) = close_lines(capsys.readouterr().err)
-    assert f"with {stats['failed']} record(s) unwritten" in line
-    assert "locked by another connection or process" in line
+    err = capsys.readouterr().err
+    lines = close_lines(err)
+    assert len(lines) == 1, err
+    assert f"with {stats['failed']} record(s) unwritten" in lines[0]
+    assert "locked by another connection or process" in lines[0]
     assert len(rows(db_path)) == stats["written"] == 1
 
 
