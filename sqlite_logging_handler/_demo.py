@@ -135,11 +135,14 @@ def _report_logging(run: _Run, logged_for: float, out: TextIO) -> None:
     share = sum(run.inside) / (run.threads * logged_for)
     if run.fullest >= _QUEUE_SIZE * 0.99:
         waited = (
-            f"the handler's queue filled up ({_QUEUE_SIZE:,} records), so callers waited "
-            "for room (overflow='block')"
+            f"the handler's queue filled up ({_QUEUE_SIZE:,} records and metric values "
+            "together), so callers waited for room (overflow='block')"
         )
     else:
-        waited = f"the queue never filled (at most {run.fullest:,} of {_QUEUE_SIZE:,} records)"
+        waited = (
+            f"the queue never filled (at most {run.fullest:,} of {_QUEUE_SIZE:,} records "
+            "and metric values together)"
+        )
     print(f"   The threads spent {share:.0%} of their time in logging calls; {waited}", file=out)
 
 
