@@ -128,6 +128,32 @@ def test_every_command_ends_with_141_quietly_when_stdout_is_gone(command, app_db
     assert result.stderr == b""
 
 
+@pytest.mark.parametrize("follow", ["-f", "-F"])
+def test_a_follower_ends_as_soon_as_its_reader_has_gone(follow, app_db, tmp_path):
+    """``tail -f | head -1`` ends when head has gone, not when the next record comes.
+
+    As GNU ``tail -f``: no record is written after the reader closes its end.
+    """
+    read, write = os.pipe()
+    process = subprocess.Popen(
+        [PYTHON, "-m", "sqlite_logging_handler", "--db", str(app_db), "tail", follow, "-n", "1"],
+        env=child_env(),
+        stdout=write,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    os.close(write)
+    try:
+        with os.fdopen(read, "rb") as reader:
+            assert b"payment failed" in reader.readline()  # head -1 reads its line, then goes
+        assert process.wait(timeout=60) == 141
+        assert process.communicate()[1] == b""
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 @pytest.mark.parametrize(
     "command",
     [["export", "-o", "out.jsonl"], ["export", "metrics", "-o", "m.csv", "--format", "csv"]],

@@ -25,7 +25,6 @@ import contextlib
 import os
 import sqlite3
 import sys
-import threading
 from typing import TextIO
 
 from .. import _render, schema
@@ -44,7 +43,6 @@ from ._args import (
 )
 from ._follow_watch import (
     MOVED,
-    POLL,
     REMOVED,
     REWRITTEN,
     TRUNCATED,
@@ -54,6 +52,7 @@ from ._follow_watch import (
     Following,
     identity,
     last_rows,
+    pause,
 )
 
 __all__ = ["register"]
@@ -138,7 +137,7 @@ def _follow_name(args: argparse.Namespace, out: TextIO) -> None:
                     if reason != said:
                         _note(f"{reason}; waiting for it")
                         said = reason
-                    threading.Event().wait(POLL)
+                    pause(out)  # tail -F | head -1, waiting for the database: ends too
                     continue
                 if said:
                     _note(f"{path!r} has appeared; following it")
