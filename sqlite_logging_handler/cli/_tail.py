@@ -54,6 +54,7 @@ from ._follow_watch import (
     last_rows,
     pause,
 )
+from ._output import usage_error
 
 __all__ = ["register"]
 
@@ -63,7 +64,12 @@ def register(command: Register) -> None:
     tail = command("tail", _tail, "the last records, oldest first; -f follows new ones")
     tail.add_argument("-n", type=row_count, default=10, help="how many (default: 10; 0: none)")
     follow = tail.add_mutually_exclusive_group()
-    follow.add_argument("-f", "--follow", action="store_true", help="print records as they arrive")
+    follow.add_argument(
+        "-f",
+        "--follow",
+        action="store_true",
+        help="print records as they arrive (not with --until)",
+    )
     follow.add_argument(
         "-F",
         dest="follow_name",
@@ -75,6 +81,15 @@ def register(command: Register) -> None:
 
 
 def _tail(args: argparse.Namespace, out: TextIO) -> int:
+    if (args.follow or args.follow_name) and args.until is not None:
+        # Following waits for records still to come, all after now: with an end it would
+        # print nothing more and never end (journalctl -f would wait the same way).
+        usage_error(
+            "--until cannot be used with -f or -F: the records a follower waits for come "
+            "after now (tail --until TIME shows those before it)",
+            "sqlite-logs tail",
+        )
+        return 2
     if args.follow_name:
         _follow_name(args, out)
     elif args.follow:
