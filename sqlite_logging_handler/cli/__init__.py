@@ -42,6 +42,7 @@ _COMMAND_GROUPS: tuple[Callable[[Register], None], ...] = (
     _upkeep.register,
     add_ship_command,
 )
+_LEVEL_OPTIONS = ("--level", "--min-level")  # tail, query and export's; no other command's
 _SIGPIPE_STATUS = 128 + 13  # what a shell reports for a process SIGPIPE ended
 
 
@@ -66,7 +67,7 @@ def _main(argv: Sequence[str] | None) -> int:
     given = sys.argv[1:] if argv is None else argv
     args, unknown = parser.parse_known_args(with_attached_values(parser, given))
     if unknown:  # argparse would blame the top level: name the command that was given
-        usage_error(f"unrecognized arguments: {' '.join(unknown)}", _prog(args))
+        usage_error(_unrecognized(args, unknown), _prog(args))
         return 2
     if not hasattr(args, "run"):
         usage_error("give a command", "sqlite-logs")
@@ -93,6 +94,26 @@ def _main(argv: Sequence[str] | None) -> int:
     except Terminated as ended:  # SIGTERM, SIGHUP: cleaned up as for Ctrl-C
         return ended.status
     return result
+
+
+def _unrecognized(args: argparse.Namespace, unknown: list[str]) -> str:
+    """What is wrong with the ``unknown`` words given to a command that takes none.
+
+    A level given to a command without levels (``metrics --level ERROR``) says which
+    commands take one, rather than "unrecognized arguments: --level" (its value having
+    been taken for a metric's name).
+    """
+    options = [word.split("=", 1)[0] for word in unknown]
+    level = next((option for option in options if option in _LEVEL_OPTIONS), None)
+    command = getattr(args, "command", "")
+    if level and command == "metrics":
+        return (
+            "metrics have no level: filter them by name (metrics NAME), --tag KEY=VALUE "
+            "and --since/--until"
+        )
+    if level and command:
+        return f"{command} takes no {level}: tail, query and export do"
+    return f"unrecognized arguments: {' '.join(unknown)}"
 
 
 def _prog(args: argparse.Namespace) -> str:
