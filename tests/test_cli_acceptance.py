@@ -155,6 +155,30 @@ def test_only_the_commands_the_docs_name_take_levels():
     assert "`--level` and `--min-level` are taken by `tail`, `query` and `export` only" in docs
 
 
+@pytest.mark.parametrize(
+    ("args", "option", "meant"),
+    [
+        (["--bd", "APP", "stats"], "--bd", " (did you mean --db?)"),
+        (["-db", "APP", "stats"], "-db", " (did you mean --db?)"),
+        (
+            ["--utc", "--colr", "never", "--db", "APP", "stats"],
+            "--colr",
+            " (did you mean --color?)",
+        ),
+        (["--frobnicate", "x", "stats"], "--frobnicate", ""),
+    ],
+)
+def test_an_unknown_option_before_the_command_is_named_not_taken_for_one(
+    args, option, meant, app_db
+):
+    """``--bd app.db stats``: not "invalid choice: 'app.db'" for COMMAND (as git --bd)."""
+    result = sqlite_logs(*[str(app_db) if arg == "APP" else arg for arg in args])
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"sqlite-logs: error: unrecognized option '{option}'{meant} (see: sqlite-logs --help)\n"
+    )
+
+
 def test_a_runtime_error_is_one_line_and_exits_1(tmp_path):
     result = sqlite_logs("--db", str(tmp_path / "none.db"), "stats")
     assert result.returncode == 1

@@ -28,7 +28,7 @@ from ..exceptions import SQLiteLoggingError
 from ..shipping.command import add_ship_command
 from . import _reading, _showcase, _summaries, _tail, _upkeep
 from ._args import DATABASE_VARIABLE, Command, Register, database, empty_time_range
-from ._dashes import with_attached_values
+from ._dashes import unknown_option, with_attached_values
 from ._output import os_reason, say_error, silence, usage_error
 from ._signals import Terminated, ended_by_signals
 
@@ -65,7 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     parser = _parser()
     given = sys.argv[1:] if argv is None else argv
-    args, unknown = parser.parse_known_args(with_attached_values(parser, given))
+    words = with_attached_values(parser, given)
+    parser.given = words
+    args, unknown = parser.parse_known_args(words)
     if unknown:  # argparse would blame the top level: name the command that was given
         usage_error(_unrecognized(args, unknown), _prog(args))
         return 2
@@ -140,14 +142,23 @@ def _error(exc: BaseException) -> None:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, with its errors as one line (``usage_error``), without the usage dump."""
+    """argparse, with its errors as one line (``usage_error``), without the usage dump.
+
+    ``given``: the words the top level parses; an unknown option among those before
+    the command is named, rather than its value taken for the command (``--bd app.db
+    stats`` is not "invalid choice: 'app.db'", as ``git --bd`` is "unknown option").
+    """
+
+    given: Sequence[str] = ()
 
     def error(self, message: str) -> NoReturn:
+        if message.startswith("argument COMMAND: invalid choice"):
+            message = unknown_option(self, self.given) or message
         usage_error(message, self.prog)
         sys.exit(2)
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> _Parser:
     parser = _Parser(
         prog="sqlite-logs",
         description="Look at, follow, summarise, export and prune a log database "
