@@ -19,8 +19,8 @@ from .._terminal import visible
 from ..exceptions import SQLiteLoggingError
 
 __all__ = [
-    "STDOUT", "os_reason", "output_file", "reader_gone", "say_error", "silence", "to_stdout",
-    "usage_error",
+    "STDOUT", "note", "os_reason", "output_file", "reader_gone", "say_error", "silence",
+    "to_stdout", "usage_error",
 ]  # fmt: skip
 
 #: The output path that means stdout.
@@ -72,6 +72,14 @@ def usage_error(message: str, prog: str) -> None:
     ``prog`` is the command's own (``sqlite-logs tail``), for the hint.
     """
     say_error(f"sqlite-logs: error: {visible(message)} (see: {prog} --help)")
+
+
+def note(text: str) -> None:
+    """``sqlite-logs: TEXT`` on stderr: what a person is told beside the output.
+
+    Like any output, a closed stderr ends the command with 141 (``cli.main``).
+    """
+    print(f"sqlite-logs: {visible(text)}", file=sys.stderr, flush=True)
 
 
 def say_error(line: str) -> None:

@@ -10,7 +10,7 @@ from typing import Any, TextIO
 from .. import _render
 from ..query import LogRow, LogStore, MetricRow
 from ._args import Register, add_filters, extra, filters, open_store, row_count
-from ._output import output_file, to_stdout, usage_error
+from ._output import note, output_file, to_stdout, usage_error
 from ._progress import Progress, counted
 
 __all__ = ["register"]
@@ -72,6 +72,10 @@ def _query(args: argparse.Namespace, out: TextIO) -> int:
                 _render.write_csv(rows, LogRow._fields, out)
             return 0
         table = store.logs(**filters(args), limit=args.limit)  # a table sizes its columns
+    if not table:  # no bare header: a pipe reads nothing, a person reads why
+        filtered = any(filters(args).values())
+        note("no records match" if filtered else "no records in this database")
+        return 0
     headers = ("id", "time", "level", "logger", "thread", "message", "extra")
     shown = [
         (r.id, _render.shown_time(r.created, r.timestamp, utc=args.utc), r.level, r.module,
