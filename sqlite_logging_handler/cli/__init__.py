@@ -19,6 +19,7 @@ import argparse
 import os
 import sqlite3
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
@@ -74,6 +75,7 @@ def _main(argv: Sequence[str] | None) -> int:
     if not hasattr(args, "run"):
         usage_error("give a command", "sqlite-logs")
         return 2
+    args.now = time.time()  # one "now" per command: every relative time counts from it
     empty = empty_time_range(args)
     if empty:
         usage_error(empty, _prog(args))
