@@ -155,13 +155,30 @@ def test_a_follower_ends_as_soon_as_its_reader_has_gone(follow, app_db, tmp_path
 
 
 @pytest.mark.parametrize(
-    "command",
-    [["export", "-o", "out.jsonl"], ["export", "metrics", "-o", "m.csv", "--format", "csv"]],
+    ("command", "written", "whole"),
+    [
+        (["export", "-o", "out.jsonl"], "out.jsonl", "payment failed"),
+        (["export", "metrics", "-o", "m.csv", "--format", "csv"], "m.csv", "db_query"),
+    ],
 )
-def test_a_line_on_a_closed_stderr_ends_as_one_on_stdout(command, app_db, tmp_path):
+def test_a_line_on_a_closed_stderr_ends_as_one_on_stdout(command, written, whole, app_db, tmp_path):
     result = _closed_pipe(["--db", str(app_db), *command], "stderr", tmp_path)
     assert result.returncode == 141
     assert result.stdout == b""
+    # ``export -o f 2>&1 | head -0``: the file was complete before the line about it.
+    assert whole in (tmp_path / written).read_text()
+    assert not list(tmp_path.glob("*.partial"))
+
+
+@pytest.mark.parametrize(
+    ("command", "written"),
+    [(["report", "-o", "r.html"], "r.html"), (["backup", "copy.db"], "copy.db")],
+)
+def test_a_file_complete_before_stdout_closed_is_kept(command, written, app_db, tmp_path):
+    """``report -o r.html | head -0``: the "wrote" line fails, the page stays, as export's."""
+    result = _closed_pipe(["--db", str(app_db), *command], "stdout", tmp_path)
+    assert result.returncode == 141
+    assert (tmp_path / written).stat().st_size > 0
 
 
 @pytest.mark.parametrize(

@@ -91,20 +91,23 @@ def _export(args: argparse.Namespace, out: TextIO) -> int:
     if misplaced:
         usage_error(misplaced, "sqlite-logs export")
         return 2
-    with open_store(args) as store, output_file(args.output, out, newline="") as target:
-        # Not over rows written to the same terminal; counting costs a query: only for
-        # someone watching.
-        watching = not to_stdout(args.output) or not out.isatty()
-        progress = Progress(f"exporting {args.table}", unit="rows", enabled=watching)
-        if progress.active:
-            progress.total = _count(store, args)
-        rows = counted(_rows(store, args), progress)
-        fields = LogRow._fields if args.table == "logs" else MetricRow._fields
-        if args.format == "csv":
-            count = _render.write_csv(rows, fields, target)
-        else:
-            count = _WRITERS[args.format](rows, target)
-        progress.finish()
+    with open_store(args) as store:
+        with output_file(args.output, out, newline="") as target:
+            # Not over rows written to the same terminal; counting costs a query: only
+            # for someone watching.
+            watching = not to_stdout(args.output) or not out.isatty()
+            progress = Progress(f"exporting {args.table}", unit="rows", enabled=watching)
+            if progress.active:
+                progress.total = _count(store, args)
+            rows = counted(_rows(store, args), progress)
+            fields = LogRow._fields if args.table == "logs" else MetricRow._fields
+            if args.format == "csv":
+                count = _render.write_csv(rows, fields, target)
+            else:
+                count = _WRITERS[args.format](rows, target)
+            progress.finish()
+        # Once the file is complete and in place: a closed stderr (2>&1 | head -0) ends
+        # the command with 141 as for any output, and keeps the file, as backup's.
         _say_what_was_exported(store, args, count)
     return 0
 
