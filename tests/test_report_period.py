@@ -123,7 +123,9 @@ def test_relative_since_and_until_count_from_one_now(tmp_path, capsys):
             == 0
         )
         page = capsys.readouterr().out
-        start, end = re.search(r"([\d:. -]+Z) to ([\d:. -]+Z)", page).groups()
+        shown = re.search(r"([\d:. -]+Z) to ([\d:. -]+Z)", page)
+        assert shown is not None, page
+        start, end = shown.groups()
         periods.add(_epoch(end) - _epoch(start))
     assert periods == {3600.0}
 
