@@ -46,6 +46,7 @@ def render_report(
     until: float | None = None,
     buckets: int = 60,
     utc: bool = False,
+    now: float | None = None,
 ) -> str:
     """The report page for the records at or after ``since`` and before ``until``.
 
@@ -55,8 +56,10 @@ def render_report(
         until: epoch seconds; None: to the last record (to now if ``since`` is given).
         buckets: about how many time buckets the charts have (``_report_period``).
         utc: show times in UTC; else in local time, with their offset.
+        now: epoch seconds of "now", where a period with ``since`` alone ends (None:
+            the clock, read then); a command passes the one its relative times used.
     """
-    span = choose_buckets(store, since, until, buckets, utc=utc)
+    span = choose_buckets(store, since, until, buckets, utc=utc, now=now)
     title = f"Logs and metrics: {store.database}"
     parts = [HEAD.format(title=html_text(title)), f"<h1>{html_text(title)}</h1>"]
     if span is None:

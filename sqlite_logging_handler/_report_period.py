@@ -45,7 +45,13 @@ def round_widths() -> Iterator[int]:
 
 
 def choose_buckets(
-    store: LogStore, since: float | None, until: float | None, count: int, *, utc: bool
+    store: LogStore,
+    since: float | None,
+    until: float | None,
+    count: int,
+    *,
+    utc: bool,
+    now: float | None = None,
 ) -> Buckets | None:
     """About ``count`` buckets of a round width over the period, or None if it is empty.
 
@@ -55,6 +61,7 @@ def choose_buckets(
         until: epoch seconds; None: to the last one (to now if ``since`` is given).
         count: how many buckets are wanted, about.
         utc: align to the UTC clock, else to local time's.
+        now: epoch seconds where a period with ``since`` alone ends (None: the clock).
 
     Returns:
         The buckets, or None without a record or value in the period.
@@ -72,7 +79,10 @@ def choose_buckets(
     if until is not None:
         end = _millis(until)
     else:  # just past the last record: its millisecond is in the last bucket
-        end = _millis(max(float(last), time.time()) if since else float(last)) + 1e-3
+        end = (
+            _millis(max(float(last), time.time() if now is None else now) if since else float(last))
+            + 1e-3
+        )
     origin = _origin(start, utc)
     most = max(count, MOST)
     best: tuple[float, Buckets] | None = None

@@ -19,7 +19,7 @@ from sqlite_logging_handler.cli import _parser
 from sqlite_logging_handler.exceptions import SQLiteLoggingError
 
 from ._cli_acceptance import COMMANDS, help_default, make_app_db, parsers, sqlite_logs
-from .conftest import make_logger
+from .conftest import REPO, make_logger
 
 pytestmark = pytest.mark.slow
 
@@ -110,6 +110,73 @@ def test_a_usage_error_is_one_line_and_exits_2(args, command, app_db):
     hint = " ".join(["sqlite-logs", command, "--help"]).replace("  ", " ")
     assert result.stderr.startswith("sqlite-logs: error: "), result.stderr
     assert result.stderr.endswith(f" (see: {hint})\n"), result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["metrics", "--level", "ERROR"],
+        ["metrics", "--min-level", "ERROR"],
+        ["metrics", "--level=ERROR"],
+        ["metrics", "db_query", "--min-level=40"],
+    ],
+)
+def test_metrics_with_a_level_say_metrics_have_none(args, app_db):
+    """Not "unrecognized arguments: --level" with ERROR taken for a metric's name."""
+    result = sqlite_logs("--db", str(app_db), *args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        "sqlite-logs: error: metrics have no level: filter them by name (metrics NAME), "
+        "--tag KEY=VALUE and --since/--until (see: sqlite-logs metrics --help)\n"
+    )
+
+
+@pytest.mark.parametrize("command", ["stats", "report", "prune", "backup", "vacuum"])
+def test_a_command_without_levels_says_which_commands_take_them(command, app_db):
+    result = sqlite_logs("--db", str(app_db), command, "--level", "ERROR")
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"sqlite-logs: error: {command} takes no --level: tail, query and export do "
+        f"(see: sqlite-logs {command} --help)\n"
+    )
+
+
+def test_only_the_commands_the_docs_name_take_levels():
+    """docs/cli.md says which commands take --level/--min-level; their help agrees."""
+    takers = [
+        name.removeprefix("sqlite-logs ")
+        for name, parser in parsers(_parser())
+        if "--level" in parser._option_string_actions
+    ]
+    assert takers == ["tail", "query", "export"]
+    docs = (REPO / "docs" / "cli.md").read_text()
+    assert "The\n  same in every subcommand" not in docs
+    assert "`--level` and `--min-level` are taken by `tail`, `query` and `export` only" in docs
+
+
+@pytest.mark.parametrize(
+    ("args", "option", "meant"),
+    [
+        (["--bd", "APP", "stats"], "--bd", " (did you mean --db?)"),
+        (["-db", "APP", "stats"], "-db", " (did you mean --db?)"),
+        (
+            ["--utc", "--colr", "never", "--db", "APP", "stats"],
+            "--colr",
+            " (did you mean --color?)",
+        ),
+        (["--frobnicate", "x", "stats"], "--frobnicate", ""),
+    ],
+)
+def test_an_unknown_option_before_the_command_is_named_not_taken_for_one(
+    args, option, meant, app_db
+):
+    """``--bd app.db stats``: not "invalid choice: 'app.db'" for COMMAND (as git --bd)."""
+    result = sqlite_logs(*[str(app_db) if arg == "APP" else arg for arg in args])
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"sqlite-logs: error: unrecognized option '{option}'{meant} (see: sqlite-logs --help)\n"
+    )
 
 
 def test_a_runtime_error_is_one_line_and_exits_1(tmp_path):

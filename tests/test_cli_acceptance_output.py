@@ -64,6 +64,41 @@ def test_json_and_csv_outputs_name_the_database_columns(app_db, args):
     assert header.split(",") == columns
 
 
+@pytest.fixture
+def logs_only_db(db_path):
+    """Log records, and no metric value."""
+    handler = SQLiteHandler(db_path)
+    make_logger(handler).warning("no metrics here")
+    handler.close()
+    return db_path
+
+
+@pytest.mark.parametrize(
+    ("args", "note"),
+    [
+        (["metrics"], "no metrics in this database"),
+        (["metrics", "--plot"], "no metrics in this database"),
+        (["metrics", "--until", "2000-01-01"], "no metric values match"),
+        (["query", "--contains", "nowhere"], "no records match"),
+    ],
+)
+def test_a_table_with_no_rows_is_a_note_on_stderr_not_a_bare_header(logs_only_db, args, note):
+    """No header without rows on stdout (a pipe reads nothing); a note says why."""
+    if "--until" in args:  # metric values there are, none before 2000
+        MetricsAdapter(make_logger(handler := SQLiteHandler(logs_only_db))).record("x", 1.0)
+        handler.close()
+    result = sqlite_logs("--db", str(logs_only_db), *args)
+    assert result.returncode == 0
+    assert result.stdout == ""
+    assert result.stderr == f"sqlite-logs: {note}\n"
+
+
+@pytest.mark.parametrize("args", [["metrics", "--json"], ["query", "--json", "--contains", "x"]])
+def test_json_with_no_rows_is_empty_and_says_nothing(logs_only_db, args):
+    result = sqlite_logs("--db", str(logs_only_db), *args)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
 # -- 12. a metric is summed up over time by its kind, the same way everywhere -------------
 
 

@@ -128,14 +128,57 @@ def test_every_command_ends_with_141_quietly_when_stdout_is_gone(command, app_db
     assert result.stderr == b""
 
 
+@pytest.mark.parametrize("follow", ["-f", "-F"])
+def test_a_follower_ends_as_soon_as_its_reader_has_gone(follow, app_db, tmp_path):
+    """``tail -f | head -1`` ends when head has gone, not when the next record comes.
+
+    As GNU ``tail -f``: no record is written after the reader closes its end.
+    """
+    read, write = os.pipe()
+    process = subprocess.Popen(
+        [PYTHON, "-m", "sqlite_logging_handler", "--db", str(app_db), "tail", follow, "-n", "1"],
+        env=child_env(),
+        stdout=write,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    os.close(write)
+    try:
+        with os.fdopen(read, "rb") as reader:
+            assert b"payment failed" in reader.readline()  # head -1 reads its line, then goes
+        assert process.wait(timeout=60) == 141
+        assert process.communicate()[1] == b""
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 @pytest.mark.parametrize(
-    "command",
-    [["export", "-o", "out.jsonl"], ["export", "metrics", "-o", "m.csv", "--format", "csv"]],
+    ("command", "written", "whole"),
+    [
+        (["export", "-o", "out.jsonl"], "out.jsonl", "payment failed"),
+        (["export", "metrics", "-o", "m.csv", "--format", "csv"], "m.csv", "db_query"),
+    ],
 )
-def test_a_line_on_a_closed_stderr_ends_as_one_on_stdout(command, app_db, tmp_path):
+def test_a_line_on_a_closed_stderr_ends_as_one_on_stdout(command, written, whole, app_db, tmp_path):
     result = _closed_pipe(["--db", str(app_db), *command], "stderr", tmp_path)
     assert result.returncode == 141
     assert result.stdout == b""
+    # ``export -o f 2>&1 | head -0``: the file was complete before the line about it.
+    assert whole in (tmp_path / written).read_text()
+    assert not list(tmp_path.glob("*.partial"))
+
+
+@pytest.mark.parametrize(
+    ("command", "written"),
+    [(["report", "-o", "r.html"], "r.html"), (["backup", "copy.db"], "copy.db")],
+)
+def test_a_file_complete_before_stdout_closed_is_kept(command, written, app_db, tmp_path):
+    """``report -o r.html | head -0``: the "wrote" line fails, the page stays, as export's."""
+    result = _closed_pipe(["--db", str(app_db), *command], "stdout", tmp_path)
+    assert result.returncode == 141
+    assert (tmp_path / written).stat().st_size > 0
 
 
 @pytest.mark.parametrize(

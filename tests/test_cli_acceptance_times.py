@@ -262,3 +262,23 @@ def test_times_of_the_first_years_are_shown_with_four_digits_and_paste_back():
         capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
     assert ran.stdout == "0001-01-01 00:00:00.000-04:56:02 True\n"
+
+
+@pytest.mark.parametrize("follow", ["-f", "--follow", "-F"])
+@pytest.mark.parametrize("until", ["1h", "+1h", "2026-01-01"])
+def test_following_refuses_an_until_as_it_would_wait_past_it_forever(app_db, follow, until):
+    """``tail -f --until T``: records still to come are after now; one usage line, exit 2."""
+    result = sqlite_logs("--db", str(app_db), "tail", follow, "--until", until)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        "sqlite-logs: error: --until cannot be used with -f or -F: the records a follower "
+        "waits for come after now (tail --until TIME shows those before it) "
+        "(see: sqlite-logs tail --help)\n"
+    )
+
+
+def test_tail_without_following_takes_until(app_db):
+    result = sqlite_logs("--db", str(app_db), "tail", "--until", "+1h")
+    assert result.returncode == 0
+    assert "payment failed" in result.stdout

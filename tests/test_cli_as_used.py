@@ -22,7 +22,7 @@ import pytest
 
 from sqlite_logging_handler import LogStore, MetricsAdapter, SQLiteHandler, __version__
 
-from .conftest import PYTHON, child_env, make_logger, rows, sqlite_logs
+from .conftest import PYTHON, child_env, doubled_log_database, make_logger, rows, sqlite_logs
 from .test_hostile_reading import Terminal
 
 pytestmark = pytest.mark.slow
@@ -497,3 +497,15 @@ def test_the_demo_shows_its_progress_on_a_terminal(tmp_path):
     shown = re.findall(rb"\r\xe2\x8f\xb3 +[\d.]+s  ([\d,]+) records and \1 metric values logged "
                        rb"by 2 threads", output)  # fmt: skip
     assert len(shown) >= 2, output  # redrawn, every quarter of a second
+
+
+def test_vacuum_progress_only_goes_forward_and_ends_at_100_percent(db_path):
+    """Not back to 0% when the checkpoint empties the WAL the rebuild was measured by."""
+    doubled_log_database(db_path, 15)  # about 20 MB: a rebuild that takes a few draws
+    code, output, err = Terminal("--db", str(db_path), "vacuum", stderr_on_terminal=True).finish()
+    assert code == 0, err
+    drawn = re.findall(rb"vacuuming: [\d,]+ of [\d,]+ KB written \((\d+)%\)", output)
+    percents = [int(percent) for percent in drawn]
+    assert len(percents) >= 2, output
+    assert percents == sorted(percents), percents
+    assert percents[-1] == 100, percents

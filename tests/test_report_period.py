@@ -11,12 +11,15 @@ from __future__ import annotations
 import logging
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from sqlite_logging_handler import SQLiteHandler
 from sqlite_logging_handler._report import render_report
+from sqlite_logging_handler._times import parse_epoch
+from sqlite_logging_handler.cli import main
 from sqlite_logging_handler.query import LogStore
 
 from .conftest import PYTHON, child_env
@@ -103,3 +106,31 @@ def test_a_width_of_years_is_said_in_whole_days(tmp_path):
     with LogStore(db) as store:
         page = render_report(store, utc=True)
     assert " buckets of 1,825 d:" in page  # not "1,820 d": three digits of 1,825
+
+
+def test_relative_since_and_until_count_from_one_now(tmp_path, capsys):
+    """``report --since 2h --until 1h`` is one hour, to the millisecond, every time.
+
+    "Now" was read once per bound, so the period came out a millisecond off whenever
+    the clock crossed one in between: run often enough for that to happen.
+    """
+    db = tmp_path / "app.db"
+    _write(db, time.time() - 5400, 1.0, 3)
+    periods = set()
+    for _ in range(300):
+        assert (
+            main(["--db", str(db), "--utc", "report", "--since", "2h", "--until", "1h", "-o", "-"])
+            == 0
+        )
+        page = capsys.readouterr().out
+        shown = re.search(r"([\d:. -]+Z) to ([\d:. -]+Z)", page)
+        assert shown is not None, page
+        start, end = shown.groups()
+        periods.add(_epoch(end) - _epoch(start))
+    assert periods == {3600.0}
+
+
+def _epoch(shown: str) -> float:
+    epoch = parse_epoch(shown.strip())
+    assert epoch is not None
+    return round(epoch, 3)

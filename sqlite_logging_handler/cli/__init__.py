@@ -19,6 +19,7 @@ import argparse
 import os
 import sqlite3
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
@@ -28,7 +29,7 @@ from ..exceptions import SQLiteLoggingError
 from ..shipping.command import add_ship_command
 from . import _reading, _showcase, _summaries, _tail, _upkeep
 from ._args import DATABASE_VARIABLE, Command, Register, database, empty_time_range
-from ._dashes import with_attached_values
+from ._dashes import unknown_option, with_attached_values
 from ._output import os_reason, say_error, silence, usage_error
 from ._signals import Terminated, ended_by_signals
 
@@ -42,6 +43,7 @@ _COMMAND_GROUPS: tuple[Callable[[Register], None], ...] = (
     _upkeep.register,
     add_ship_command,
 )
+_LEVEL_OPTIONS = ("--level", "--min-level")  # tail, query and export's; no other command's
 _SIGPIPE_STATUS = 128 + 13  # what a shell reports for a process SIGPIPE ended
 
 
@@ -64,13 +66,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     parser = _parser()
     given = sys.argv[1:] if argv is None else argv
-    args, unknown = parser.parse_known_args(with_attached_values(parser, given))
+    words = with_attached_values(parser, given)
+    parser.given = words
+    args, unknown = parser.parse_known_args(words)
     if unknown:  # argparse would blame the top level: name the command that was given
-        usage_error(f"unrecognized arguments: {' '.join(unknown)}", _prog(args))
+        usage_error(_unrecognized(args, unknown), _prog(args))
         return 2
     if not hasattr(args, "run"):
         usage_error("give a command", "sqlite-logs")
         return 2
+    args.now = time.time()  # one "now" per command: every relative time counts from it
     empty = empty_time_range(args)
     if empty:
         usage_error(empty, _prog(args))
@@ -93,6 +98,26 @@ def _main(argv: Sequence[str] | None) -> int:
     except Terminated as ended:  # SIGTERM, SIGHUP: cleaned up as for Ctrl-C
         return ended.status
     return result
+
+
+def _unrecognized(args: argparse.Namespace, unknown: list[str]) -> str:
+    """What is wrong with the ``unknown`` words given to a command that takes none.
+
+    A level given to a command without levels (``metrics --level ERROR``) says which
+    commands take one, rather than "unrecognized arguments: --level" (its value having
+    been taken for a metric's name).
+    """
+    options = [word.split("=", 1)[0] for word in unknown]
+    level = next((option for option in options if option in _LEVEL_OPTIONS), None)
+    command = getattr(args, "command", "")
+    if level and command == "metrics":
+        return (
+            "metrics have no level: filter them by name (metrics NAME), --tag KEY=VALUE "
+            "and --since/--until"
+        )
+    if level and command:
+        return f"{command} takes no {level}: tail, query and export do"
+    return f"unrecognized arguments: {' '.join(unknown)}"
 
 
 def _prog(args: argparse.Namespace) -> str:
@@ -119,14 +144,23 @@ def _error(exc: BaseException) -> None:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, with its errors as one line (``usage_error``), without the usage dump."""
+    """argparse, with its errors as one line (``usage_error``), without the usage dump.
+
+    ``given``: the words the top level parses; an unknown option among those before
+    the command is named, rather than its value taken for the command (``--bd app.db
+    stats`` is not "invalid choice: 'app.db'", as ``git --bd`` is "unknown option").
+    """
+
+    given: Sequence[str] = ()
 
     def error(self, message: str) -> NoReturn:
+        if message.startswith("argument COMMAND: invalid choice"):
+            message = unknown_option(self, self.given) or message
         usage_error(message, self.prog)
         sys.exit(2)
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> _Parser:
     parser = _Parser(
         prog="sqlite-logs",
         description="Look at, follow, summarise, export and prune a log database "

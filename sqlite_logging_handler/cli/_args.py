@@ -249,7 +249,7 @@ def empty_time_range(args: argparse.Namespace) -> str:
     since, until = getattr(args, "since", None), getattr(args, "until", None)
     if since is None or (until is None and not getattr(args, "ends_now", False)):
         return ""
-    now = time.time()  # both relative bounds count back from the same moment
+    now = getattr(args, "now", None) or time.time()  # the command's one "now"
     start = parse_epoch(since, now=now)
     end = now if until is None else parse_epoch(until, now=now)
     if start is None or end is None or start < end:

@@ -11,9 +11,10 @@ one value.
 from __future__ import annotations
 
 import argparse
+import difflib
 from collections.abc import Sequence
 
-__all__ = ["with_attached_values"]
+__all__ = ["unknown_option", "with_attached_values"]
 
 
 def with_attached_values(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[str]:
@@ -41,6 +42,31 @@ def with_attached_values(parser: argparse.ArgumentParser, argv: Sequence[str]) -
             continue
         result.append(token)
     return result
+
+
+def unknown_option(parser: argparse.ArgumentParser, argv: Sequence[str]) -> str:
+    """The first option before the command that ``parser`` does not know, said ("": none).
+
+    ``unrecognized option '--bd' (did you mean --db?)``: what argparse would otherwise
+    report as the option's value not being a command. An option argparse reads as an
+    abbreviation of one it knows (``--d`` for ``--db``) is known.
+    """
+    known = parser._option_string_actions
+    takes_value = _options_with_a_value(parser)
+    tokens = iter(argv)
+    for token in tokens:
+        if token == "--" or not token.startswith("-") or token == "-":
+            return ""  # the command (or what was given for it)
+        option, attached, _ = token.partition("=")
+        matches = [name for name in known if name.startswith(option) and option.startswith("--")]
+        name = option if option in known else matches[0] if len(matches) == 1 else ""
+        if not name:
+            close = difflib.get_close_matches(option, [o for o in known if o.startswith("--")], 1)
+            meant = f" (did you mean {close[0]}?)" if close else ""
+            return f"unrecognized option {option!r}{meant}"
+        if name in takes_value and not attached:
+            next(tokens, None)
+    return ""
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

@@ -27,6 +27,7 @@ be read, ``-f`` ends with an error and ``-F`` waits for a log database there.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sqlite3
 import threading
@@ -41,6 +42,7 @@ from .._terminal import use_colour
 from .._text import stream
 from ..query import LogStore, TailSQL
 from ._args import filters
+from ._output import reader_gone
 
 __all__ = [
     "MOVED",
@@ -55,6 +57,7 @@ __all__ = [
     "companions",
     "identity",
     "last_rows",
+    "pause",
 ]
 
 POLL = 0.25  # seconds between two looks at the file
@@ -171,7 +174,7 @@ class Following:
             if shown is None:
                 return self._judge()
             if not shown:
-                threading.Event().wait(POLL)
+                pause(self._out)
 
     def _print(self, row: LogRow) -> None:
         print(_render.log_line(row, self._colour, utc=self._args.utc), file=self._out)
@@ -254,6 +257,19 @@ class Following:
             if now == before:
                 return
             before = now
+
+
+def pause(out: TextIO) -> None:
+    """Wait a poll (``POLL`` seconds), after checking that someone still reads ``out``.
+
+    Raises:
+        BrokenPipeError: ``out`` is a pipe whose reader has gone (``tail -f | head -1``):
+            ``cli.main()`` ends quietly with 141 then, as on a write to it, without
+            waiting for a record to write.
+    """
+    if reader_gone(out):
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+    threading.Event().wait(POLL)
 
 
 def _signature(path: str) -> tuple[int, int, int, int, int] | None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
+import stat
 import sys
 from collections.abc import Iterator
 from typing import TextIO
@@ -17,7 +19,8 @@ from .._terminal import visible
 from ..exceptions import SQLiteLoggingError
 
 __all__ = [
-    "STDOUT", "os_reason", "output_file", "say_error", "silence", "to_stdout", "usage_error"
+    "STDOUT", "note", "os_reason", "output_file", "reader_gone", "say_error", "silence",
+    "to_stdout", "usage_error",
 ]  # fmt: skip
 
 #: The output path that means stdout.
@@ -71,6 +74,14 @@ def usage_error(message: str, prog: str) -> None:
     say_error(f"sqlite-logs: error: {visible(message)} (see: {prog} --help)")
 
 
+def note(text: str) -> None:
+    """``sqlite-logs: TEXT`` on stderr: what a person is told beside the output.
+
+    Like any output, a closed stderr ends the command with 141 (``cli.main``).
+    """
+    print(f"sqlite-logs: {visible(text)}", file=sys.stderr, flush=True)
+
+
 def say_error(line: str) -> None:
     """``line`` on stderr; if nobody reads stderr any more, nothing (the exit status says it).
 
@@ -97,6 +108,26 @@ def silence(stream: TextIO | None, own: TextIO | None) -> None:
         os.close(devnull)
     except (OSError, ValueError):
         pass
+
+
+def reader_gone(stream: TextIO) -> bool:
+    """Whether ``stream`` is a pipe whose reader has closed its end (``| head -1`` done).
+
+    A follower (``tail -f``) that prints nothing for a while would otherwise learn it
+    only from its next write, which may never come; GNU ``tail -f`` looks the same way.
+    Only a pipe is looked at (``poll()`` reports POLLERR on its write end once the
+    reader has gone); a file, a terminal or a stream without a descriptor: False.
+    """
+    poll = getattr(select, "poll", None)
+    try:
+        descriptor = stream.fileno()
+        if poll is None or not stat.S_ISFIFO(os.fstat(descriptor).st_mode):
+            return False
+    except (OSError, ValueError):  # io.UnsupportedOperation is both
+        return False
+    poller = poll()
+    poller.register(descriptor, 0)  # POLLERR and POLLHUP are always reported
+    return any(event & (select.POLLERR | select.POLLHUP) for _, event in poller.poll(0))
 
 
 def _ours(filename: object, path: str) -> bool:

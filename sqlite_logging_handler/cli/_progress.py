@@ -101,17 +101,24 @@ def watched(progress: Progress, measure: Callable[[], int | None]) -> Iterator[N
     """Redraw ``progress`` with ``measure()`` from a thread while the block runs.
 
     For operations that cannot report their own progress (a DELETE, a VACUUM):
-    ``measure`` looks at their effect from outside (rows left, bytes written).
+    ``measure`` looks at their effect from outside (rows gone, bytes written). What is
+    done never goes back: a measure that drops (the WAL a rebuild was measured by,
+    emptied by the checkpoint after it) leaves the most shown so far. A block that ends
+    normally has done it all: its last line is the total (100%), then cleared.
     """
     if not progress.active:
         yield
         return
     stop = threading.Event()
+    most = 0
 
     def watch() -> None:
+        nonlocal most
         while True:
             try:
-                progress.update(measure(), force=True)
+                measured = measure()
+                most = max(most, measured or 0)
+                progress.update(most if measured is not None else None, force=True)
             except Exception:  # measuring is best effort: never fail the operation
                 progress.update(force=True)
             if stop.wait(_INTERVAL):
@@ -119,9 +126,13 @@ def watched(progress: Progress, measure: Callable[[], int | None]) -> Iterator[N
 
     watcher = threading.Thread(target=watch, name="sqlite-logs-progress", daemon=True)
     watcher.start()
+    ended = False
     try:
         yield
+        ended = True
     finally:
         stop.set()
         watcher.join()
+        if ended and progress.total:
+            progress.update(max(most, progress.total), force=True)
         progress.finish()

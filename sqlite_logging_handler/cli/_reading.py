@@ -10,7 +10,7 @@ from typing import Any, TextIO
 from .. import _render
 from ..query import LogRow, LogStore, MetricRow
 from ._args import Register, add_filters, extra, filters, open_store, row_count
-from ._output import output_file, to_stdout, usage_error
+from ._output import note, output_file, to_stdout, usage_error
 from ._progress import Progress, counted
 
 __all__ = ["register"]
@@ -72,6 +72,10 @@ def _query(args: argparse.Namespace, out: TextIO) -> int:
                 _render.write_csv(rows, LogRow._fields, out)
             return 0
         table = store.logs(**filters(args), limit=args.limit)  # a table sizes its columns
+    if not table:  # no bare header: a pipe reads nothing, a person reads why
+        filtered = any(filters(args).values())
+        note("no records match" if filtered else "no records in this database")
+        return 0
     headers = ("id", "time", "level", "logger", "thread", "message", "extra")
     shown = [
         (r.id, _render.shown_time(r.created, r.timestamp, utc=args.utc), r.level, r.module,
@@ -87,20 +91,23 @@ def _export(args: argparse.Namespace, out: TextIO) -> int:
     if misplaced:
         usage_error(misplaced, "sqlite-logs export")
         return 2
-    with open_store(args) as store, output_file(args.output, out, newline="") as target:
-        # Not over rows written to the same terminal; counting costs a query: only for
-        # someone watching.
-        watching = not to_stdout(args.output) or not out.isatty()
-        progress = Progress(f"exporting {args.table}", unit="rows", enabled=watching)
-        if progress.active:
-            progress.total = _count(store, args)
-        rows = counted(_rows(store, args), progress)
-        fields = LogRow._fields if args.table == "logs" else MetricRow._fields
-        if args.format == "csv":
-            count = _render.write_csv(rows, fields, target)
-        else:
-            count = _WRITERS[args.format](rows, target)
-        progress.finish()
+    with open_store(args) as store:
+        with output_file(args.output, out, newline="") as target:
+            # Not over rows written to the same terminal; counting costs a query: only
+            # for someone watching.
+            watching = not to_stdout(args.output) or not out.isatty()
+            progress = Progress(f"exporting {args.table}", unit="rows", enabled=watching)
+            if progress.active:
+                progress.total = _count(store, args)
+            rows = counted(_rows(store, args), progress)
+            fields = LogRow._fields if args.table == "logs" else MetricRow._fields
+            if args.format == "csv":
+                count = _render.write_csv(rows, fields, target)
+            else:
+                count = _WRITERS[args.format](rows, target)
+            progress.finish()
+        # Once the file is complete and in place: a closed stderr (2>&1 | head -0) ends
+        # the command with 141 as for any output, and keeps the file, as backup's.
         _say_what_was_exported(store, args, count)
     return 0
 

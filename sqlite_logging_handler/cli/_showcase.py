@@ -69,10 +69,11 @@ def _report_page(args: argparse.Namespace, out: TextIO) -> int:
     with LogStore(path) as store:
         page = _report.render_report(
             store,
-            since=parse_epoch(args.since),
-            until=parse_epoch(args.until),
+            since=parse_epoch(args.since, now=args.now),  # both from one "now": 2h to 1h
+            until=parse_epoch(args.until, now=args.now),  # ago is an hour to the millisecond
             buckets=args.buckets,
             utc=args.utc,
+            now=args.now,
         )
     with output_file(args.output, out) as target:
         # Line by line, as every command writes: a reader that goes away (| head -1)

@@ -15,7 +15,7 @@ from .._times import parse_epoch
 from .._words import number
 from ..query import LogStore, _metric_filters
 from ._args import Register, add_time_range, bounded_int, check_database, extra
-from ._output import say_error
+from ._output import note, say_error
 
 __all__ = ["MAX_BUCKETS", "register", "size_text"]
 
@@ -137,6 +137,10 @@ def _metrics(args: argparse.Namespace, out: TextIO) -> int:
             writer = csv.writer(out)
             writer.writerow(_COLUMNS)
             writer.writerows((name, *(s[f] for f in _SUMMARY)) for name, s in summary.items())
+            return 0
+        if not summary:  # no bare header: a pipe reads nothing, a person reads why
+            filtered = args.since or args.until or args.tag
+            note("no metric values match" if filtered else "no metrics in this database")
             return 0
         rows = [
             (name, f"{s['count']:,}", *(s[f] for f in _SUMMARY[1:])) for name, s in summary.items()

@@ -25,7 +25,6 @@ import contextlib
 import os
 import sqlite3
 import sys
-import threading
 from typing import TextIO
 
 from .. import _render, schema
@@ -44,7 +43,6 @@ from ._args import (
 )
 from ._follow_watch import (
     MOVED,
-    POLL,
     REMOVED,
     REWRITTEN,
     TRUNCATED,
@@ -54,7 +52,9 @@ from ._follow_watch import (
     Following,
     identity,
     last_rows,
+    pause,
 )
+from ._output import usage_error
 
 __all__ = ["register"]
 
@@ -64,7 +64,12 @@ def register(command: Register) -> None:
     tail = command("tail", _tail, "the last records, oldest first; -f follows new ones")
     tail.add_argument("-n", type=row_count, default=10, help="how many (default: 10; 0: none)")
     follow = tail.add_mutually_exclusive_group()
-    follow.add_argument("-f", "--follow", action="store_true", help="print records as they arrive")
+    follow.add_argument(
+        "-f",
+        "--follow",
+        action="store_true",
+        help="print records as they arrive (not with --until)",
+    )
     follow.add_argument(
         "-F",
         dest="follow_name",
@@ -76,6 +81,15 @@ def register(command: Register) -> None:
 
 
 def _tail(args: argparse.Namespace, out: TextIO) -> int:
+    if (args.follow or args.follow_name) and args.until is not None:
+        # Following waits for records still to come, all after now: with an end it would
+        # print nothing more and never end (journalctl -f would wait the same way).
+        usage_error(
+            "--until cannot be used with -f or -F: the records a follower waits for come "
+            "after now (tail --until TIME shows those before it)",
+            "sqlite-logs tail",
+        )
+        return 2
     if args.follow_name:
         _follow_name(args, out)
     elif args.follow:
@@ -138,7 +152,7 @@ def _follow_name(args: argparse.Namespace, out: TextIO) -> None:
                     if reason != said:
                         _note(f"{reason}; waiting for it")
                         said = reason
-                    threading.Event().wait(POLL)
+                    pause(out)  # tail -F | head -1, waiting for the database: ends too
                     continue
                 if said:
                     _note(f"{path!r} has appeared; following it")
