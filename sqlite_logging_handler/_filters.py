@@ -20,6 +20,7 @@ from . import schema
 from ._binds import count, integer, stored_text, text
 from ._json_match import json_conditions, json_equals
 from ._times import TimeBound, no_time_between, parse_epoch, timestamp_text
+from .exceptions import SQLiteLoggingError
 
 __all__ = [
     "MATCH",
@@ -28,6 +29,7 @@ __all__ = [
     "LogFilters",
     "Where",
     "add_functions",
+    "check_full_text",
     "fts_words",
     "full_text_query",
     "keyword",
@@ -287,6 +289,40 @@ def full_text_query(search: object, match: object) -> str | None:
     if match is not None:
         return text(match, "match")
     return None
+
+
+def check_full_text(
+    conn: sqlite3.Connection, query: str, no_index: str, substring_hint: str, words_hint: str | None
+) -> None:
+    """Raise a clear error for a full-text query on a database without ``logs_fts``, or bad syntax.
+
+    Args:
+        conn: the store's connection (the caller holds its lock).
+        query: the FTS5 query (``full_text_query``).
+        no_index: what to say first when there is no index (``'app.db' has no ...``).
+        substring_hint: how to search for a substring instead (a keyword, or a flag).
+        words_hint: how to search for the query's words as written, for a query given
+            on purpose (``match``); None for ``search``'s words, which, quoted, never
+            are a syntax error.
+
+    Raises:
+        SQLiteLoggingError: there is no full-text index.
+        ValueError: ``query`` is no FTS5 query: one line (SQLite's error not chained).
+    """
+    if not schema.has_full_text(conn):
+        msg = (
+            f"{no_index}: create its handler with SQLiteHandler(..., full_text=True), "
+            f"or {substring_hint}"
+        )
+        raise SQLiteLoggingError(msg)
+    try:
+        conn.execute(
+            f"SELECT rowid FROM {schema.FULL_TEXT_TABLE} WHERE {MATCH} LIMIT 1", (query,)
+        ).fetchall()
+    except sqlite3.OperationalError as exc:
+        hint = f" ({words_hint})" if words_hint is not None else ""
+        msg = f"cannot read {query!r} as a full-text query: {exc}{hint}"
+        raise ValueError(msg) from None
 
 
 def fts_words(text: str) -> str:

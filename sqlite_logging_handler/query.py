@@ -12,14 +12,13 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, NamedTuple, Unpack
 
-from . import schema
 from ._aggregates import summary_sql, units_sql
 from ._binds import INT64_MAX, INT64_MIN, text
 from ._filters import (
-    MATCH,
     FilterNamer,
     LogFilters,
     Where,
+    check_full_text,
     full_text_query,
     keyword,
     log_filters,
@@ -29,7 +28,6 @@ from ._levels import level_numbers
 from ._reader import Reader, release_readers
 from ._rows import LOG_SELECT, METRIC_SELECT, LogRow, MetricRow, log_row, metric_row, read_rows
 from ._times import TimeBound, parse_age, parse_epoch, parse_time
-from .exceptions import SQLiteLoggingError
 
 __all__ = [
     "LogFilters",
@@ -184,7 +182,11 @@ class LogStore(Reader):
         """
         query = full_text_query(search, match)
         if query is not None:
-            self._check_full_text(query, malformed_hint=match is not None)
+            with self._lock:
+                check_full_text(
+                    self._connection(), query, f"{self.database!r} has no full-text index",
+                    self._substring_hint(), self._words_hint(query) if match is not None else None,
+                )  # fmt: skip
         if self._before_query is not None:
             self._before_query()  # level names resolve from what was logged before the call
         return log_filters(
@@ -195,30 +197,6 @@ class LogStore(Reader):
         """The level numbers a level name or number stands for in this database."""
         with self._lock:
             return level_numbers(self._connection(), level, what)
-
-    def _check_full_text(self, query: str, *, malformed_hint: bool) -> None:
-        """Raise a clear error for a search on a database without ``logs_fts``, or bad syntax.
-
-        ``malformed_hint``: the query was given on purpose (``match``), so a syntax
-        error says how to search for its words instead (``search``'s words, quoted,
-        never are one).
-        """
-        with self._lock:
-            conn = self._connection()
-            if not schema.has_full_text(conn):
-                msg = (
-                    f"{self.database!r} has no full-text index: create its handler with "
-                    f"SQLiteHandler(..., full_text=True), or {self._substring_hint()}"
-                )
-                raise SQLiteLoggingError(msg)
-            try:
-                conn.execute(
-                    f"SELECT rowid FROM {schema.FULL_TEXT_TABLE} WHERE {MATCH} LIMIT 1", (query,)
-                ).fetchall()
-            except sqlite3.OperationalError as exc:
-                hint = f" ({self._words_hint(query)})" if malformed_hint else ""
-                msg = f"cannot read {query!r} as a full-text query: {exc}{hint}"
-                raise ValueError(msg) from None
 
     def follow(
         self,
