@@ -40,10 +40,12 @@ from .exceptions import SchemaVersionError, SQLiteLoggingError
 __all__ = [
     "Reader",
     "check_log_database",
+    "no_database",
     "open_reader",
     "open_writer",
     "same_file",
     "unusable",
+    "what_is_there",
     "write_error_cause",
 ]
 
@@ -132,6 +134,31 @@ def _unreadable(database: str, exc: BaseException) -> SQLiteLoggingError:
 
 def _code(exc: sqlite3.Error) -> int:
     return int(getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+
+
+def no_database(path: str) -> str:
+    """Why a store cannot open ``path``, which is no regular file: the path, and what is there.
+
+    ``"no log database at 'logs': it is a directory"``; the one wording of ``LogStore``
+    and the command line (which adds where the path came from).
+    """
+    return f"no log database at {path!r}{what_is_there(path)}"
+
+
+def what_is_there(path: str) -> str:
+    """Why ``path``, which is no regular file, is no database: "" when nothing is there."""
+    if os.path.isdir(path):
+        return ": it is a directory"
+    if os.path.exists(path):
+        return ": it is not a regular file"
+    folder = parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(parent):  # the nearest ancestor there is
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        return f": {parent!r} is a file, not a directory"
+    if parent != folder:
+        return f": there is no directory {folder!r}"
+    return ""
 
 
 def same_file(database: str) -> tuple[int, int] | None:

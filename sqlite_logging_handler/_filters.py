@@ -12,21 +12,27 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypedDict
 
 from . import schema
 from ._binds import count, integer, stored_text, text
 from ._json_match import json_conditions, json_equals
-from ._times import TimeBound, parse_time
+from ._times import TimeBound, no_time_between, parse_epoch, timestamp_text
+from .exceptions import SQLiteLoggingError
 
 __all__ = [
     "MATCH",
+    "FilterNamer",
     "LevelResolver",
     "LogFilters",
     "Where",
     "add_functions",
+    "check_full_text",
     "fts_words",
+    "full_text_query",
+    "keyword",
     "log_filters",
     "ordered",
 ]
@@ -50,18 +56,32 @@ class LogFilters(TypedDict, total=False):
     extra: Mapping[str, Any] | None
     trace_id: str | None
     search: str | None
+    match: str | None
 
 
 #: Level name or number -> the level numbers it stands for (``_levels.level_numbers``).
 LevelResolver = Callable[[object, str], list[int | float]]
+#: How an error names a filter and its value: ``keyword`` (``LogStore``), or the
+#: command line's flag (``--level 'WARNING'``: ``cli._args.CommandLineStore``).
+FilterNamer = Callable[[str, object], str]
+
+
+def keyword(name: str, value: object) -> str:
+    """A filter as ``LogStore``'s errors name it: ``level='WARNING'``."""
+    return f"{name}={value!r}"
 
 
 class Where:
-    """Builds a parameterised WHERE clause: conditions are ANDed, values never inlined."""
+    """Builds a parameterised WHERE clause: conditions are ANDed, values never inlined.
 
-    def __init__(self) -> None:
+    Args:
+        named: how its errors name a filter given with its value (``keyword``).
+    """
+
+    def __init__(self, named: FilterNamer = keyword) -> None:
         self.conditions: list[str] = []
         self.params: list[Any] = []
+        self._named = named
 
     def sql(self) -> str:
         """The clause (``WHERE ...``), or "" without conditions."""
@@ -77,13 +97,25 @@ class Where:
 
         By number, so that ``idx_logs_levelno_timestamp`` serves both filters; names
         are resolved by ``resolve`` (from the database: custom levels too).
+
+        Raises:
+            ValueError: ``level`` is below ``min_level``: no record can match both (a
+                mistake, not a question whose answer is "nothing").
         """
-        if level is not None:
-            numbers = resolve(level, "level")
+        numbers = [] if level is None else resolve(level, "level")
+        lowest = None if min_level is None else min(resolve(min_level, "min_level"))
+        if numbers and lowest is not None and max(numbers) < lowest:
+            msg = (
+                f"{self._named('level', level)}{_numbered(level, numbers)} is below "
+                f"{self._named('min_level', min_level)}{_numbered(min_level, [lowest])}: "
+                "no record can be at both; give one of them"
+            )
+            raise ValueError(msg)
+        if numbers:
             marks = ", ".join("?" * len(numbers))
             self.add(f"levelno IN ({marks})" if len(numbers) > 1 else "levelno = ?", *numbers)
-        if min_level is not None:
-            self.add("levelno >= ?", min(resolve(min_level, "min_level")))
+        if lowest is not None:
+            self.add("levelno >= ?", lowest)
 
     def logger(self, name: object) -> None:
         """The logger ``name`` and its children: "app" matches "app" and "app.db", not "apple"."""
@@ -98,11 +130,23 @@ class Where:
             self.add("(module = ? OR (module >= ? AND module < ?))", name, name + ".", name + "/")
 
     def time(self, since: TimeBound, until: TimeBound) -> None:
-        """``since`` inclusive, ``until`` exclusive."""
-        if (start := _bound(since, "since")) is not None:
-            self.add("timestamp >= ?", start)
-        if (end := _bound(until, "until")) is not None:
-            self.add("timestamp < ?", end)
+        """``since`` inclusive, ``until`` exclusive; relative times count from one moment.
+
+        Raises:
+            ValueError: a bound ``parse_time`` refuses, or ``until`` at or before
+                ``since`` (``no_time_between``: the bounds swapped, as the command
+                line refuses them).
+            TypeError: a bound of a type ``parse_time`` refuses.
+        """
+        now = time.time()
+        start, end = _bound(since, "since", now), _bound(until, "until", now)
+        if start is not None and end is not None and timestamp_text(start) >= timestamp_text(end):
+            since_named, until_named = self._named("since", since), self._named("until", until)
+            raise ValueError(no_time_between(since_named, start, until_named, end, utc=False))
+        if start is not None:
+            self.add("timestamp >= ?", timestamp_text(start))
+        if end is not None:
+            self.add("timestamp < ?", timestamp_text(end))
 
     def contains(self, needle: object) -> None:
         """A case-insensitive substring of the whole message; ``%`` and ``_`` are literal."""
@@ -141,8 +185,8 @@ class Where:
                 raise ValueError(msg)
             self.add("trace_id = ?", wanted)
 
-    def search(self, query: str | None) -> None:
-        """A full-text query on ``logs_fts`` (checked by the store first)."""
+    def full_text(self, query: str | None) -> None:
+        """An FTS5 query on ``logs_fts`` (``full_text_query``; checked by the store first)."""
         if query is not None:
             self.add(f"id IN (SELECT rowid FROM {schema.FULL_TEXT_TABLE} WHERE {MATCH})", query)
 
@@ -158,18 +202,23 @@ def log_filters(
     extra: object,
     *,
     trace_id: object,
-    search: str | None,
+    full_text: str | None,
     resolve: LevelResolver,
+    named: FilterNamer = keyword,
 ) -> Where:
-    """The WHERE clause of ``LogStore.logs()``'s filters."""
-    where = Where()
+    """The WHERE clause of ``LogStore.logs()``'s filters.
+
+    ``full_text`` is the FTS5 query of ``search=``/``match=`` (``full_text_query``),
+    ``named`` how errors name a filter (``Where``).
+    """
+    where = Where(named)
     where.level(level, min_level, resolve)
     where.logger(logger)
     where.time(since, until)
     where.contains(contains)
     where.thread(thread)
     where.trace_id(trace_id)
-    where.search(search)
+    where.full_text(full_text)
     where.extra(extra)  # last: it may call back into Python for each row
     return where
 
@@ -192,17 +241,88 @@ def add_functions(conn: sqlite3.Connection) -> None:
     conn.create_function("sqlite_logs_json_equals", 3, json_equals, deterministic=True)
 
 
-def _bound(value: TimeBound, what: str) -> str | None:
+def _bound(value: TimeBound, what: str, now: float) -> float | None:
+    """The epoch of a ``since``/``until`` bound; an error names the bound (``what``)."""
     try:
-        return parse_time(value)
-    except ValueError as exc:
+        return parse_epoch(value, now=now)
+    except (ValueError, TypeError) as exc:
         msg = f"{what}: {exc}"
-        raise ValueError(msg) from None
+        raise type(exc)(msg) from None
+
+
+def _numbered(value: object, numbers: list[int | float]) -> str:
+    """`` (30)`` after a level name: the number(s) it stands for; "" after a number."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return ""
+    return " (" + ", ".join(f"{n:g}" for n in numbers) + ")"
 
 
 def _contains(message: str | None, needle: str) -> bool:
     """A Unicode case-insensitive substring test (SQLite's own folds ASCII only)."""
     return isinstance(message, str) and needle.casefold() in message.casefold()
+
+
+def full_text_query(search: object, match: object) -> str | None:
+    """The FTS5 query of ``search=`` (words, as written) or ``match=`` (FTS5 syntax).
+
+    The one place a full-text filter is read, for every method that takes the log
+    filters and for the command line (``--search``, ``--match``): ``search`` is a
+    person's words, all of which must appear, each quoted (``fts_words``) so that
+    ``logged-in`` is a word; ``match`` is a query in SQLite's FTS5 syntax, given on
+    purpose (``timeout AND db*``). Whether ``match`` parses, the store checks.
+
+    Returns:
+        The FTS5 query, or None when neither is given.
+
+    Raises:
+        ValueError: both are given, or ``search`` holds no word.
+        TypeError: either is not text.
+    """
+    if search is not None and match is not None:
+        msg = (
+            f"give search= (words, as written) or match= (an FTS5 query), not both: "
+            f"search={search!r}, match={match!r}"
+        )
+        raise ValueError(msg)
+    if search is not None:
+        return fts_words(text(search, "search"))
+    if match is not None:
+        return text(match, "match")
+    return None
+
+
+def check_full_text(
+    conn: sqlite3.Connection, query: str, no_index: str, substring_hint: str, words_hint: str | None
+) -> None:
+    """Raise a clear error for a full-text query on a database without ``logs_fts``, or bad syntax.
+
+    Args:
+        conn: the store's connection (the caller holds its lock).
+        query: the FTS5 query (``full_text_query``).
+        no_index: what to say first when there is no index (``'app.db' has no ...``).
+        substring_hint: how to search for a substring instead (a keyword, or a flag).
+        words_hint: how to search for the query's words as written, for a query given
+            on purpose (``match``); None for ``search``'s words, which, quoted, never
+            are a syntax error.
+
+    Raises:
+        SQLiteLoggingError: there is no full-text index.
+        ValueError: ``query`` is no FTS5 query: one line (SQLite's error not chained).
+    """
+    if not schema.has_full_text(conn):
+        msg = (
+            f"{no_index}: create its handler with SQLiteHandler(..., full_text=True), "
+            f"or {substring_hint}"
+        )
+        raise SQLiteLoggingError(msg)
+    try:
+        conn.execute(
+            f"SELECT rowid FROM {schema.FULL_TEXT_TABLE} WHERE {MATCH} LIMIT 1", (query,)
+        ).fetchall()
+    except sqlite3.OperationalError as exc:
+        hint = f" ({words_hint})" if words_hint is not None else ""
+        msg = f"cannot read {query!r} as a full-text query: {exc}{hint}"
+        raise ValueError(msg) from None
 
 
 def fts_words(text: str) -> str:

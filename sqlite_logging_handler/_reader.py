@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Self, TypeVar
 
 from . import _forks, schema
-from ._access import check_log_database, open_reader, same_file
+from ._access import check_log_database, no_database, open_reader, same_file
 from ._backup import BackupProgress, check_destination, copy
 from ._filters import add_functions
 from ._text import fetch_all, iterate
@@ -38,7 +38,8 @@ class Reader:
             ``flush``).
 
     Raises:
-        FileNotFoundError: the file does not exist (a reader never creates one).
+        FileNotFoundError: there is no file at the path (a reader never creates one);
+            the message says what is there instead (a directory, no such directory).
         SQLiteLoggingError: the database is not at this package's schema version.
     """
 
@@ -50,8 +51,7 @@ class Reader:
     ) -> None:
         path = os.fspath(database)
         if not path.startswith("file:") and not os.path.isfile(path):
-            msg = f"no log database at {path!r}"
-            raise FileNotFoundError(msg)
+            raise FileNotFoundError(no_database(path))
         self.database = path
         self._before_query = before_query
         # Re-entrant: a Ctrl-C or SIGTERM raised (as KeyboardInterrupt, cli's Terminated)

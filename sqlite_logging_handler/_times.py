@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "TIME_FORMS",
     "TimeBound",
     "format_time",
+    "no_time_between",
     "parse_age",
     "parse_epoch",
     "parse_time",
@@ -86,8 +87,10 @@ def parse_time(value: TimeBound, *, now: float | None = None) -> str | None:
         now: the epoch relative times count back from (default: the current time).
 
     Raises:
-        ValueError: anything else, naming the accepted forms, or a time outside the
-            years 1 to 9999.
+        ValueError: text in none of the forms (the message names them), or a time
+            outside the years 1 to 9999.
+        TypeError: a value of another type (a ``date``, a bool), naming the types
+            accepted.
     """
     epoch = parse_epoch(value, now=now)
     return None if epoch is None else timestamp_text(epoch)
@@ -97,7 +100,8 @@ def parse_epoch(value: TimeBound, *, now: float | None = None) -> float | None:
     """The epoch seconds of a ``since``/``until`` bound, read as ``parse_time`` reads it.
 
     Raises:
-        ValueError: a value ``parse_time`` refuses, or a time outside the years 1-9999.
+        ValueError: text ``parse_time`` refuses, or a time outside the years 1-9999.
+        TypeError: a value of a type ``parse_time`` refuses.
     """
     if value is None:
         return None
@@ -114,7 +118,7 @@ def parse_epoch(value: TimeBound, *, now: float | None = None) -> float | None:
     return epoch
 
 
-def _epoch(value: TimeBound, now: float) -> float:
+def _epoch(value: object, now: float) -> float:
     if isinstance(value, datetime):
         return value.timestamp()  # naive datetimes are taken as local time
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -125,11 +129,15 @@ def _epoch(value: TimeBound, now: float) -> float:
             return epoch
         msg = f"cannot read {value!r} as a time: use {TIME_FORMS}"
         raise ValueError(msg)
+    day = ""
+    if isinstance(value, date):  # a day, not a moment: say how to give its start
+        start = datetime(value.year, value.month, value.day)
+        day = f"a date has no time of day (for its start: {start!r} or {value.isoformat()!r}); "
     msg = (
-        f"cannot read {value!r} as a time: use a datetime, epoch seconds (a number), "
+        f"cannot read {value!r} as a time: {day}use a datetime, epoch seconds (a number), "
         f"or text: {TIME_FORMS}"
     )
-    raise ValueError(msg)
+    raise TypeError(msg)
 
 
 def _text_epoch(text: str, now: float) -> float | None:
@@ -253,6 +261,29 @@ def parse_age(age: str | float | int) -> float:
         return seconds
     msg = f"cannot read {age!r} as an age (more than 0 s): use {AGE_FORMS}"
     raise ValueError(msg)
+
+
+def no_time_between(since: str, start: float, until: str, end: float, *, utc: bool) -> str:
+    """Why an ``until`` at or before its ``since`` is refused: one wording everywhere.
+
+    ``LogStore`` and the command line refuse such a pair as a mistake (the bounds
+    swapped), not a question whose answer is "nothing" (``git log`` and ``journalctl``
+    refuse it too).
+
+    Args:
+        since: the lower bound as the caller gave it (``"since='2h'"``, ``"--since '2h'"``).
+        start: its epoch seconds.
+        until: the upper bound as given (``"until='3h'"``, ``"now"``).
+        end: its epoch seconds.
+        utc: write the times in UTC (else local time with its offset).
+
+    Returns:
+        ``"until='3h' (...) is not after since='2h' (...): no time is left between them"``.
+    """
+    return (
+        f"{until} ({format_time(end, utc=utc)}) is not after {since} "
+        f"({format_time(start, utc=utc)}): no time is left between them"
+    )
 
 
 def timestamp_text(epoch: float) -> str:

@@ -70,7 +70,8 @@ class SQLiteHandler(Pipeline):
             seconds); pruned by the writer in small batches, every few seconds.
         max_rows: keep only the newest ``max_rows`` log rows, pruned the same way.
         full_text: maintain the full-text index ``logs_fts`` over message and
-            exception text (``LogStore.logs(search=...)``, Datasette's search box).
+            exception text (``LogStore.logs(search=...)`` and ``match=...``,
+            Datasette's search box).
         writer: ``"thread"`` (the default) writes from a thread of this process;
             ``"process"`` from a writer process of its own, started from a fresh
             interpreter: the work after the queue leaves this process, and what the

@@ -12,15 +12,22 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, NamedTuple, Unpack
 
-from . import schema
 from ._aggregates import summary_sql, units_sql
 from ._binds import INT64_MAX, INT64_MIN, text
-from ._filters import MATCH, LogFilters, Where, fts_words, log_filters, ordered
+from ._filters import (
+    FilterNamer,
+    LogFilters,
+    Where,
+    check_full_text,
+    full_text_query,
+    keyword,
+    log_filters,
+    ordered,
+)
 from ._levels import level_numbers
 from ._reader import Reader, release_readers
 from ._rows import LOG_SELECT, METRIC_SELECT, LogRow, MetricRow, log_row, metric_row, read_rows
 from ._times import TimeBound, parse_age, parse_epoch, parse_time
-from .exceptions import SQLiteLoggingError
 
 __all__ = [
     "LogFilters",
@@ -54,7 +61,8 @@ class LogStore(Reader):
             ``flush`` so a store sees everything its handler was given.
 
     Raises:
-        FileNotFoundError: the file does not exist (a store never creates one).
+        FileNotFoundError: there is no file at the path (a store never creates one);
+            the message says what is there instead (a directory).
         SQLiteLoggingError: the database is not at this package's schema version.
     """
 
@@ -70,9 +78,12 @@ class LogStore(Reader):
         """How to search for a substring instead, for a database without a full-text index."""
         return "use contains= for a substring"
 
-    def _words_hint(self, search: str) -> str:
-        """How to search for the words of a malformed full-text query as written."""
-        return f"to search for words as written, quote them: {fts_words(search)!r}"
+    def _words_hint(self, query: str) -> str:
+        """How to search for the words of a malformed ``match=`` query as written."""
+        return f"to search for the words as written: search={query!r}"
+
+    # How an error names a filter and its value (``level='WARNING'``).
+    _named = staticmethod(keyword)
 
     # -- queries ----------------------------------------------------------------------
 
@@ -91,17 +102,28 @@ class LogStore(Reader):
         *,
         trace_id: str | None = None,
         search: str | None = None,
+        match: str | None = None,
     ) -> list[LogRow]:
         """Log rows matching every given filter, in time order (ties by id).
 
         Beyond the filters of the contract: ``trace_id`` (an OpenTelemetry trace id, 32
-        hex digits) and ``search``, a full-text query in SQLite's FTS5 syntax
-        (``"timeout AND db"``, ``"conn*"``, ``'"disk full"'``) over message and
-        exception text; it needs the index ``SQLiteHandler(full_text=True)`` creates.
+        hex digits), and full-text search over message and exception text, which needs
+        the index ``SQLiteHandler(full_text=True)`` creates: ``search``, words as
+        written, all of which must appear (``"logged-in 10.0.0.1"``), or ``match``, a
+        query in SQLite's FTS5 syntax on purpose (``"timeout AND db"``, ``"conn*"``,
+        ``'"disk full"'``).
+
+        Raises:
+            ValueError: a filter no record can match as given: ``search`` and ``match``
+                both, ``search`` without a word, a malformed ``match`` (the message
+                says how to search for its words), ``until`` not after ``since``,
+                ``level`` below ``min_level``, an unknown level name.
+            TypeError: a filter of the wrong type (``since=date(...)``).
+            SQLiteLoggingError: ``search``/``match`` on a database without the index.
         """
         where = self._log_filters(
             level, min_level, logger, since, until, contains, thread, extra,
-            trace_id=trace_id, search=search,
+            trace_id=trace_id, search=search, match=match,
         )  # fmt: skip
         sql, params = _select_logs(where, newest_first, limit)
         return [self._log_row(row) for row in self._query(sql, params)]
@@ -121,6 +143,7 @@ class LogStore(Reader):
         *,
         trace_id: str | None = None,
         search: str | None = None,
+        match: str | None = None,
     ) -> Iterator[LogRow]:
         """Like ``logs()``, but yields rows one at a time, in constant memory.
 
@@ -129,7 +152,7 @@ class LogStore(Reader):
         """
         where = self._log_filters(
             level, min_level, logger, since, until, contains, thread, extra,
-            trace_id=trace_id, search=search,
+            trace_id=trace_id, search=search, match=match,
         )  # fmt: skip
         sql, params = _select_logs(where, newest_first, limit)
         return self._stream(sql, params, self._log_row)
@@ -146,44 +169,34 @@ class LogStore(Reader):
             filters.get("since"), filters.get("until"), filters.get("contains"),
             filters.get("thread"), filters.get("extra"),
             trace_id=filters.get("trace_id"), search=filters.get("search"),
+            match=filters.get("match"),
         )  # fmt: skip
 
-    def _log_filters(self, *filters: Any, trace_id: str | None, search: str | None) -> Where:
-        """The WHERE clause of the log filters, after checking a full-text query."""
-        if search is not None:
-            self._check_search(search)
+    def _log_filters(
+        self, *filters: Any, trace_id: str | None, search: str | None, match: str | None
+    ) -> Where:
+        """The WHERE clause of the log filters, after checking the full-text ones.
+
+        Every method taking the log filters comes here: ``search``/``match`` are read
+        into one FTS5 query in one place (``_filters.full_text_query``).
+        """
+        query = full_text_query(search, match)
+        if query is not None:
+            with self._lock:
+                check_full_text(
+                    self._connection(), query, f"{self.database!r} has no full-text index",
+                    self._substring_hint(), self._words_hint(query) if match is not None else None,
+                )  # fmt: skip
         if self._before_query is not None:
             self._before_query()  # level names resolve from what was logged before the call
-        return log_filters(*filters, trace_id=trace_id, search=search, resolve=self._levels)
+        return log_filters(
+            *filters, trace_id=trace_id, full_text=query, resolve=self._levels, named=self._named
+        )
 
     def _levels(self, level: object, what: str) -> list[int | float]:
         """The level numbers a level name or number stands for in this database."""
         with self._lock:
             return level_numbers(self._connection(), level, what)
-
-    def _check_search(self, search: object) -> None:
-        """Raise a clear error for a search on a database without ``logs_fts``, or bad syntax."""
-        if not isinstance(search, str):
-            msg = f"search must be a full-text query string, not {type(search).__name__}"
-            raise TypeError(msg)
-        with self._lock:
-            conn = self._connection()
-            if not schema.has_full_text(conn):
-                msg = (
-                    f"{self.database!r} has no full-text index: create its handler with "
-                    f"SQLiteHandler(..., full_text=True), or {self._substring_hint()}"
-                )
-                raise SQLiteLoggingError(msg)
-            try:
-                conn.execute(
-                    f"SELECT rowid FROM {schema.FULL_TEXT_TABLE} WHERE {MATCH} LIMIT 1", (search,)
-                ).fetchall()
-            except sqlite3.OperationalError as exc:
-                msg = (
-                    f"cannot read {search!r} as a full-text query: {exc} "
-                    f"({self._words_hint(search)})"
-                )
-                raise ValueError(msg) from exc
 
     def follow(
         self,
@@ -198,6 +211,7 @@ class LogStore(Reader):
         *,
         trace_id: str | None = None,
         search: str | None = None,
+        match: str | None = None,
         poll_interval: float = 0.2,
         after_id: int | None = None,
     ) -> Iterator[LogRow]:
@@ -211,7 +225,7 @@ class LogStore(Reader):
         """
         where = self._log_filters(
             level, min_level, logger, since, until, contains, thread, extra,
-            trace_id=trace_id, search=search,
+            trace_id=trace_id, search=search, match=match,
         )  # fmt: skip
         if not 0 < poll_interval < float("inf"):
             msg = f"poll_interval must be a positive number of seconds, not {poll_interval!r}"
@@ -277,9 +291,10 @@ class LogStore(Reader):
     ) -> list[MetricRow]:
         """Metric rows matching every given filter, in time order (ties by id).
 
-        ``tags`` match as ``logs()``'s ``extra`` does.
+        ``tags`` match as ``logs()``'s ``extra`` does; ``since``/``until`` as ``logs()``'s
+        (``until`` not after ``since`` raises ``ValueError``).
         """
-        where = _metric_filters(name, since, until, tags)
+        where = _metric_filters(name, since, until, tags, self._named)
         sql, params = ordered(
             f"SELECT {METRIC_SELECT} FROM metrics {where.sql()}", where.params, newest_first, limit
         )
@@ -295,7 +310,7 @@ class LogStore(Reader):
         newest_first: bool = False,
     ) -> Iterator[MetricRow]:
         """Like ``metrics()``, but one row at a time, in constant memory (as ``iter_logs()``)."""
-        where = _metric_filters(name, since, until, tags)
+        where = _metric_filters(name, since, until, tags, self._named)
         sql, params = ordered(
             f"SELECT {METRIC_SELECT} FROM metrics {where.sql()}", where.params, newest_first, limit
         )
@@ -311,7 +326,7 @@ class LogStore(Reader):
         tags: Mapping[str, Any] | None = None,
     ) -> int:
         """How many metric rows match the filters of ``metrics()``."""
-        where = _metric_filters(name, since, until, tags)
+        where = _metric_filters(name, since, until, tags, self._named)
         return int(self._query(f"SELECT COUNT(*) FROM metrics {where.sql()}", where.params)[0][0])
 
     def metric_summary(
@@ -328,7 +343,7 @@ class LogStore(Reader):
         percentile is a value that was recorded. ``unit`` is the unit most recently
         recorded for the metric.
         """
-        where = _metric_filters(name, since, until, tags)
+        where = _metric_filters(name, since, until, tags, self._named)
         units = {row[0]: row[1] for row in self._query(units_sql(where.sql()), where.params)}
         return {
             row["metric_name"]: {**dict(row), "unit": units.get(row["metric_name"])}
@@ -376,8 +391,10 @@ def _logs_between(where: Where) -> str:
     return f"SELECT {LOG_SELECT} FROM logs WHERE {conditions} ORDER BY id"
 
 
-def _metric_filters(name: object, since: TimeBound, until: TimeBound, tags: object) -> Where:
-    where = Where()
+def _metric_filters(
+    name: object, since: TimeBound, until: TimeBound, tags: object, named: FilterNamer
+) -> Where:
+    where = Where(named)
     if name is not None:
         if not text(name, "name"):
             msg = "name must name a metric (metric names are never empty), not ''"

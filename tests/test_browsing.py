@@ -83,6 +83,19 @@ def test_datasette_search_uses_logs_fts(db_path):
     in_traceback = _get(db_path, "/app/logs.json?_search=TimeoutError&_shape=objects")["rows"]
     assert [r["message"] for r in in_traceback] == ["gateway gave up"]
 
+    def search(query: str) -> list[str]:
+        return [
+            r["message"] for r in _get(db_path, f"/app/logs.json?{query}&_shape=objects")["rows"]
+        ]
+
+    # As docs/browsing.md says: words as written by default (as search=), "AND" a word;
+    # FTS5 syntax with _searchmode=raw (as match=).
+    assert search("_search=timeout+AND+db") == []
+    assert search("_search=timeout+db") == ["connection timeout talking to db primary"]
+    assert search("_search=timeout+AND+db&_searchmode=raw") == [
+        "connection timeout talking to db primary"
+    ]
+
 
 def _sqlite_utils(*args: str) -> str:
     done = subprocess.run(

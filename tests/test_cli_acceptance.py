@@ -214,8 +214,10 @@ def test_full_text_hints_name_the_command_line_flags(command, app_db, fts_db):
 def test_logstore_hints_name_its_keywords(app_db, fts_db):
     with LogStore(app_db) as store, pytest.raises(SQLiteLoggingError, match="contains="):
         store.logs(search="payment")
-    with LogStore(fts_db) as store, pytest.raises(ValueError, match="quote them"):
-        store.logs(search="logged AND")
+    with LogStore(fts_db) as store, pytest.raises(ValueError, match="search='logged AND'"):
+        store.logs(match="logged AND")
+    with LogStore(app_db) as store, pytest.raises(SQLiteLoggingError, match="contains="):
+        store.logs(match="payment")
 
 
 # -- 6. every bound an error states is the bound accepted ---------------------------------

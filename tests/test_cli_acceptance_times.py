@@ -190,7 +190,7 @@ def test_time_errors_on_the_command_line_name_only_what_can_be_typed(app_db):
 
 def test_logstore_names_a_datetime_for_a_value_of_another_type(app_db):
     with LogStore(app_db) as store:
-        with pytest.raises(ValueError, match="use a datetime, epoch seconds") as info:
+        with pytest.raises(TypeError, match="use a datetime, epoch seconds") as info:
             store.logs(since=[2026])  # type: ignore[arg-type]
         assert TIME_FORMS in str(info.value)
         with pytest.raises(ValueError, match=r"cannot read .soon. as a time") as text_error:

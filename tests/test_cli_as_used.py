@@ -172,7 +172,8 @@ def test_logstore_reads_times_as_the_command_line_does(timed_db, monkeypatch):
             assert [r.message for r in store.logs(since="2026-12-01")] == ["next day"]
             shown = format_time(NOON_NY)
             assert shown == "2026-11-30 12:00:00.000-05:00"
-            assert store.logs(until=shown, since=shown) == []
+            with pytest.raises(ValueError, match=r"^until='.*' \(.*\) is not after since="):
+                store.logs(until=shown, since=shown)  # no time between them, as on the CLI
             assert [r.message for r in store.logs(since=shown, limit=1, newest_first=False)] == [
                 "noon"
             ]
@@ -318,8 +319,13 @@ def test_search_takes_words_and_match_takes_fts_syntax(db_path):
     bad = sqlite_logs(*db, "query", "--match", "logged-in")
     assert bad.returncode == 2 and "full-text query" in bad.stderr and "Traceback" not in bad.stderr
     assert "(to search for the words as written: --search logged-in)" in bad.stderr
-    with LogStore(db_path) as store, pytest.raises(ValueError, match="quote them"):
-        store.logs(search="logged-in")
+    with LogStore(db_path) as store:  # the same words, the same records, in Python
+        assert [r.message for r in store.logs(search="logged-in")] == [
+            "user logged-in from 10.0.0.1"
+        ]
+        assert len(store.logs(match="logged NOT out")) == 1
+        with pytest.raises(ValueError, match=re.escape("as written: search='logged-in')")):
+            store.logs(match="logged-in")
 
 
 def test_nested_extra_keys(db_path):

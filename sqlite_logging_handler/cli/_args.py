@@ -14,10 +14,10 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from .._access import no_database
 from .._binds import INT64_MAX
-from .._filters import fts_words
 from .._render import stored_log_row, stored_metric_row
-from .._times import format_time, parse_age, parse_epoch, parse_time
+from .._times import no_time_between, parse_age, parse_epoch, parse_time
 from ..query import LogStore
 
 __all__ = [
@@ -81,24 +81,8 @@ def check_database(args: argparse.Namespace) -> str:
         hint = f" (from ${DATABASE_VARIABLE})"
     else:
         hint = f": give one with --db PATH or ${DATABASE_VARIABLE}"
-    msg = f"no log database at {path!r}{_what_is_there(path)}{hint}"
+    msg = f"{no_database(path)}{hint}"
     raise FileNotFoundError(msg)
-
-
-def _what_is_there(path: str) -> str:
-    """Why ``path``, which is no regular file, is no database: "" when nothing is there."""
-    if os.path.isdir(path):
-        return ": it is a directory"
-    if os.path.exists(path):
-        return ": it is not a regular file"
-    folder = parent = os.path.dirname(os.path.abspath(path))
-    while not os.path.exists(parent):  # the nearest ancestor there is
-        parent = os.path.dirname(parent)
-    if not os.path.isdir(parent):
-        return f": {parent!r} is a file, not a directory"
-    if parent != folder:
-        return f": there is no directory {folder!r}"
-    return ""
 
 
 class CommandLineStore(LogStore):
@@ -114,8 +98,12 @@ class CommandLineStore(LogStore):
     def _substring_hint(self) -> str:
         return "use --contains TEXT for a substring"
 
-    def _words_hint(self, search: str) -> str:
-        return f"to search for the words as written: --search {shlex.quote(search)}"
+    def _words_hint(self, query: str) -> str:
+        return f"to search for the words as written: --search {shlex.quote(query)}"
+
+    @staticmethod
+    def _named(name: str, value: object) -> str:
+        return f"--{name.replace('_', '-')} {value!r}"  # as empty_time_range names them
 
 
 def open_store(args: argparse.Namespace) -> LogStore:
@@ -172,12 +160,11 @@ def filters(args: argparse.Namespace) -> dict[str, Any]:
     thread: int | str | None = args.thread
     if isinstance(thread, str) and thread.lstrip("-").isdigit():
         thread = int(thread)
-    search = fts_words(args.search) if args.search is not None else args.match
     return {
         "since": args.since, "until": args.until, "level": args.level,
         "min_level": args.min_level, "logger": args.logger, "contains": args.contains,
         "thread": thread, "extra": dict(args.extra) or None,
-        "trace_id": args.trace_id, "search": search,
+        "trace_id": args.trace_id, "search": args.search, "match": args.match,
     }  # fmt: skip
 
 
@@ -254,12 +241,9 @@ def empty_time_range(args: argparse.Namespace) -> str:
     end = now if until is None else parse_epoch(until, now=now)
     if start is None or end is None or start < end:
         return ""
-    utc = bool(getattr(args, "utc", False))
-    bound = "now" if until is None else f"--until {until!r}"
-    return (
-        f"{bound} ({format_time(end, utc=utc)}) is not after --since {since!r} "
-        f"({format_time(start, utc=utc)}): no time is left between them"
-    )
+    bound = "now" if until is None else CommandLineStore._named("until", until)
+    since_named = CommandLineStore._named("since", since)
+    return no_time_between(since_named, start, bound, end, utc=bool(getattr(args, "utc", False)))
 
 
 def duration(text: str) -> float:

@@ -184,7 +184,7 @@ def _buckets(
     """
     now = time.time()  # relative bounds count back from the same moment as the query's
     since, until = parse_epoch(args.since, now=now), parse_epoch(args.until, now=now)
-    where = _metric_filters(name, since, until, _tags(args))
+    where = _metric_filters(name, since, until, _tags(args), store._named)
     first, last = store.sql(
         f"SELECT MIN(created), MAX(created) FROM metrics {where.sql()}", where.params
     )[0]

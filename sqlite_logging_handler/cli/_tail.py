@@ -28,13 +28,13 @@ import sys
 from typing import TextIO
 
 from .. import _render, schema
+from .._access import what_is_there
 from .._binds import INT64_MAX
 from .._terminal import use_colour
 from ..exceptions import SQLiteLoggingError
 from ._args import CommandLineStore as LogStore  # its errors' hints name the flags
 from ._args import (
     Register,
-    _what_is_there,
     add_filters,
     check_database,
     database,
@@ -236,7 +236,7 @@ def _never_one(args: argparse.Namespace, path: str) -> None:
     Raises:
         FileNotFoundError: the path is one of those, or ``--db ''``.
     """
-    there = _what_is_there(path) if not os.path.isfile(path) else ""
+    there = what_is_there(path) if not os.path.isfile(path) else ""
     if args.db == "" or (there and not there.startswith(": there is no directory")):
         check_database(args)
 
