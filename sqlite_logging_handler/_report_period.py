@@ -7,7 +7,8 @@ N (by ratio), never more than ``MOST`` of them (nor narrower than a second). The
 edges fall on multiples of the width counted from midnight of the clock shown (local,
 or UTC), weeks from a Monday: a bucket of 10 s starts at :00, :10, ...; of 1 h on the
 hour. A period chosen with ``since`` cuts the first bucket short where it starts, and
-``until`` the last where it ends, so buckets count only what is in the period.
+``until`` the last where it ends, so buckets count only what is in the period; a
+period with ``since`` alone ends at the moment the report is made.
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ def choose_buckets(
     Args:
         store: the database.
         since: epoch seconds; None: from the first record or metric value.
-        until: epoch seconds; None: to the last one (to now if ``since`` is given).
+        until: epoch seconds; None: to the last one (to ``now`` if ``since`` is given:
+            records stamped later, by a clock ahead, are not in the period).
         count: how many buckets are wanted, about.
         utc: align to the UTC clock, else to local time's.
         now: epoch seconds where a period with ``since`` alone ends (None: the clock).
@@ -66,6 +68,8 @@ def choose_buckets(
     Returns:
         The buckets, or None without a record or value in the period.
     """
+    if since is not None and until is None:  # "until now": the moment the report is made,
+        until = time.time() if now is None else now  # so its page commands list what it counts
     bounds = (-_FOREVER if since is None else since, _FOREVER if until is None else until)
     first, last = store.sql(
         "SELECT min(t), max(t) FROM (SELECT created AS t FROM logs WHERE created >= ? "
@@ -76,13 +80,8 @@ def choose_buckets(
     if first is None:
         return None
     start = _millis(float(first) if since is None else since)  # as stored: whole ms
-    if until is not None:
-        end = _millis(until)
-    else:  # just past the last record: its millisecond is in the last bucket
-        end = (
-            _millis(max(float(last), time.time() if now is None else now) if since else float(last))
-            + 1e-3
-        )
+    # Without an end: just past the last record, its millisecond in the last bucket.
+    end = _millis(until) if until is not None else _millis(float(last)) + 1e-3
     origin = _origin(start, utc)
     most = max(count, MOST)
     best: tuple[float, Buckets] | None = None

@@ -100,6 +100,25 @@ def test_a_chosen_start_cuts_the_first_bucket_short(tmp_path):
     assert set(inner) <= {17 * 3600 + 187.25, 17 * 3600 + 787.25}, inner
 
 
+def test_a_period_with_since_alone_ends_when_the_report_is_made(tmp_path):
+    """``report --since 1h`` is "until now", to the moment the report was made.
+
+    It ran on to the end of the last round bucket, or to the newest record: a record
+    stamped later (by a clock ahead) was counted, and the page's commands, ending there
+    too, listed records logged after the report was made instead of the ones it counted.
+    """
+    db = tmp_path / "app.db"
+    before = time.time()
+    _write(db, before - 600, 60.0, 5)  # five records in the last ten minutes
+    _write(db, before + 3000, 1.0, 2)  # two stamped by a clock 50 minutes ahead
+    page = _report(db, tmp_path / "r.html", "--utc", "--since", "1h")
+    after = time.time()
+    assert 'data-records="5"' in page
+    ends = {_epoch(until) for until in re.findall(r"--until (?:&#x27;|')([^'&]+)", page)}
+    assert ends, page
+    assert all(before <= end <= after for end in ends), (before, ends, after)
+
+
 def test_a_width_of_years_is_said_in_whole_days(tmp_path):
     db = tmp_path / "app.db"
     _write(db, T, 250 * 365 * 86400.0, 2)  # two records 250 years apart: 5-year buckets
