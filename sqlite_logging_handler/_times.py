@@ -198,7 +198,7 @@ def _iso_epoch(text: str, now: float) -> float | None:
     except ValueError:
         pass
     else:
-        return _local_epoch(moment)
+        return _existing_epoch(moment, text)
     if month := _YEAR_MONTH.fullmatch(text):
         try:
             first = datetime(int(month[1]), int(month[2]), 1)
@@ -212,7 +212,36 @@ def _iso_epoch(text: str, now: float) -> float | None:
     except ValueError:
         return None
     today = datetime.fromtimestamp(now).date()
-    return _local_epoch(datetime.combine(today, of_day))
+    return _existing_epoch(datetime.combine(today, of_day), text)
+
+
+def _existing_epoch(moment: datetime, text: str) -> float:
+    """The epoch of ``moment``, written as ``text``; a local time must have existed.
+
+    A local time the clocks skipped (02:30 on the night they go forward) is refused, as
+    GNU ``date -d`` refuses it ("invalid date"), rather than moved by an hour unsaid.
+    A time that came twice (the night they go back) is its first: Python's ``fold=0``.
+
+    Raises:
+        ValueError: the local time did not exist.
+    """
+    epoch = _local_epoch(moment)
+    if moment.tzinfo is None and _skipped(moment, epoch):
+        msg = (
+            f"{text!r} never happened in local time: the clocks went forward past it "
+            "(give its UTC offset, e.g. +01:00, or a time in UTC with Z)"
+        )
+        raise ValueError(msg)
+    return epoch
+
+
+def _skipped(moment: datetime, epoch: float) -> bool:
+    """Whether the naive local ``moment`` read as ``epoch`` is not that wall-clock time."""
+    try:
+        back = datetime.fromtimestamp(epoch)
+    except (ValueError, OverflowError, OSError):  # near the years 1 and 9999
+        return False
+    return abs((back - moment).total_seconds()) >= 1
 
 
 def _local_epoch(moment: datetime) -> float:

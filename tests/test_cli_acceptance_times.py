@@ -246,6 +246,32 @@ def test_a_time_past_the_years_1_to_9999_is_said_to_be_out_of_range(app_db, zone
         assert "cannot read" not in result.stderr
 
 
+def test_a_local_time_the_clocks_skipped_is_refused_not_moved(app_db):
+    """02:30 on the night New York's clocks go forward never happened: GNU date says
+    "invalid date"; it was read as 03:30 without a word. The hour that comes twice
+    (01:30 on the night they go back) is its first, as Python's fold=0 and date read it.
+    """
+    zone = {"TZ": "America/New_York"}
+    skipped = sqlite_logs("--db", str(app_db), "query", "--since", "2026-03-08 02:30", env=zone)
+    assert skipped.returncode == 2
+    assert skipped.stderr.count("\n") == 1
+    assert "'2026-03-08 02:30' never happened in local time" in skipped.stderr
+    for fine in ("2026-03-08 03:30", "2026-03-08 02:30-05:00", "2026-03-08T02:30Z"):
+        result = sqlite_logs("--db", str(app_db), "query", "--since", fine, env=zone)
+        assert result.returncode == 0, result.stderr
+    twice = sqlite_logs("--db", str(app_db), "query", "--since", "2026-11-01 01:30", env=zone)
+    assert twice.returncode == 0, twice.stderr
+    script = (
+        "from sqlite_logging_handler._times import parse_epoch\n"
+        "print(parse_epoch('2026-11-01 01:30') == parse_epoch('2026-11-01 01:30-04:00'))\n"
+    )
+    first = subprocess.run(
+        [PYTHON, "-c", script], env={**child_env(), **zone}, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert first.stdout.split() == ["True"], first.stderr
+
+
 def test_times_of_the_first_years_are_shown_with_four_digits_and_paste_back():
     epoch = parse_epoch("0001-01-01T00:00Z")
     assert epoch is not None
