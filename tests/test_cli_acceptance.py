@@ -179,6 +179,28 @@ def test_an_unknown_option_before_the_command_is_named_not_taken_for_one(
     )
 
 
+@pytest.mark.parametrize(
+    ("args", "unknown", "meant"),
+    [
+        (["query", "--bd", "x"], "--bd x", " (did you mean --db?)"),
+        (["tail", "--folow"], "--folow", " (did you mean --follow?)"),
+        (["query", "--sinse", "1h"], "--sinse 1h", " (did you mean --since?)"),
+        (["ship", "otlp", "http://127.0.0.1:9", "--retry-fr", "1h"], "--retry-fr 1h",
+         " (did you mean --retry-for?)"),
+        (["query", "--frobnicate"], "--frobnicate", ""),
+    ],
+)  # fmt: skip
+def test_an_unknown_option_after_the_command_says_which_was_meant(args, unknown, meant, app_db):
+    """The same hint as before the command (``--db`` works in both places)."""
+    result = sqlite_logs("--db", str(app_db), *args)
+    assert result.returncode == 2
+    command = " ".join(args[:2] if args[0] == "ship" else args[:1])
+    assert result.stderr == (
+        f"sqlite-logs: error: unrecognized arguments: {unknown}{meant} "
+        f"(see: sqlite-logs {command} --help)\n"
+    )
+
+
 def test_a_runtime_error_is_one_line_and_exits_1(tmp_path):
     result = sqlite_logs("--db", str(tmp_path / "none.db"), "stats")
     assert result.returncode == 1

@@ -29,7 +29,7 @@ from ..exceptions import SQLiteLoggingError
 from ..shipping.command import add_ship_command
 from . import _reading, _showcase, _summaries, _tail, _upkeep
 from ._args import DATABASE_VARIABLE, Command, Register, database, empty_time_range
-from ._dashes import unknown_option, with_attached_values
+from ._dashes import command_parser, did_you_mean, unknown_option, with_attached_values
 from ._output import os_reason, say_error, silence, usage_error
 from ._signals import Terminated, ended_by_signals
 
@@ -70,7 +70,7 @@ def _main(argv: Sequence[str] | None) -> int:
     parser.given = words
     args, unknown = parser.parse_known_args(words)
     if unknown:  # argparse would blame the top level: name the command that was given
-        usage_error(_unrecognized(args, unknown), _prog(args))
+        usage_error(_unrecognized(parser, args, unknown), _prog(args))
         return 2
     if not hasattr(args, "run"):
         usage_error("give a command", "sqlite-logs")
@@ -100,7 +100,9 @@ def _main(argv: Sequence[str] | None) -> int:
     return result
 
 
-def _unrecognized(args: argparse.Namespace, unknown: list[str]) -> str:
+def _unrecognized(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, unknown: list[str]
+) -> str:
     """What is wrong with the ``unknown`` words given to a command that takes none.
 
     A level given to a command without levels (``metrics --level ERROR``) says which
@@ -117,7 +119,9 @@ def _unrecognized(args: argparse.Namespace, unknown: list[str]) -> str:
         )
     if level and command:
         return f"{command} takes no {level}: tail, query and export do"
-    return f"unrecognized arguments: {' '.join(unknown)}"
+    dashed = next((option for option in options if option.startswith("--")), "")
+    meant = did_you_mean(command_parser(parser, command, getattr(args, "kind", None)), dashed)
+    return f"unrecognized arguments: {' '.join(unknown)}{meant if dashed else ''}"
 
 
 def _prog(args: argparse.Namespace) -> str:

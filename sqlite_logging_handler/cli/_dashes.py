@@ -61,12 +61,28 @@ def unknown_option(parser: argparse.ArgumentParser, argv: Sequence[str]) -> str:
         matches = [name for name in known if name.startswith(option) and option.startswith("--")]
         name = option if option in known else matches[0] if len(matches) == 1 else ""
         if not name:
-            close = difflib.get_close_matches(option, [o for o in known if o.startswith("--")], 1)
-            meant = f" (did you mean {close[0]}?)" if close else ""
-            return f"unrecognized option {option!r}{meant}"
+            return f"unrecognized option {option!r}{did_you_mean(parser, option)}"
         if name in takes_value and not attached:
             next(tokens, None)
     return ""
+
+
+def did_you_mean(parser: argparse.ArgumentParser, option: str) -> str:
+    """`` (did you mean --db?)``: the option of ``parser`` nearest ``option``, if one is near.
+
+    As git says of an unknown option; "" when none is close (difflib's ratio of 0.6).
+    """
+    known = [name for name in parser._option_string_actions if name.startswith("--")]
+    close = difflib.get_close_matches(option, known, 1)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def command_parser(
+    parser: argparse.ArgumentParser, command: str | None, kind: str | None
+) -> argparse.ArgumentParser:
+    """The parser of ``command`` (and of its ``kind``: ``ship otlp``), else ``parser``."""
+    found = _subcommands(parser).get(command or "", parser)
+    return _subcommands(found).get(kind or "", found)
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
