@@ -262,7 +262,9 @@ def _contains(message: str | None, needle: str) -> bool:
     return isinstance(message, str) and needle.casefold() in message.casefold()
 
 
-def full_text_query(search: object, match: object) -> str | None:
+def full_text_query(
+    search: object, match: object, named: FilterNamer = keyword
+) -> str | None:
     """The FTS5 query of ``search=`` (words, as written) or ``match=`` (FTS5 syntax).
 
     The one place a full-text filter is read, for every method that takes the log
@@ -275,7 +277,8 @@ def full_text_query(search: object, match: object) -> str | None:
         The FTS5 query, or None when neither is given.
 
     Raises:
-        ValueError: both are given, or ``search`` holds no word.
+        ValueError: both are given, or either holds no word (``named`` names ``match``
+            in the message: ``match=''``, or the command line's ``--match ''``).
         TypeError: either is not text.
     """
     if search is not None and match is not None:
@@ -287,7 +290,10 @@ def full_text_query(search: object, match: object) -> str | None:
     if search is not None:
         return fts_words(text(search, "search"))
     if match is not None:
-        return text(match, "match")
+        if not text(match, "match").strip():
+            msg = f"{named('match', match)} holds no query: give the words to search for"
+            raise ValueError(msg)
+        return str(match)
     return None
 
 

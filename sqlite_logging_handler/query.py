@@ -180,7 +180,7 @@ class LogStore(Reader):
         Every method taking the log filters comes here: ``search``/``match`` are read
         into one FTS5 query in one place (``_filters.full_text_query``).
         """
-        query = full_text_query(search, match)
+        query = full_text_query(search, match, self._named)
         if query is not None:
             with self._lock:
                 check_full_text(

@@ -127,6 +127,18 @@ def test_search_needs_a_word_and_text(fts_db):
             store.logs(match=5)  # type: ignore[arg-type]
 
 
+def test_an_empty_match_says_so_and_hints_at_nothing_that_fails(fts_db):
+    """``match=''`` hinted ``search=''`` (``--match ''``: ``--search ''``), which fails too."""
+    with LogStore(fts_db) as store, pytest.raises(ValueError, match="holds no query") as empty:
+        store.logs(match=" ")
+    assert str(empty.value) == "match=' ' holds no query: give the words to search for"
+    result = sqlite_logs("--db", str(fts_db), "query", "--match", "")
+    assert result.returncode == 2
+    assert result.stderr == (
+        "sqlite-logs: error: --match '' holds no query: give the words to search for\n"
+    )
+
+
 # -- filters no record can match as given are refused, as the command line refuses them --
 
 
