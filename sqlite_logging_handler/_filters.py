@@ -262,9 +262,7 @@ def _contains(message: str | None, needle: str) -> bool:
     return isinstance(message, str) and needle.casefold() in message.casefold()
 
 
-def full_text_query(
-    search: object, match: object, named: FilterNamer = keyword
-) -> str | None:
+def full_text_query(search: object, match: object, named: FilterNamer = keyword) -> str | None:
     """The FTS5 query of ``search=`` (words, as written) or ``match=`` (FTS5 syntax).
 
     The one place a full-text filter is read, for every method that takes the log
