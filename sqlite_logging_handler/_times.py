@@ -16,6 +16,8 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 
+from .exceptions import TimeTypeError
+
 __all__ = [
     "AGE_FORMS",
     "TIME_FORMS",
@@ -89,8 +91,8 @@ def parse_time(value: TimeBound, *, now: float | None = None) -> str | None:
     Raises:
         ValueError: text in none of the forms (the message names them), or a time
             outside the years 1 to 9999.
-        TypeError: a value of another type (a ``date``, a bool), naming the types
-            accepted.
+        TimeTypeError: a value of another type (a ``date``, a bool), naming the types
+            accepted (both a ``TypeError`` and a ``ValueError``).
     """
     epoch = parse_epoch(value, now=now)
     return None if epoch is None else timestamp_text(epoch)
@@ -101,7 +103,7 @@ def parse_epoch(value: TimeBound, *, now: float | None = None) -> float | None:
 
     Raises:
         ValueError: text ``parse_time`` refuses, or a time outside the years 1-9999.
-        TypeError: a value of a type ``parse_time`` refuses.
+        TimeTypeError: a value of a type ``parse_time`` refuses (also a ``ValueError``).
     """
     if value is None:
         return None
@@ -137,7 +139,7 @@ def _epoch(value: object, now: float) -> float:
         f"cannot read {value!r} as a time: {day}use a datetime, epoch seconds (a number), "
         f"or text: {TIME_FORMS}"
     )
-    raise TypeError(msg)
+    raise TimeTypeError(msg)
 
 
 def _text_epoch(text: str, now: float) -> float | None:

@@ -2,8 +2,8 @@
 
 A user's words are searched as words (``search=``), FTS5 syntax only on purpose
 (``match=``); filters no record can match as given (bounds swapped, a level below the
-minimum) are refused as the command line refuses them; a wrong type is a ``TypeError``;
-a directory is named as one. Real databases in ``tmp_path``, real handlers.
+minimum) are refused as the command line refuses them; a wrong type is a ``TypeError``
+(and a ``ValueError``, as API.md has it); a directory is named as one. Real databases in ``tmp_path``, real handlers.
 """
 
 from __future__ import annotations
@@ -195,6 +195,10 @@ def test_a_date_is_a_type_error_saying_how_to_give_its_start(fts_db):
     with LogStore(fts_db) as store:
         with pytest.raises(TypeError) as wrong:
             store.logs(since=datetime.date(2026, 1, 1))  # type: ignore[arg-type]
+        # Also the ValueError API.md names for every bound that cannot be read.
+        assert isinstance(wrong.value, ValueError)
+        with pytest.raises(ValueError, match="a date has no time of day"):
+            store.logs(until=datetime.date(2026, 1, 1))  # type: ignore[arg-type]
         message = str(wrong.value)
         assert message.startswith("since: cannot read datetime.date(2026, 1, 1) as a time: ")
         assert "datetime.datetime(2026, 1, 1, 0, 0) or '2026-01-01'" in message
