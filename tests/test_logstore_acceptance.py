@@ -3,7 +3,8 @@
 A user's words are searched as words (``search=``), FTS5 syntax only on purpose
 (``match=``); filters no record can match as given (bounds swapped, a level below the
 minimum) are refused as the command line refuses them; a wrong type is a ``TypeError``
-(and a ``ValueError``, as API.md has it); a directory is named as one. Real databases in ``tmp_path``, real handlers.
+(and a ``ValueError``, as API.md has it); a directory is named as one. Real databases
+in ``tmp_path``, real handlers.
 """
 
 from __future__ import annotations
