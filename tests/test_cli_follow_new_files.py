@@ -187,8 +187,8 @@ def test_tail_with_a_large_n_streams_in_constant_memory(many_db, tmp_path, args,
     conn = sqlite3.connect(many_db)
     where = "WHERE levelno >= 40" if "--min-level" in args else ""
     expected = [
-        message
-        for (message,) in conn.execute(
+        text
+        for (text,) in conn.execute(
             f"SELECT message FROM logs {where} ORDER BY timestamp DESC, id DESC LIMIT ?", [count]
         )
     ][::-1]
